@@ -1,0 +1,184 @@
+"""`python -m core train | evaluate | search | predict | runs | models`: everything the app does, from a shell."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import MISSING, fields
+
+from .config import TrainConfig
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, so the CLI never lags behind the config."""
+    g = p.add_argument_group("configuration (overrides the recipe)")
+    for f in fields(TrainConfig):
+        if f.name in ("extra", "recipe"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = str(f.type)
+        default_text = f.default if f.default is not MISSING else ""
+        if "bool" in kind:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"default {default_text}")
+        else:
+            typ = int if kind.startswith("int") else float if kind.startswith("float") else str
+            g.add_argument(flag, type=typ, default=None, metavar=f.name.upper(), help=f"default {default_text!r}")
+
+
+def cmd_train(a) -> int:
+    from .recipes import recipe_config
+    from .runs import Run
+    from .train import train
+
+    if a.run or a.resume:
+        run = Run.open(a.run or a.resume)
+        train(run=run, resume=bool(a.resume) or a.run_resume, progress=not a.no_progress)
+    else:
+        overrides = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in ("extra", "recipe")}
+        if a.config:
+            with open(a.config) as fh:
+                overrides = {**json.load(fh), **{k: v for k, v in overrides.items() if v is not None}}
+        cfg = recipe_config(a.recipe, **overrides)
+        errs = cfg.validate()
+        if errs:
+            return _fail("invalid configuration:\n  " + "\n  ".join(errs))
+        run = Run.create(cfg)
+        print(f"run {run.id} in {run.dir}", file=sys.stderr)
+        train(run=run, progress=not a.no_progress)
+    st = run.status()
+    print(json.dumps({"run": run.id, "state": run.state(), **run.summary(), "error": st.get("error")}, default=str)
+          if a.json else f"run {run.id}: {run.state()}" + (f" test_acc {run.summary().get('test_acc', float('nan')):.4f}"
+                                                            if run.summary() else ""))
+    return 0 if run.state() in ("finished", "stopped") else 1
+
+
+def cmd_evaluate(a) -> int:
+    from .evaluate import evaluate_checkpoint
+    from .runs import Run
+
+    path = a.checkpoint or Run.open(a.run).best_path
+    res = evaluate_checkpoint(path, data=a.data, split=a.split, tta=None if a.tta == "none" else a.tta)
+    if a.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{path}  split={a.split}  tta={a.tta}  n={res['n']}")
+    print(f"accuracy {res['accuracy']:.4f}   macro-F1 {res['macro_f1']:.4f}   loss {res['loss']:.4f}")
+    print(f"{'class':>10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
+    for r in res["per_class"]:
+        print(f"{r['class']:>10} {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f} {r['support']:7d}")
+    print("confusion (rows true, columns predicted):")
+    for c, row in zip(res["classes"], res["confusion"]):
+        print(f"{c:>10} " + " ".join(f"{v:5d}" for v in row))
+    return 0
+
+
+def cmd_search(a) -> int:
+    from .search import run_search
+
+    study = run_search(study_name=a.study, n_trials=a.trials, data=a.data, epochs=a.epochs, models=a.models,
+                       limit=a.limit, task=a.task, progress=not a.no_progress)
+    best = study.best_trial if study.best_trial else None
+    print(f"study {a.study}: {len(study.trials)} trials; best val_acc {best.value:.4f} with {best.params}"
+          if best else f"study {a.study}: no finished trial")
+    return 0
+
+
+def cmd_runs(a) -> int:
+    from .runs import list_runs
+
+    rows = []
+    for r in list_runs():
+        m, s, c = r.metrics(), r.summary(), r.config()
+        rows.append({"run": r.id, "state": r.state(), "model": c.model, "task": c.task,
+                     "epochs": f"{len(m)}/{c.epochs}", "best_val": max((x["val_acc"] for x in m), default=None),
+                     "test": s.get("test_acc")})
+    if a.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'run':<44} {'state':<11} {'model':<14} {'task':<8} {'epochs':>7} {'best_val':>8} {'test':>6}")
+    for r in rows:
+        fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else "-"  # noqa: E731
+        print(f"{r['run']:<44} {r['state']:<11} {r['model']:<14} {r['task']:<8} {r['epochs']:>7} "
+              f"{fmt(r['best_val']):>8} {fmt(r['test']):>6}")
+    return 0
+
+
+def cmd_models(a) -> int:
+    from .models import count_parameters, create_model, describe, list_models
+
+    for name in list_models():
+        print(f"{name:<14} {count_parameters(create_model(name)):>11,} params  {describe(name)}")
+    return 0
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .recipes import RECIPES
+
+    p = argparse.ArgumentParser(prog="python -m core", description="Facial Emotion Lab: train, evaluate and use "
+                                "emotion CNNs on FER2013-style data.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model (a new run folder in model/runs/)",
+                       description="Train a model. A run folder is made in model/runs/<run-id>/ with its config, "
+                       "metrics, checkpoints and log; curves go to graphs/runs/<run-id>/.")
+    t.add_argument("--recipe", choices=sorted(RECIPES), help="a named recipe (see core/recipes.py)")
+    t.add_argument("--config", help="a config.json to start from")
+    t.add_argument("--run", help="train an existing (queued) run folder by id")
+    t.add_argument("--resume", metavar="RUN_ID", help="resume a stopped or interrupted run from its last checkpoint")
+    t.add_argument("--run-resume", action="store_true", help=argparse.SUPPRESS)
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    _add_config_flags(t)
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint or run on a split")
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a .pt checkpoint")
+    src.add_argument("--run", help="a run id (its best.pt)")
+    e.add_argument("--data", help="data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)")
+    e.add_argument("--split", default="test", choices=("train", "val", "test"))
+    e.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("search", help="Optuna hyper-parameter search (each trial is a run)")
+    s.add_argument("--study", default="search", help="study name (kept in model/runs/optuna.db)")
+    s.add_argument("--trials", type=int, default=10)
+    s.add_argument("--epochs", type=int, default=10, help="epochs per trial")
+    s.add_argument("--models", nargs="+", default=None, help="architectures to try")
+    s.add_argument("--limit", type=int, default=0, help="training images per trial (0 = all)")
+    s.add_argument("--task", default="emotion", choices=("emotion", "stress"))
+    s.add_argument("--data")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=cmd_search)
+
+    pr = sub.add_parser("predict", help="emotion of every face in images", add_help=False)
+    pr.add_argument("rest", nargs=argparse.REMAINDER)
+    pr.set_defaults(fn=None)
+
+    r = sub.add_parser("runs", help="list runs")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(fn=cmd_runs)
+
+    m = sub.add_parser("models", help="list architectures")
+    m.set_defaults(fn=cmd_models)
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "predict":  # its own parser, with its own --help
+        from .predict_cli import main as predict_main
+        return predict_main(argv[1:])
+    a = build_parser().parse_args(argv)
+    try:
+        return a.fn(a)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return 130

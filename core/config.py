@@ -1,0 +1,90 @@
+"""A training run's configuration: one dataclass, saved as the run's config.json."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from .models import list_models
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "onecycle", "plateau", "none")
+TASKS = ("emotion", "stress")
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""                 # CSV or image folder; empty = core.data.default_data_path()
+    task: str = "emotion"          # emotion (7 classes or the folder's) or stress (binary view)
+    model: str = "mini_xception"
+    width: int | None = None       # None = the architecture's default
+    dropout: float | None = None
+    image_size: int = 48
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    # augmentation, applied to whole batches on the tensors
+    flip: bool = True
+    shift: int = 4                 # random translation, pixels
+    rotate: float = 10.0           # degrees
+    scale: float = 0.1             # +-10 %
+    erase: float = 0.25            # probability of random erasing
+    seed: int = 0
+    threads: int = 0               # 0 = all cores
+    val_fraction: float = 0.1      # folder data sets without a val/ folder
+    limit: int = 0                 # use only this many training images (0 = all): quick tries
+    name: str = ""                 # what the user called the run
+    recipe: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> list[str]:
+        """Every problem at once, in words a user can act on (empty list = fine)."""
+        errs = []
+        if self.model not in list_models():
+            errs.append(f"model must be one of {', '.join(list_models())}")
+        if self.task not in TASKS:
+            errs.append(f"task must be one of {', '.join(TASKS)}")
+        if self.optimizer not in OPTIMIZERS:
+            errs.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            errs.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+        checks = [
+            (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
+            (1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096"),
+            (0 < self.lr <= 10, "learning rate must be > 0 and <= 10"),
+            (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (0 <= self.weight_decay < 1, "weight decay must be in [0, 1)"),
+            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (0 <= self.warmup_epochs < max(self.epochs, 1), "warm-up must be shorter than the run"),
+            (16 <= self.image_size <= 256, "image size must be between 16 and 256"),
+            (self.width is None or 4 <= self.width <= 512, "width must be between 4 and 512"),
+            (self.dropout is None or 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (0 <= self.shift <= self.image_size // 4, "shift must be between 0 and a quarter of the image"),
+            (0 <= self.rotate <= 45, "rotation must be between 0 and 45 degrees"),
+            (0 <= self.scale <= 0.5, "scale must be between 0 and 0.5"),
+            (0 <= self.erase <= 1, "erase probability must be in [0, 1]"),
+            (0 <= self.threads <= 256, "threads must be between 0 and 256"),
+            (0 < self.val_fraction < 0.5, "validation fraction must be in (0, 0.5)"),
+            (self.limit >= 0, "limit must be >= 0"),
+        ]
+        errs += [msg for ok, msg in checks if not ok]
+        return errs
+
+    def model_kwargs(self) -> dict:
+        return {k: v for k, v in (("width", self.width), ("dropout", self.dropout)) if v is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+        return cls(**d)

@@ -1,0 +1,119 @@
+"""Accuracy, per-class precision/recall/F1 and the confusion matrix, with optional test-time augmentation."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import normalize
+from .labels import STRESS_CLASSES, canonical, stress_probability
+
+TTA_MODES = (None, "flip", "tencrop")
+
+
+def _views(x: torch.Tensor, tta, shift: int = 3):
+    """Views of a float batch to average over: identity; + flip; or 5 shifts x 2 flips ('ten-crop')."""
+    if not tta:
+        return [x]
+    if tta == "flip":
+        return [x, x.flip(-1)]
+    if tta == "tencrop":  # crops of (H - 2s) at the 4 corners and centre, resized back: shifted views
+        h, w = x.shape[-2:]
+        c = h - 2 * shift
+        offsets = [(shift, shift), (0, 0), (0, 2 * shift), (2 * shift, 0), (2 * shift, 2 * shift)]
+        crops = [F.interpolate(x[..., i:i + c, j:j + c], size=(h, w), mode="bilinear", align_corners=False)
+                 for i, j in offsets]
+        return crops + [v.flip(-1) for v in crops]
+    raise ValueError(f"unknown test-time augmentation {tta!r}; use one of {TTA_MODES}")
+
+
+@torch.inference_mode()
+def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None, batch_size: int = 512,
+                  progress=None) -> torch.Tensor:
+    """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views."""
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = normalize(images[i:i + batch_size], mean, std)
+        views = _views(x, tta)
+        out.append(sum(F.softmax(model(v), 1) for v in views) / len(views))
+        if progress:
+            progress(min(i + batch_size, len(images)), len(images))
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def metrics_from_probs(probs, labels, classes) -> dict:
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    k = len(classes)
+    pred = probs.argmax(1) if len(probs) else np.empty(0, dtype=np.int64)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (labels, pred), 1)
+    tp = np.diag(cm).astype(np.float64)
+    precision = np.divide(tp, cm.sum(0), out=np.zeros(k), where=cm.sum(0) > 0)
+    recall = np.divide(tp, cm.sum(1), out=np.zeros(k), where=cm.sum(1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    n = int(len(labels))
+    nll = float(-np.log(np.clip(probs[np.arange(n), labels], 1e-12, 1)).mean()) if n else float("nan")
+    return {
+        "n": n,
+        "accuracy": float(tp.sum() / n) if n else float("nan"),
+        "loss": nll,
+        "macro_f1": float(f1.mean()),
+        "classes": list(classes),
+        "confusion": cm.tolist(),
+        "per_class": [{"class": c, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for c, p, r, f, s in zip(classes, precision, recall, f1, cm.sum(1))],
+    }
+
+
+def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_size=512, progress=None) -> dict:
+    probs = predict_probs(model, images, mean, std, tta, batch_size, progress)
+    return {**metrics_from_probs(probs.numpy(), labels.numpy() if torch.is_tensor(labels) else labels, classes),
+            "tta": tta}
+
+
+def evaluate_checkpoint(path, data=None, split: str = "test", tta=None, progress=None) -> dict:
+    """Evaluate a checkpoint on a split of a data set (FER2013 by default), with its own task and size."""
+    from .checkpoint import load_model
+    from .data import load_dataset
+
+    model, meta = load_model(path)
+    task = "stress" if tuple(meta["classes"]) == STRESS_CLASSES else "emotion"
+    ds = load_dataset(data, image_size=meta["input_size"], task=task)
+    if [canonical(c) for c in ds.classes] != [canonical(c) for c in meta["classes"]]:
+        raise ValueError(f"{path} predicts {meta['classes']} but {ds.source} has classes {list(ds.classes)}")
+    s = ds.splits[split]
+    result = evaluate_model(model, s.images, s.labels, ds.classes, meta["mean"], meta["std"], tta,
+                            progress=progress)
+    return {**result, "split": split, "data": ds.source, "checkpoint": str(path)}
+
+
+def align_probs(probs, from_classes, to_classes) -> np.ndarray:
+    """Re-express probabilities over another class list, by name: reorder, or fold emotions to stress."""
+    probs = np.asarray(probs, dtype=np.float64)
+    src = [canonical(c) for c in from_classes]
+    dst = [canonical(c) for c in to_classes]
+    if dst == list(STRESS_CLASSES) and src != dst:
+        p_stress = stress_probability(probs, src)
+        return np.stack([1 - p_stress, p_stress], -1)
+    missing = set(dst) - set(src)
+    if missing:
+        raise ValueError(f"the model has no class(es) {sorted(missing)} (it predicts {list(from_classes)})")
+    out = probs[..., [src.index(c) for c in dst]]
+    return out / np.clip(out.sum(-1, keepdims=True), 1e-12, None)
+
+
+def evaluate_predictor(predictor, images, labels, classes, batch_size: int = 256, progress=None) -> dict:
+    """Any Predictor (ours or DeepFace) on labelled face crops, its classes matched to the data's by name."""
+    images = images.numpy() if torch.is_tensor(images) else np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    labels = labels.numpy() if torch.is_tensor(labels) else np.asarray(labels)
+    probs = []
+    for i in range(0, len(images), batch_size):
+        probs.append(align_probs(predictor.predict(list(images[i:i + batch_size])), predictor.classes, classes))
+        if progress:
+            progress(min(i + batch_size, len(images)), len(images))
+    probs = np.concatenate(probs) if probs else np.zeros((0, len(classes)))
+    return {**metrics_from_probs(probs, labels, classes), "model": getattr(predictor, "name", "?")}

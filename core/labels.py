@@ -1,0 +1,48 @@
+"""Class names and the emotion -> stress mapping, kept in one place so every caller agrees."""
+from __future__ import annotations
+
+import numpy as np
+
+# FER2013's label order (the `emotion` column of fer2013.csv).
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+STRESS_CLASSES: tuple[str, ...] = ("no_stress", "stress")
+
+# The stress-detection project's view: these emotions mean "stress", the rest "no stress".
+STRESS_EMOTIONS: frozenset[str] = frozenset({"angry", "fear", "sad"})
+
+# Common spellings of the same classes, so labels from other tools map by name, not position.
+ALIASES = {
+    "anger": "angry", "angry": "angry", "mad": "angry",
+    "disgust": "disgust", "disgusted": "disgust",
+    "fear": "fear", "fearful": "fear", "scared": "fear", "afraid": "fear",
+    "happy": "happy", "happiness": "happy", "joy": "happy",
+    "sad": "sad", "sadness": "sad",
+    "surprise": "surprise", "surprised": "surprise",
+    "neutral": "neutral", "calm": "neutral",
+    "stress": "stress", "stressed": "stress",
+    "no_stress": "no_stress", "no stress": "no_stress", "nostress": "no_stress",
+    "no-stress": "no_stress", "not_stress": "no_stress", "relaxed": "no_stress",
+}
+
+
+def canonical(name: str) -> str:
+    """Our spelling of a class name (case, spaces and synonyms folded)."""
+    key = str(name).strip().lower()
+    return ALIASES.get(key, ALIASES.get(key.replace(" ", "_"), key.replace(" ", "_")))
+
+
+def stress_index(classes, stress_emotions=None) -> np.ndarray:
+    """For each class, 1 if it counts as stress, else 0. Unknown classes raise."""
+    stress = {canonical(e) for e in (STRESS_EMOTIONS if stress_emotions is None else stress_emotions)}
+    names = [canonical(c) for c in classes]
+    unknown = stress - set(names)
+    if unknown:
+        raise ValueError(f"stress emotions {sorted(unknown)} are not among the classes {list(classes)}")
+    return np.array([1 if n in stress else 0 for n in names], dtype=np.int64)
+
+
+def stress_probability(probs, classes, stress_emotions=None) -> np.ndarray:
+    """P(stress) = sum of the probabilities of the stress emotions; works on (C,) or (N, C)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return probs @ stress_index(classes, stress_emotions).astype(np.float64)

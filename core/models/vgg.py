@@ -1,0 +1,19 @@
+"""VGG-style network with BatchNorm, after the FER2013 VGG of Khaireddin & Chen (2021)."""
+from torch import nn
+
+from . import register_model
+from .layers import conv_bn
+
+
+@register_model
+def vgg(num_classes=7, in_chans=1, width=64, dropout=0.3):
+    """VGG with BatchNorm: four stages of two 3x3 convs (width, 2w, 4w, 8w), dense head."""
+    layers, cin = [], in_chans
+    for mult in (1, 2, 4, 8):
+        cout = width * mult
+        layers += [conv_bn(cin, cout), conv_bn(cout, cout), nn.MaxPool2d(2)]
+        cin = cout
+    hidden = 8 * width  # spatial: 48 -> 3
+    layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin * 9, hidden), nn.ReLU(inplace=True),
+               nn.Dropout(dropout), nn.Linear(hidden, num_classes)]
+    return nn.Sequential(*layers)
