@@ -72,6 +72,6 @@ def load_model(path, map_location="cpu"):
     """(model in eval mode, metadata without the weights) from a checkpoint file."""
     state = load_checkpoint(path, map_location)
     model = build_model(state, path)
-    meta = {k: v for k, v in state.items() if k not in ("state_dict", "optimizer", "scheduler", "rng")}
+    meta = {k: v for k, v in state.items() if k not in ("state_dict", "optimizer", "scheduler", "rng", "torch_rng", "history", "sums")}
     meta["path"] = str(path)
     return model, meta

@@ -60,7 +60,7 @@ class TrainConfig:
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
             (0 <= self.weight_decay < 1, "weight decay must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
-            (0 <= self.warmup_epochs < max(self.epochs, 1), "warm-up must be shorter than the run"),
+            (0 <= self.warmup_epochs <= max(self.epochs, 1), "warm-up must not be longer than the run"),
             (16 <= self.image_size <= 256, "image size must be between 16 and 256"),
             (self.width is None or 4 <= self.width <= 512, "width must be between 4 and 512"),
             (self.dropout is None or 0 <= self.dropout < 1, "dropout must be in [0, 1)"),

@@ -13,7 +13,7 @@ RECIPES: dict[str, dict] = {
     "quick": dict(model="mini_xception", width=16, epochs=3, batch_size=128, optimizer="adamw", lr=3e-3,
                   weight_decay=1e-4, schedule="cosine", warmup_epochs=0.5, seed=0),
     # the real-time webcam model: depthwise-separable, tiny, trains on CPU
-    "realtime": dict(model="mini_xception", width=32, epochs=60, batch_size=128, optimizer="adamw", lr=3e-3,
+    "realtime": dict(model="mini_xception", width=16, epochs=40, batch_size=128, optimizer="adamw", lr=3e-3,
                      weight_decay=5e-4, schedule="cosine", warmup_epochs=1, label_smoothing=0.1, seed=0),
     # the accurate default: VGG-style with BatchNorm, SGD + cosine, strong augmentation
     "default": dict(model="vgg", width=64, epochs=60, batch_size=128, optimizer="sgd", lr=0.05, momentum=0.9,
@@ -28,12 +28,12 @@ for _arch, _w in (("model48", 32), ("ourmodel", 32), ("vgg", 32), ("resnet", 32)
                                     weight_decay=5e-4, schedule="cosine", warmup_epochs=1, label_smoothing=0.1, seed=0)
 
 
-def recipe_config(name: str | None = None, **overrides) -> TrainConfig:
+def recipe_config(recipe: str | None = None, /, **overrides) -> TrainConfig:
     base = {}
-    if name:
-        if name not in RECIPES:
-            raise ValueError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
-        base = {**RECIPES[name], "recipe": name}
+    if recipe:
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known: {', '.join(sorted(RECIPES))}")
+        base = {**RECIPES[recipe], "recipe": recipe}
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig.from_dict({**base, **{k: v for k, v in overrides.items() if k in known and v is not None}})
     return cfg

@@ -125,6 +125,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         gen.set_state(ck["rng"])
+        torch.set_rng_state(ck["torch_rng"])  # dropout draws from the global generator
         epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
         run.rewrite_metrics(history)  # the metrics file holds exactly the checkpoint's epochs
         run.log(f"resumed at epoch {epoch + 1}, batch {step}/{steps}")
@@ -138,7 +139,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
                         epoch=epoch, step=step, history=history, best_acc=best_acc, sums=sums, **extra)
 
     def save_last():
-        checkpoint(run.last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(), rng=gen.get_state())
+        checkpoint(run.last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(), rng=gen.get_state(),
+                   torch_rng=torch.get_rng_state())
 
     bar = _progress_bar(progress, cfg.epochs * steps, epoch * steps + step, run.id)
     while epoch < cfg.epochs:

@@ -1,0 +1,116 @@
+"""Training throughput: our loop (uint8 tensors in memory, augmentation on whole batches) against the
+seed projects' way (a per-sample Dataset doing per-image PIL transforms through a DataLoader).
+Same model, same data, same threads, same process. Prints images/s of each and the ratio.
+
+    python bench/train_throughput.py                 # 8,192 FER2013 training images, mini_xception
+    python bench/train_throughput.py --images 0      # one whole epoch (28,709 images)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+class PerImageDataset(torch.utils.data.Dataset):
+    """The baseline: PIL image per sample, transforms one image at a time (flip, pad+crop, rotate)."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, mean: float, std: float):
+        self.images, self.labels, self.mean, self.std = images, labels, mean, std
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        img = Image.fromarray(self.images[i])
+        if random.random() < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        img = img.rotate(random.uniform(-10, 10), resample=Image.BILINEAR)
+        padded = Image.new("L", (56, 56))
+        padded.paste(img, (4, 4))
+        x, y = random.randint(0, 8), random.randint(0, 8)
+        img = padded.crop((x, y, x + 48, y + 48))
+        t = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)
+        return (t - self.mean) / self.std, int(self.labels[i])
+
+
+def baseline(model, images, labels, mean, std, batch_size, workers) -> float:
+    loader = torch.utils.data.DataLoader(PerImageDataset(images, labels, mean, std), batch_size=batch_size,
+                                         shuffle=True, num_workers=workers, drop_last=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+    seen, t0 = 0, time.perf_counter()
+    for x, y in loader:
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(y)
+    return seen / (time.perf_counter() - t0)
+
+
+def ours(cfg_kwargs, data) -> float:
+    from core.config import TrainConfig
+    from core.runs import Run
+    from core.train import train
+
+    cfg = TrainConfig(data=str(data), epochs=1, warmup_epochs=0, **cfg_kwargs)
+    run = train(run=Run.create(cfg), progress=False)
+    row = run.metrics()[0]
+    return row["images_per_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", help="FER2013 CSV (default: the one core finds)")
+    ap.add_argument("--model", default="mini_xception")
+    ap.add_argument("--images", type=int, default=8192, help="training images to use (0 = the whole epoch)")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    from core.data import default_data_path, load_dataset, pixel_stats
+    from core.models import create_model
+    from core.train import subsample
+
+    tmp = tempfile.mkdtemp()
+    os.environ.setdefault("FEL_RUNS_DIR", os.path.join(tmp, "runs"))
+    os.environ.setdefault("FEL_GRAPHS_DIR", os.path.join(tmp, "graphs"))
+    torch.set_num_threads(args.threads)
+    data = args.data or default_data_path()
+    ds = load_dataset(data)
+    x, y = ds.splits["train"].images, ds.splits["train"].labels
+    if args.images:
+        keep = subsample(y, args.images, 0)
+        x, y = x[keep], y[keep]
+    mean, std = pixel_stats(x)
+    print(f"{args.model}, {len(y)} training images, batch {args.batch_size}, {args.threads} threads, "
+          f"{os.cpu_count()} cores")
+
+    torch.manual_seed(0)
+    cfg = dict(model=args.model, batch_size=args.batch_size, threads=args.threads, limit=args.images)
+    ours_ips = ours(cfg, data)
+    print(f"ours (batched tensor augmentation, real training loop): {ours_ips:8.0f} images/s")
+    results = {}
+    for workers in (0, 2):
+        torch.manual_seed(0)
+        model = create_model(args.model, num_classes=7)
+        results[workers] = baseline(model, x[:, 0].numpy(), y.numpy(), mean, std, args.batch_size, workers)
+        print(f"baseline (per-image PIL Dataset, DataLoader num_workers={workers}): {results[workers]:8.0f} images/s")
+    best = max(results.values())
+    print(f"ratio ours / best baseline: {ours_ips / best:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, check=True):
+    res = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    if check:
+        assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+@pytest.mark.parametrize("cmd", ["train", "evaluate", "search", "predict", "runs", "models"])
+def test_every_command_has_help(cmd):
+    assert "usage" in cli(cmd, "--help").stdout.lower()
+
+
+def test_train_evaluate_and_list_from_the_command_line(synthetic_csv):
+    out = cli("train", "--recipe", "quick", "--data", synthetic_csv, "--width", 8, "--epochs", 1, "--batch-size", 32,
+              "--name", "cli run", "--no-progress", "--json").stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["state"] == "finished" and 0 <= result["test_acc"] <= 1
+    ev = json.loads(cli("evaluate", "--run", result["run"], "--data", synthetic_csv, "--tta", "flip", "--json").stdout)
+    assert ev["n"] == sum(map(sum, ev["confusion"]))
+    text = cli("evaluate", "--run", result["run"], "--data", synthetic_csv).stdout
+    assert "accuracy" in text and "neutral" in text
+    runs = json.loads(cli("runs", "--json").stdout)
+    assert [r["run"] for r in runs] == [result["run"]]
+    assert "mini_xception" in cli("models").stdout
+
+
+def test_clear_errors_not_tracebacks(tmp_path):
+    bad = cli("train", "--data", tmp_path / "none.csv", "--epochs", 0, check=False)
+    assert bad.returncode == 2 and "epochs must be between" in bad.stderr and "Traceback" not in bad.stderr
+    missing = cli("train", "--data", tmp_path / "none.csv", "--epochs", 1, "--no-progress", check=False)
+    assert missing.returncode != 0 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    ev = cli("evaluate", "--checkpoint", tmp_path / "x.pt", check=False)
+    assert ev.returncode == 2 and "x.pt does not exist" in ev.stderr

@@ -1,0 +1,155 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.checkpoint import CheckpointError, load_checkpoint, load_model
+from core.config import TrainConfig
+from core.runs import Run, list_runs, runs_root
+from core.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(data, **kw):
+    base = dict(data=str(data), model="model48", width=8, epochs=4, batch_size=32, optimizer="adam", lr=3e-3,
+                warmup_epochs=0, threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_a_few_epochs_beat_chance_and_write_a_complete_run(synthetic_csv):
+    run = train(_cfg(synthetic_csv, name="learn"), progress=False)
+    assert run.state() == "finished"
+    rows = run.metrics()
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert max(r["val_acc"] for r in rows) > 2 / 7  # chance is 1/7
+    assert run.summary()["test_acc"] > 2 / 7
+    for f in ("config.json", "metrics.jsonl", "status.json", "best.pt", "last.pt", "train.log", "summary.json"):
+        assert (run.dir / f).exists(), f
+    for f in ("loss.png", "accuracy.png", "confusion.png"):
+        assert (run.graphs_dir / f).stat().st_size > 1000, f
+    cfg = json.loads(run.config_path.read_text())
+    assert cfg["model"] == "model48" and cfg["epochs"] == 4
+    model, meta = load_model(run.best_path)  # everything prediction needs travels with the weights
+    assert meta["classes"] == list(run.summary()["classes"]) and meta["input_size"] == 48
+    assert 0 < meta["std"] < 1 and "test_acc" in meta["metrics"]
+    assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
+
+
+def test_stress_task_trains_a_binary_model(synthetic_csv):
+    run = train(_cfg(synthetic_csv, task="stress", epochs=1), progress=False)
+    _, meta = load_model(run.best_path)
+    assert meta["classes"] == ["no_stress", "stress"]
+
+
+def test_invalid_config_is_refused_before_anything_starts(synthetic_csv):
+    with pytest.raises(ValueError, match="epochs must be between"):
+        train(_cfg(synthetic_csv, epochs=0), progress=False)
+    assert list_runs() == []
+
+
+def test_failure_is_recorded_in_the_run(tmp_path):
+    run = Run.create(_cfg(tmp_path / "missing.csv"))
+    with pytest.raises(Exception):
+        train(run=run, progress=False)
+    assert run.state() == "failed" and "no such file" in run.status()["error"]
+
+
+def test_hostile_names_stay_inside_the_runs_folder(synthetic_csv):
+    for name in ("../../etc/passwd", "/abs/path", "..", "a b/c\\d", "....", "💥"):
+        run = Run.create(_cfg(synthetic_csv, name=name))
+        assert run.dir.resolve().parent == runs_root().resolve()
+        assert ".." not in run.id and "/" not in run.id
+    with pytest.raises(ValueError):
+        Run.open("../x")
+
+
+def test_two_runs_with_the_same_name_get_two_folders(synthetic_csv):
+    a, b = Run.create(_cfg(synthetic_csv, name="same")), Run.create(_cfg(synthetic_csv, name="same"))
+    assert a.dir != b.dir
+
+
+def _start(args, env):
+    return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait(pred, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_killed_run_resumes_at_the_right_epoch(synthetic_csv, tmp_path):
+    cfg = _cfg(synthetic_csv, epochs=6, name="killme")
+    run = Run.create(cfg)
+    env = {**os.environ}
+    proc = _start(["train", "--run", run.id, "--no-progress"], env)
+    assert _wait(lambda: len(run.metrics()) >= 2), proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert run.state() == "interrupted"  # the file says running; the process is gone
+    done = len(run.metrics())
+    assert done < 6
+    res = subprocess.run([sys.executable, "-m", "core", "train", "--resume", run.id, "--no-progress"], cwd=ROOT,
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert run.state() == "finished"
+    assert [r["epoch"] for r in run.metrics()] == [1, 2, 3, 4, 5, 6]
+    lines = run.metrics_path.read_text().splitlines()
+    assert len(lines) == 6 and all(json.loads(line) for line in lines)
+    assert f"resumed at epoch {done + 1}" in run.log_path.read_text()
+
+
+def test_stop_mid_epoch_then_resume_matches_an_uninterrupted_run(synthetic_csv):
+    straight = train(_cfg(synthetic_csv, epochs=2, name="straight"), progress=False)
+
+    run = Run.create(_cfg(synthetic_csv, epochs=2, name="stopped"))
+    proc = _start(["train", "--run", run.id, "--no-progress"], dict(os.environ))
+    assert _wait(lambda: run.progress().get("step", 0) >= 1 and run.status().get("state") == "running")
+    run.request_stop()  # the STOP file: ends cleanly with a checkpoint
+    proc.wait(timeout=120)
+    assert run.state() == "stopped"
+    ck = load_checkpoint(run.last_path)
+    assert ck["step"] > 0 or ck["epoch"] > 0
+    train(run=run, resume=True, progress=False)
+    a, b = straight.metrics(), run.metrics()
+    assert [r["epoch"] for r in b] == [1, 2]
+    for ra, rb in zip(a, b):  # resume continues at the exact batch with the same random state
+        assert rb["val_acc"] == pytest.approx(ra["val_acc"], abs=1e-6)
+        assert rb["train_loss"] == pytest.approx(ra["train_loss"], rel=1e-4)
+
+
+def test_sigterm_stops_cleanly(synthetic_csv):
+    run = Run.create(_cfg(synthetic_csv, epochs=50, name="term"))
+    proc = _start(["train", "--run", run.id, "--no-progress"], dict(os.environ))
+    assert _wait(lambda: len(run.metrics()) >= 1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    assert run.state() == "stopped" and run.last_path.exists()
+
+
+def test_torn_metrics_line_is_ignored(synthetic_csv):
+    run = Run.create(_cfg(synthetic_csv))
+    run.append_metrics({"epoch": 1, "val_acc": 0.5})
+    with open(run.metrics_path, "a") as f:
+        f.write('{"epoch": 2, "val_a')
+    assert [r["epoch"] for r in run.metrics()] == [1]
+
+
+def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
+    with pytest.raises(CheckpointError, match="nope.pt does not exist"):
+        load_model(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="bad.pt is corrupt"):
+        load_model(bad)
