@@ -103,6 +103,21 @@ def cmd_runs(a) -> int:
     return 0
 
 
+def cmd_ship(a) -> int:
+    from .card import ship
+    from .runs import Run
+
+    print(ship(Run.open(a.run), a.name))
+    return 0
+
+
+def cmd_card(a) -> int:
+    from .card import main_card
+
+    print(main_card(a.checkpoint, data=a.data, as_json=a.json))
+    return 0
+
+
 def cmd_models(a) -> int:
     from .models import count_parameters, create_model, describe, list_models
 
@@ -164,6 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list runs")
     r.add_argument("--json", action="store_true")
     r.set_defaults(fn=cmd_runs)
+
+    sh = sub.add_parser("ship", help="copy a run's best checkpoint to model/<name>.pt and its curves to graphs/<name>/")
+    sh.add_argument("run", help="run id")
+    sh.add_argument("--as", dest="name", required=True, help="the shipped model's name")
+    sh.set_defaults(fn=cmd_ship)
+
+    cd = sub.add_parser("card", help="measure a checkpoint's model-card figures (accuracy with and without TTA, "
+                        "per-class F1, CPU latency)")
+    cd.add_argument("checkpoint")
+    cd.add_argument("--data", help="data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)")
+    cd.add_argument("--json", action="store_true")
+    cd.set_defaults(fn=cmd_card)
 
     m = sub.add_parser("models", help="list architectures")
     m.set_defaults(fn=cmd_models)

@@ -41,3 +41,21 @@ def test_clear_errors_not_tracebacks(tmp_path):
     assert missing.returncode != 0 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
     ev = cli("evaluate", "--checkpoint", tmp_path / "x.pt", check=False)
     assert ev.returncode == 2 and "x.pt does not exist" in ev.stderr
+
+
+def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
+    from core.card import card, card_markdown, ship
+    from core.checkpoint import load_model
+    from core.config import TrainConfig
+    from core.train import train
+
+    run = train(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=1, batch_size=32, threads=1),
+                progress=False)
+    path = ship(run, "../My Model", model_dir=tmp_path / "model", graphs_dir=tmp_path / "graphs")
+    assert path == tmp_path / "model" / "My-Model.pt"
+    assert (tmp_path / "graphs" / "My-Model" / "loss.png").exists()
+    model, meta = load_model(path)
+    assert meta["run_id"] == run.id and meta["training"]["epochs"] == 1
+    c = card(path, data=synthetic_csv)
+    assert 0 <= c["test_flip"]["accuracy"] <= 1 and c["latency_ms_per_face_2_threads"] > 0
+    assert "PrivateTest" in card_markdown(c)
