@@ -1,0 +1,286 @@
+"""Inference speed per webcam frame: our detector + CNN against DeepFace.analyze, same frames, same process.
+
+Frames: 640x480, composed from the faces in sample_images/ pasted on a plain background, one with
+one face and one with five. Paths timed (median ms per frame after warm-up):
+
+- detection only (OpenCV Haar cascade, core.faces.FaceDetector)
+- fast path: detection + crop + mini_xception (our real-time model), one batched forward pass
+- accurate path: detection + crop + our most accurate model (the best shipped checkpoint in
+  model/*.pt by its metrics, else a ResNet-18 created with default arguments: speed does not
+  depend on the weights)
+- DeepFace.analyze(actions=["emotion"], detector_backend="opencv") through core.deepface_backend
+  (its own detector, alignment and model); untrained weights are written into a temporary
+  DEEPFACE_HOME when the real ones are absent (again, speed does not depend on the values)
+
+Targets: the fast path runs at >= 30 frames/s with one face, and >= 3x faster than DeepFace.analyze.
+Nothing here asserts: it prints figures (median wall ms per frame, and the process CPU ms, which a
+busy machine inflates less). The paths are interleaved frame by frame, so load from elsewhere hits
+them alike. Timings depend on the machine and on its load.
+
+    python bench/inference.py                   # default: up to 50 rounds, at most 60 s of timing
+    python bench/inference.py --frames 100 --budget 300 --no-deepface
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+FAST_FPS_TARGET = 30.0
+DEEPFACE_RATIO_TARGET = 3.0
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Targets: fast path >= 30 fps with one face; >= 3x faster than DeepFace.analyze.")
+    p.add_argument("--frames", type=int, default=50,
+                   help="frames timed per path and frame (rounds; default 50); the median is reported")
+    p.add_argument("--warmup", type=int, default=3, help="untimed frames per path first (default 3)")
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="seconds at most for the timed rounds; fewer rounds if it runs out (default 60)")
+    p.add_argument("--threads", type=int, default=2, help="torch (and TensorFlow) threads (default 2)")
+    p.add_argument("--no-deepface", action="store_true", help="skip DeepFace (no TensorFlow import)")
+    p.add_argument("--model-dir", default=None, help="where shipped checkpoints are (default: model/)")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------- frames
+
+def face_patches() -> list[np.ndarray]:
+    """Square RGB patches around the face of each single-face sample photo (face ~ half the patch)."""
+    import cv2
+
+    from core.faces import FaceDetector, load_image
+
+    det = FaceDetector()
+    out = []
+    for path in sorted((ROOT / "sample_images").glob("*.jpg")):
+        if "collage" in path.name:
+            continue
+        img = load_image(path)
+        faces = det.detect(img)
+        if len(faces) != 1:
+            continue
+        f = faces[0]
+        side = int(f.w * 2.0)
+        cx, cy = f.x + f.w // 2, f.y + f.h // 2
+        x0, y0 = max(0, cx - side // 2), max(0, cy - side // 2)
+        patch = img[y0:y0 + side, x0:x0 + side]
+        s = min(patch.shape[:2])
+        out.append(np.ascontiguousarray(cv2.resize(patch[:s, :s], (s, s))))
+    if not out:
+        raise SystemExit("no usable face in sample_images/: cannot compose benchmark frames")
+    return out
+
+
+def compose_frame(patches, n_faces: int, size=(640, 480), seed: int = 0) -> np.ndarray:
+    """A 640x480 RGB frame: a soft gradient background with `n_faces` face patches pasted on it."""
+    import cv2
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = (90 + 60 * xx / w + 30 * yy / h)[..., None] * np.array([1.0, 0.95, 0.9])
+    frame = np.clip(base + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+    if n_faces == 1:
+        slots = [(w // 2 - 130, h // 2 - 130, 260)]
+    else:
+        s = 200
+        top = [(20 + i * 210, 20, s) for i in range(3)]
+        bottom = [(125 + i * 210, 250, s) for i in range(2)]
+        slots = (top + bottom)[:n_faces]
+    for i, (x, y, s) in enumerate(slots):
+        patch = patches[i % len(patches)]
+        if i >= len(patches):
+            patch = patch[:, ::-1]  # a mirrored repeat is a different-looking face for the detector
+        frame[y:y + s, x:x + s] = cv2.resize(patch, (s, s), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+# ---------------------------------------------------------------- models
+
+def our_predictors(tmp: Path, model_dir):
+    """(fast, accurate) CNNPredictors, each with a description of where it came from."""
+    from core.checkpoint import save_checkpoint
+    from core.labels import EMOTIONS
+    from core.models import create_model
+    from core.predictors import CNNPredictor, best_model, discover_models
+
+    shipped = [m for m in discover_models(model_dir or ROOT / "model") if m.source == "shipped" and not m.error
+               and m.kind == "emotion"]
+
+    def created(arch):
+        path = save_checkpoint(tmp / f"{arch}.pt", create_model(arch, len(EMOTIONS)), classes=EMOTIONS,
+                               mean=0.5, std=0.25)
+        return CNNPredictor(path), f"{arch}, created with default arguments (untrained)"
+
+    fast_ckpt = next((m for m in shipped if m.arch == "mini_xception"), None)
+    fast = (CNNPredictor(fast_ckpt.path), f"shipped {fast_ckpt.path}") if fast_ckpt else created("mini_xception")
+    best = best_model(shipped) if shipped else None
+    if best is not None:
+        acc = f"{best.accuracy:.1%}" if best.accuracy is not None else "no accuracy recorded"
+        accurate = (CNNPredictor(best.path), f"shipped {best.path} ({best.arch}, {acc})")
+    else:
+        accurate = created("resnet")
+    return fast, accurate
+
+
+def deepface_setup(tmp: Path):
+    """A DeepFacePredictor ready to run, and a note on its weights; (None, reason) if DeepFace cannot run."""
+    from core import deepface_backend as dfb
+
+    note = "real weights"
+    status = dfb.weights_status()
+    if not status["present"]:
+        home = tmp / "deepface_home"
+        os.environ["DEEPFACE_HOME"] = str(home)
+        dfb.write_random_weights(home)
+        note = f"untrained weights written to a temporary DEEPFACE_HOME ({home})"
+    elif status.get("random"):
+        note = "untrained (random) weights found in DEEPFACE_HOME"
+    try:
+        p = dfb.DeepFacePredictor().load()
+    except Exception as e:  # noqa: BLE001
+        return None, f"{type(e).__name__}: {e}"
+    return p, note
+
+
+# ---------------------------------------------------------------- timing
+
+def time_paths(paths, frames: dict, rounds: int, warmup: int, budget: float) -> dict:
+    """Median wall and CPU ms per frame of every (path, frame). Interleaved: each round runs every
+    path on every frame once, so a burst of load from elsewhere hits all paths alike."""
+    for _, fn in paths:
+        for frame in frames.values():
+            for _ in range(warmup):
+                fn(frame)
+    wall = {(name, n): [] for name, _ in paths for n in frames}
+    cpu = {k: [] for k in wall}
+    start = time.perf_counter()
+    for r in range(rounds):
+        for name, fn in paths:
+            for n, frame in frames.items():
+                c0, t0 = time.process_time(), time.perf_counter()
+                fn(frame)
+                wall[(name, n)].append(time.perf_counter() - t0)
+                cpu[(name, n)].append(time.process_time() - c0)
+        if time.perf_counter() - start > budget and r >= 2:
+            break
+    out = {}
+    for k in wall:
+        ms = statistics.median(wall[k]) * 1000.0
+        out[k] = {"ms": ms, "fps": 1000.0 / ms if ms > 0 else float("inf"), "n": len(wall[k]),
+                  "cpu_ms": statistics.median(cpu[k]) * 1000.0}
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("FEL_TF_THREADS", str(args.threads))
+    import torch
+
+    from core.faces import FaceDetector, crop_faces
+    from core.predictors import set_inference_threads
+
+    set_inference_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; CPUs: {os.cpu_count()}; "
+          f"load average: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+    patches = face_patches()
+    frames = {1: compose_frame(patches, 1), 5: compose_frame(patches, 5)}
+    detector = FaceDetector()
+    found = {n: len(detector.detect(f)) for n, f in frames.items()}
+    print("frames: 640x480 RGB; faces detected: " + ", ".join(f"{found[n]} of {n}" for n in frames))
+
+    tmp = Path(tempfile.mkdtemp(prefix="fel-bench-"))
+    atexit.register(shutil.rmtree, tmp, True)  # temporary checkpoints and DeepFace weights
+    (fast, fast_note), (accurate, acc_note) = our_predictors(tmp, args.model_dir)
+    print(f"fast model:     {fast.name} [{fast_note}]")
+    print(f"accurate model: {accurate.name} [{acc_note}]")
+
+    def ours(predictor):
+        def run(frame):
+            faces = detector.detect(frame)
+            if faces:
+                predictor.predict(crop_faces(frame, faces))
+        return run
+
+    def one_thread(fn):
+        def run(frame):
+            n = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                fn(frame)
+            finally:
+                torch.set_num_threads(n)
+        return run
+
+    paths = [("detection only", detector.detect),
+             ("detection + fast (mini_xception)", ours(fast)),
+             (f"detection + accurate ({accurate.arch})", ours(accurate))]
+    if args.threads != 1:
+        paths += [("  same, 1 torch thread: fast", one_thread(ours(fast))),
+                  (f"  same, 1 torch thread: accurate ({accurate.arch})", one_thread(ours(accurate)))]
+    df = None
+    if not args.no_deepface:
+        t0 = time.perf_counter()
+        df, df_note = deepface_setup(tmp)
+        if df is None:
+            print(f"DeepFace: not run ({df_note})")
+        else:
+            print(f"DeepFace: {df_note}; TensorFlow + model loaded in {time.perf_counter() - t0:.1f} s")
+            paths.append(("DeepFace.analyze (opencv detector)", lambda frame: df.analyze(frame, color="rgb")))
+
+    print(f"timing {len(paths)} paths x {len(frames)} frames, interleaved, up to {args.frames} rounds "
+          f"or {args.budget:.0f} s ...", flush=True)
+    results = time_paths(paths, frames, args.frames, args.warmup, args.budget)
+    print(f"\n{'path':<44} {'faces':>5} {'ms/frame':>9} {'frames/s':>9} {'cpu ms':>8} {'n':>4}")
+    for name, _ in paths:
+        for n in frames:
+            r = results[(name, n)]
+            print(f"{name:<44} {n:>5} {r['ms']:>9.1f} {r['fps']:>9.1f} {r['cpu_ms']:>8.1f} {r['n']:>4}")
+
+    fast_name, acc_name = paths[1][0], paths[2][0]
+    df_name = "DeepFace.analyze (opencv detector)" if df is not None else None
+    one_name = "  same, 1 torch thread: fast"
+    print()
+    fast1 = results[(fast_name, 1)]
+    print(f"target: fast path >= {FAST_FPS_TARGET:.0f} fps with one face: {fast1['fps']:.1f} fps -> "
+          f"{'MET' if fast1['fps'] >= FAST_FPS_TARGET else 'NOT MET'}")
+    if df_name:
+        ratios = {n: results[(df_name, n)]["ms"] / results[(fast_name, n)]["ms"] for n in frames}
+        for n in frames:
+            print(f"ratio DeepFace.analyze / fast path, {n} face(s): {ratios[n]:.1f}x")
+        acc = {n: results[(df_name, n)]["ms"] / results[(acc_name, n)]["ms"] for n in frames}
+        print("ratio DeepFace.analyze / accurate path: " + ", ".join(f"{acc[n]:.1f}x ({n} face(s))" for n in frames))
+        worst = min(ratios.values())
+        print(f"target: fast path >= {DEEPFACE_RATIO_TARGET:.0f}x faster than DeepFace.analyze: {worst:.1f}x at worst "
+              f"-> {'MET' if worst >= DEEPFACE_RATIO_TARGET else 'NOT MET'}")
+    else:
+        print(f"target: fast path >= {DEEPFACE_RATIO_TARGET:.0f}x faster than DeepFace.analyze: not measured")
+    if (one_name, 1) in results:
+        one = {n: results[(one_name, n)] for n in frames}
+        line = f"with 1 torch thread the fast path runs at {one[1]['fps']:.1f} fps with one face"
+        if df_name:
+            line += ", " + ", ".join(f"{results[(df_name, n)]['ms'] / one[n]['ms']:.1f}x faster than "
+                                     f"DeepFace.analyze with {n} face(s)" for n in frames)
+        print(line)
+    print(f"(load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())}; "
+          f"figures from a busy machine are slower than the code)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
