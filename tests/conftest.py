@@ -59,3 +59,73 @@ def fer2013_dataset(fer2013, tmp_path_factory):
             os.environ.pop("FEL_CACHE_DIR", None)
         else:
             os.environ["FEL_CACHE_DIR"] = old
+
+
+# ---------------------------------------------------------------- app pages: Home, Webcam, Compare (UI engineer)
+
+
+def _detect_count(path) -> int:
+    """Faces found in a photo with the Compare page's and the Webcam page's default detector settings
+    (-1 if they disagree)."""
+    from core.faces import FaceDetector, load_image
+
+    img = load_image(path)
+    counts = {len(FaceDetector(min_size=0.05, detect_width=1024).detect(img)),
+              len(FaceDetector(min_size=0.10, detect_width=480).detect(img))}
+    return counts.pop() if len(counts) == 1 else -1
+
+
+@pytest.fixture(scope="session")
+def app_model_dir(tmp_path_factory):
+    """A model folder with one small emotion CNN (mini_xception, width 8): what FEL_MODEL_DIR points at."""
+    from core.checkpoint import save_checkpoint
+    from core.labels import EMOTIONS
+    from core.models import create_model
+
+    d = tmp_path_factory.mktemp("app-models")
+    model = create_model("mini_xception", num_classes=len(EMOTIONS), width=8)
+    save_checkpoint(d / "tiny.pt", model, classes=EMOTIONS, mean=0.5, std=0.25,
+                    metrics={"test_accuracy": 0.42, "accuracy": 0.42})
+    return d
+
+
+@pytest.fixture(scope="session")
+def face_photo(request, tmp_path_factory) -> Path:
+    """A photo in which the app's detector finds exactly one face: a shipped sample if one qualifies,
+    else a FER2013 test face enlarged onto a background (needs the data set)."""
+    import cv2
+    import numpy as np
+
+    samples = sorted(p for p in (ROOT / "sample_images").glob("*")
+                     if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp"))
+    for p in samples:
+        try:
+            if _detect_count(p) == 1:
+                return p
+        except Exception:  # noqa: BLE001 - a sample we cannot read is not our fixture
+            continue
+    test = request.getfixturevalue("fer2013_dataset").splits["test"]  # skips (fails in CI) without FER2013
+    out = tmp_path_factory.mktemp("face") / "face.png"
+    for i in range(200):
+        face = cv2.resize(test.images[i, 0].numpy(), (240, 240), interpolation=cv2.INTER_CUBIC)
+        img = cv2.copyMakeBorder(face, 120, 120, 200, 200, cv2.BORDER_CONSTANT, value=90)
+        cv2.imwrite(str(out), np.stack([img] * 3, -1))
+        if _detect_count(out) == 1:
+            return out
+    pytest.fail("could not make a face photo the detector finds")
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, app_model_dir, face_photo):
+    """Environment for the app: our tiny model, a sample folder with the face photo, DeepFace without weights."""
+    import shutil
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    shutil.copy(face_photo, samples / ("face" + face_photo.suffix.lower()))
+    df_home = tmp_path / "deepface-home"
+    df_home.mkdir()
+    monkeypatch.setenv("FEL_MODEL_DIR", str(app_model_dir))
+    monkeypatch.setenv("FEL_SAMPLE_DIR", str(samples))
+    monkeypatch.setenv("DEEPFACE_HOME", str(df_home))
+    return {"models": app_model_dir, "samples": samples, "deepface_home": df_home, "face": face_photo}

@@ -1,0 +1,104 @@
+"""End to end in a real browser: `streamlit run Home.py` in a subprocess, headless Chromium driven by
+Playwright. Home, Compare and Webcam load and show their main elements; the Webcam page gets Chromium's
+fake camera (a .y4m made from a face photo), the test presses START, and the server must process the
+frames and find the face. Screenshots go to test-artifacts/.
+
+Skipped locally without Playwright/Chromium; in CI ($CI set) their absence fails."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.browser import (ROOT, assert_no_exception, browser_page, face_video, goto_page, require_browser,
+                           screenshot, serve_app)
+
+pytestmark = pytest.mark.browser
+
+WEBRTC_IFRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, app_model_dir, face_photo):
+    """The app on a free port (our tiny model, DeepFace without weights, a webcam stats file) and a
+    Chromium page whose camera plays a face video."""
+    require_browser()
+    import cv2
+
+    tmp = tmp_path_factory.mktemp("browser")
+    stats = tmp / "webcam_stats.json"
+    df_home = tmp / "deepface-home"
+    df_home.mkdir()
+    env = {"FEL_MODEL_DIR": str(app_model_dir), "DEEPFACE_HOME": str(df_home), "FEL_WEBCAM_STATS": str(stats),
+           "FEL_RUNS_DIR": str(tmp / "runs"), "FEL_GRAPHS_DIR": str(tmp / "graphs"),
+           "FEL_CACHE_DIR": str(tmp / "cache")}
+    if not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in (ROOT / "sample_images").glob("*")):
+        samples = tmp / "samples"
+        samples.mkdir()
+        shutil.copy(face_photo, samples / face_photo.name)
+        env["FEL_SAMPLE_DIR"] = str(samples)
+    rgb = cv2.cvtColor(cv2.imread(str(face_photo), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    video = face_video(rgb, tmp / "face.y4m", seconds=3, fps=15)
+    with serve_app(env=env, log_path=ROOT / "test-artifacts" / "streamlit-browser-test.log") as url, \
+            browser_page(fake_video=video) as page:
+        yield {"url": url, "page": page, "stats": stats}
+
+
+def test_home_page(served):
+    page = served["page"]
+    goto_page(page, served["url"], "", expect_text="At a glance")
+    assert_no_exception(page)
+    assert page.get_by_role("heading", name="Facial Emotion Lab").is_visible()
+    assert page.locator("[data-testid='stDataFrame']").count() == 1  # the models table (drawn on a canvas)
+    assert page.get_by_text("Your models").first.is_visible()
+    for name in ("Webcam", "Compare"):  # links to the pages
+        assert page.locator(f"[data-testid='stPageLink'] >> text={name}").count() >= 1
+    screenshot(page, "home")
+
+
+def test_compare_page(served):
+    page = served["page"]
+    goto_page(page, served["url"], "Compare", expect_text="All results")
+    assert_no_exception(page)
+    assert page.get_by_text("Face 1", exact=True).first.is_visible()
+    assert page.get_by_text("face(s) found").first.is_visible()
+    assert page.get_by_text("Download as CSV").is_visible()
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
+    screenshot(page, "compare")
+
+
+def test_webcam_page_processes_fake_camera_frames(served):
+    page, stats = served["page"], served["stats"]
+    goto_page(page, served["url"], "Webcam", expect_text="Press START")
+    assert_no_exception(page)
+    screenshot(page, "webcam-before-start", full_page=False)
+    frame = page.frame_locator(WEBRTC_IFRAME)
+    frame.get_by_role("button", name="START").click()
+    deadline = time.time() + 90
+    s = {}
+    while time.time() < deadline:
+        if stats.exists():
+            try:
+                s = json.loads(stats.read_text())
+            except ValueError:
+                s = {}
+            if s.get("frames", 0) >= 15 and s.get("max_faces", 0) >= 1:
+                break
+        time.sleep(0.5)
+    assert s.get("frames", 0) >= 15, f"the server processed too few frames: {s}"
+    assert s.get("max_faces", 0) >= 1 and s.get("frames_with_faces", 0) >= 5, f"no face found: {s}"
+    assert s.get("error") is None, s
+    page.get_by_text("faces: 1").first.wait_for(timeout=30_000)  # the live panel beside the video
+    time.sleep(1.5)
+    screenshot(page, "webcam", full_page=False)
+    # the annotated video really plays in the page
+    playing = frame.locator("video").first.evaluate("v => v.readyState >= 2 && v.videoWidth > 0")
+    assert playing
+    frame.get_by_role("button", name="STOP").click()

@@ -1,0 +1,487 @@
+"""What the Compare page draws for one image and one face, and the batch (labelled set) evaluation.
+
+The analysis itself is `core.predictors.analyze`; this module arranges its results for people:
+annotated image, side-by-side model cards, agreement, Grad-CAM, charts, CSV, confusion matrices.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from . import charts, draw
+from . import widgets as w
+
+DEEPFACE_E2E = "DeepFace (end to end)"
+MAX_FACES_SHOWN = 12  # faces detailed one by one; the table and the CSV hold all of them
+
+
+@dataclass
+class Picture:
+    """One input picture: a name, the decoded RGB image (or crops given directly), and where it came from."""
+    name: str
+    image: np.ndarray | None = None          # RGB uint8
+    crops: np.ndarray | None = None          # (N, 48, 48) grey: faces given without a photo (data set faces)
+    truths: list | None = None               # true labels of `crops`, if known
+    error: str | None = None
+    key: str = ""
+
+
+@dataclass
+class Result:
+    picture: Picture
+    boxes: list = field(default_factory=list)        # (x, y, w, h) per face
+    crops: np.ndarray | None = None                   # (N, 48, 48)
+    outputs: list = field(default_factory=list)       # [{name, classes, probs (N, C), latency_ms, error, source}]
+    rows: list = field(default_factory=list)          # results_table rows (+ image)
+    extra_faces: list = field(default_factory=list)   # DeepFace end-to-end faces that match none of ours
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- reading inputs
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _decode(data: bytes):
+    """(RGB image, None) or (None, message); decoded once per distinct file, not on every rerun."""
+    from core.faces import ImageError, load_image
+
+    try:
+        return load_image(data), None
+    except ImageError as e:
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - whatever the decoder throws, the user gets a sentence
+        return None, f"it could not be read as an image ({type(e).__name__}: {e})"
+
+
+def picture_from_bytes(name: str, data: bytes) -> Picture:
+    key = hashlib.sha1(data).hexdigest()[:16]
+    image, error = _decode(data)
+    return Picture(name, image, key=key, error=error)
+
+
+def picture_from_path(path: Path) -> Picture:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return Picture(Path(path).name, error=f"cannot read {path}: {e}")
+    return picture_from_bytes(Path(path).name, data)
+
+
+def dataset_faces(ds, n: int, seed: int) -> Picture:
+    test = ds.splits["test"]
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(test), size=min(n, len(test)), replace=False)
+    crops = test.images[idx, 0].numpy()
+    truths = [ds.classes[int(i)] for i in test.labels[idx]]
+    return Picture(f"{len(idx)} test faces (draw {seed})", crops=crops, truths=truths, key=f"ds-{seed}-{n}")
+
+
+# ---------------------------------------------------------------- analysis
+
+def _output_dict(o) -> dict:
+    return {"name": o.name, "classes": list(o.classes), "probs": None if o.probs is None else np.asarray(o.probs),
+            "latency_ms": float(o.latency_ms or 0.0), "error": o.error}
+
+
+def reading_order(analysis):
+    """Faces numbered as people read a photo: row by row (rows about a face high), left to right."""
+    faces = list(analysis.faces)
+    if len(faces) < 2:
+        return analysis
+    h = float(np.median([f.box[3] for f in faces])) or 1.0
+    order = sorted(range(len(faces)), key=lambda i: (round(faces[i].box[1] / h), faces[i].box[0]))
+    if order == list(range(len(faces))):
+        return analysis
+    analysis.faces = [faces[i] for i in order]
+    analysis.crops = np.asarray(analysis.crops)[order]
+    for o in analysis.outputs:
+        if o.probs is not None and len(o.probs) == len(faces):
+            o.probs = np.asarray(o.probs)[order]
+    return analysis
+
+
+def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None, margin: float = 0.15) -> Result:
+    """Detect faces and ask every predictor; DeepFace end to end (its own detector) matched to our faces."""
+    from core.faces import Face
+    from core.predictors import Analysis, analyze, results_table, run_predictor
+
+    res = Result(picture)
+    try:
+        if picture.crops is not None:  # faces given directly (data set faces): no detection
+            crops = np.asarray(picture.crops)
+            faces = [Face(0, 0, int(c.shape[1]), int(c.shape[0]), 1.0) for c in crops]
+            analysis = Analysis(faces, crops, [run_predictor(p, crops) for p in predictors])
+        else:
+            analysis = reading_order(analyze(picture.image, predictors, detector=detector, margin=margin))
+        res.boxes = [tuple(int(v) for v in f.box) for f in analysis.faces]
+        res.crops = analysis.crops
+        res.outputs = [_output_dict(o) for o in analysis.outputs]
+        rows = results_table(analysis) if len(res.boxes) else []
+        for r in rows:
+            r["image"] = picture.name
+            if picture.truths is not None:
+                r["true"] = picture.truths[int(r["face"]) - 1] if int(r["face"]) >= 1 else None
+        res.rows = rows
+    except Exception as e:  # noqa: BLE001
+        res.error = w.friendly_error(e)
+        return res
+    if deepface_e2e is not None and picture.image is not None:
+        _add_deepface_e2e(res, deepface_e2e)
+    return res
+
+
+def _add_deepface_e2e(res: Result, dfp) -> None:
+    """DeepFace with its own detector on the whole photo; its faces are matched to ours by overlap."""
+    from core.labels import EMOTIONS
+    from core.predictors import p_stress, stress_verdict
+
+    from .live import iou
+
+    t0 = time.perf_counter()
+    try:
+        found = dfp.analyze(res.picture.image, color="rgb")
+    except Exception as e:  # noqa: BLE001
+        res.outputs.append({"name": DEEPFACE_E2E, "classes": list(EMOTIONS), "probs": None, "latency_ms": 0.0,
+                            "error": w.friendly_error(e)})
+        return
+    ms = (time.perf_counter() - t0) * 1000
+    found = [d for d in found if not d.get("whole_image")]  # DeepFace found no face and took the whole picture
+    per_face = ms / max(len(found), 1)
+    probs = np.full((len(res.boxes), len(EMOTIONS)), np.nan)
+    used = set()
+    for d in found:
+        box = tuple(int(v) for v in d["box"])
+        p = np.asarray(d["probs"], dtype=np.float64)
+        best = max(((iou(box, b), i) for i, b in enumerate(res.boxes) if i not in used), default=(0.0, -1))
+        if best[0] >= 0.3:
+            used.add(best[1])
+            probs[best[1]] = p
+            face = best[1] + 1
+        else:
+            res.extra_faces.append({"box": box, "probs": p})
+            face = f"D{len(res.extra_faces)}"
+        k = int(np.argmax(p))
+        label, conf = stress_verdict(p, EMOTIONS)
+        row = {"face": face, "model": DEEPFACE_E2E, "emotion": EMOTIONS[k], "confidence": float(p[k]),
+               "stress": label, "stress_confidence": float(conf), "p_stress": float(p_stress(p, EMOTIONS)),
+               "latency_ms": per_face, "x": box[0], "y": box[1], "w": box[2], "h": box[3],
+               "image": res.picture.name}
+        row.update({f"p_{c}": float(v) for c, v in zip(EMOTIONS, p)})
+        res.rows.append(row)
+    res.outputs.append({"name": DEEPFACE_E2E, "classes": list(EMOTIONS), "probs": probs, "latency_ms": per_face,
+                        "error": None})
+
+
+def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, settings_key: tuple) -> Result:
+    """The same picture with the same models and settings is analysed once per session."""
+    store = st.session_state.setdefault("_compare_cache", {})
+    key = (picture.key or picture.name, settings_key)
+    if key not in store:
+        if len(store) > 24:
+            store.pop(next(iter(store)))
+        store[key] = run_analysis(picture, predictors, detector, deepface_e2e)
+    return store[key]
+
+
+# ---------------------------------------------------------------- drawing one picture
+
+def face_summary(res: Result, i: int) -> list[dict]:
+    """Per model, for face i: label, confidence, stress verdict (models that failed or missed the face skipped)."""
+    from core.predictors import p_stress, stress_verdict
+
+    out = []
+    for o in res.outputs:
+        if o["error"] or o["probs"] is None or i >= len(o["probs"]) or np.isnan(o["probs"][i]).any():
+            continue
+        p = np.asarray(o["probs"][i], dtype=float)
+        k = int(np.argmax(p))
+        try:
+            label, conf = stress_verdict(p, o["classes"])
+            ps = float(p_stress(p, o["classes"]))
+        except ValueError:  # classes without the stress emotions
+            label, conf, ps = None, float("nan"), float("nan")
+        out.append({"model": o["name"], "classes": list(o["classes"]), "probs": p, "emotion": o["classes"][k],
+                    "confidence": float(p[k]), "stress": label, "stress_confidence": float(conf),
+                    "p_stress": ps, "latency_ms": o["latency_ms"]})
+    return out
+
+
+def annotated_image(res: Result) -> np.ndarray:
+    faces = []
+    for i, box in enumerate(res.boxes):
+        s = face_summary(res, i)
+        label = f"#{i + 1}"
+        cls = None
+        if s:
+            label += f" {s[0]['emotion']}"
+            cls = s[0]["emotion"]
+        faces.append({"box": box, "label": label, "cls": cls})
+    img = draw.annotate(res.picture.image, faces, color="rgb")
+    return draw.fit_width(img, 1400)
+
+
+def glance_table(res: Result) -> pd.DataFrame:
+    """One row per face, one column per model: 'happy 85%'; plus whether the emotion models agree."""
+    rows = []
+    for i in range(len(res.boxes)):
+        summary = face_summary(res, i)
+        row = {"face": f"#{i + 1}"}
+        if res.picture.truths:
+            row["true"] = res.picture.truths[i]
+        for s_ in summary:
+            row[s_["model"]] = f"{s_['emotion']} {s_['confidence']:.0%}"
+        emo = {s_["emotion"] for s_ in summary if "stress" not in s_["classes"]}
+        if len([s_ for s_ in summary if "stress" not in s_["classes"]]) > 1:
+            row["agree"] = "yes" if len(emo) == 1 else "no"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def agreement(summary: list[dict]) -> tuple[str, str]:
+    """('success'|'warning'|'info', sentence) about whether the models agree on this face."""
+    emo = [s for s in summary if "stress" not in s["classes"]]
+    if len(emo) < 2:
+        return "info", ""
+    votes = Counter(s["emotion"] for s in emo)
+    top, n = votes.most_common(1)[0]
+    if n == len(emo):
+        return "success", f"All {len(emo)} models agree: **{top}**."
+    parts = ", ".join(f"{e} ({c})" for e, c in votes.most_common())
+    return "warning", f"The models disagree: {parts}."
+
+
+def gradcam_images(res: Result, i: int, predictors: list, size: int = 144) -> list[tuple[str, np.ndarray]]:
+    """Grad-CAM overlays of face i for each of our CNNs (DeepFace has none)."""
+    import cv2
+
+    from core.saliency import grad_cam, overlay
+
+    out = []
+    crop = res.crops[i]
+    base = draw.grey_to_rgb(crop, size)
+    for p in predictors:
+        if str(getattr(p, "source", "")).lower() == "deepface" or not hasattr(p, "model"):
+            continue
+        try:
+            heat = grad_cam(p, crop)
+            heat = cv2.resize(np.asarray(heat, dtype=np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+            out.append((p.name, overlay(base, heat)))
+        except Exception as e:  # noqa: BLE001
+            out.append((p.name, None, w.friendly_error(e)))  # type: ignore[arg-type]
+    return out
+
+
+def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -> None:
+    summary = face_summary(res, i)
+    truth = res.picture.truths[i] if res.picture.truths else None
+    with st.container(border=True):
+        head = f"#### Face {i + 1}" + (f" · true label: **{truth}**" if truth else "")
+        st.markdown(head)
+        if not summary:
+            st.warning("No model gave a result for this face.")
+            return
+        left, right = st.columns([2, 3], gap="medium")
+        with left:
+            imgs, caps = [draw.grey_to_rgb(res.crops[i], 144)], ["what the models see (48×48)"]
+            if show_cam:
+                for item in gradcam_images(res, i, predictors):
+                    if item[1] is None:
+                        st.caption(f"Grad-CAM ({item[0]}) failed: {item[2]}")
+                    else:
+                        imgs.append(item[1])
+                        caps.append(f"Grad-CAM · {item[0]}")
+            st.image(imgs, caption=caps, width=144)
+            if show_cam and len(imgs) > 1:
+                st.caption("Grad-CAM: red = the parts of the face that pushed the CNN most towards its answer.")
+        with right:
+            cols = st.columns(len(summary))
+            for c, s in zip(cols, summary):
+                ok = truth is None or s["emotion"] == truth or "stress" in s["classes"]
+                c.metric(s["model"], s["emotion"], f"{s['confidence']:.0%} confident",
+                         delta_color="off" if ok else "inverse", delta_arrow="off")
+                pill = ""
+                if s["stress"]:
+                    stress_txt = "stress" if s["stress"] == "stress" else "no stress"
+                    pill = w.pill(f"{stress_txt} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
+                c.markdown(pill + f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>",
+                           unsafe_allow_html=True)
+            kind, text = agreement(summary)
+            if text:
+                (st.success if kind == "success" else st.warning)(text)
+            emo = [s for s in summary if "stress" not in s["classes"]]
+            if emo:
+                classes = emo[0]["classes"]
+                per_model = {s["model"]: dict(zip(s["classes"], s["probs"])) for s in emo}
+                st.plotly_chart(charts.probability_chart(per_model, classes, height=280), width="stretch",
+                                key=f"{key}-probs", config={"displayModeBar": False})
+            stress_only = [s for s in summary if "stress" in s["classes"]]
+            for s in stress_only:
+                st.caption(f"{s['model']} (stress model): P(stress) = {s['p_stress']:.0%}")
+
+
+def results_frame(rows: list[dict]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    front = [c for c in ("image", "face", "true", "model", "emotion", "confidence", "stress", "stress_confidence",
+                         "latency_ms") if c in df.columns]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+# ---------------------------------------------------------------- batch evaluation
+
+def dataset_from_zip(data: bytes, workdir: Path):
+    """A labelled folder uploaded as a zip -> (images (N,1,48,48) uint8, labels, classes, description).
+    The zip holds class folders (`happy/*.jpg`, ...), maybe under one top folder, or train/ and test/
+    (then test/ is used). Raises ValueError with a clear message otherwise."""
+    from core.data import DataError, load_dataset
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ValueError("That file is not a zip archive. Zip a folder of class folders (happy/, sad/, ...).") from None
+    total = 0
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise ValueError(f"The zip has an unsafe path ({name!r}); it was not extracted.")
+            total += info.file_size
+            if total > 2_000_000_000:
+                raise ValueError("The zip unpacks to more than 2 GB; use a smaller sample.")
+        members = [i for i in zf.infolist() if not i.filename.startswith("__MACOSX")]
+        if not members:
+            raise ValueError("The zip is empty.")
+        zf.extractall(workdir, members=members)
+    root = Path(workdir)
+    for _ in range(3):  # descend through single top folders
+        subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "__"))]
+        files = [f for f in root.iterdir() if f.is_file()]
+        if len(subdirs) == 1 and not files:
+            root = subdirs[0]
+        else:
+            break
+    subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "__"))]
+    if not subdirs:
+        raise ValueError("The zip has no class folders. Expected e.g. happy/001.jpg, sad/002.jpg, ...")
+    try:
+        ds = load_dataset(root, cache=False)
+    except DataError as e:
+        raise ValueError(f"The zip's folders cannot be used: {e}") from None
+    import torch
+
+    names = {d.name.lower() for d in subdirs}
+    if "test" in names or "testing" in names:
+        split = ds.splits["test"]
+        images, labels, what = split.images, split.labels, "its test/ folder"
+    else:
+        images = torch.cat([s.images for s in ds.splits.values()])
+        labels = torch.cat([s.labels for s in ds.splits.values()])
+        what = "all its images"
+    return images, labels, tuple(ds.classes), f"{len(labels)} images ({what}), classes {', '.join(ds.classes)}"
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def zip_dataset(data: bytes):
+    """`dataset_from_zip` once per uploaded file (reruns reuse it)."""
+    import shutil
+
+    work = temp_workdir()
+    try:
+        return dataset_from_zip(data, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sample_split(ds, split: str, n: int, seed: int = 0):
+    """A fixed random sample (sorted indices) of n faces of a split: (images, labels, classes)."""
+    s = ds.splits[split]
+    n = min(int(n), len(s))
+    idx = np.sort(np.random.default_rng(seed).choice(len(s), size=n, replace=False))
+    return s.images[idx], s.labels[idx], tuple(ds.classes)
+
+
+def evaluate_all(predictors: list, images, labels, classes, progress_bar) -> list[dict]:
+    """Each predictor on the labelled faces, with one progress bar over all of them."""
+    from core.evaluate import evaluate_predictor
+
+    results = []
+    n = len(predictors)
+    for k, p in enumerate(predictors):
+        def prog(done, total, k=k, name=p.name):
+            progress_bar.progress(min(1.0, (k + done / max(total, 1)) / n), text=f"{name}: {done}/{total} faces")
+
+        t0 = time.perf_counter()
+        try:
+            r = evaluate_predictor(p, images, labels, classes, batch_size=128, progress=prog)
+            r["seconds"] = time.perf_counter() - t0
+            r["model"] = p.name
+        except Exception as e:  # noqa: BLE001
+            r = {"model": p.name, "error": w.friendly_error(e)}
+        results.append(r)
+    progress_bar.progress(1.0, text="done")
+    return results
+
+
+def show_batch_results(results: list[dict], classes) -> None:
+    ok = [r for r in results if not r.get("error")]
+    for r in results:
+        if r.get("error"):
+            st.warning(f"**{r['model']}** could not be measured: {r['error']}")
+    if not ok:
+        return
+    table = pd.DataFrame([{
+        "model": r["model"], "faces": r["n"], "accuracy": 100 * r["accuracy"], "macro F1": 100 * r["macro_f1"],
+        "ms per face": 1000 * r.get("seconds", 0) / max(r["n"], 1),
+        **{f"{pc['class']}": 100 * pc["recall"] for pc in r["per_class"]},
+    } for r in ok])
+    st.markdown("#### Measured accuracy")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "accuracy": st.column_config.ProgressColumn(format="%.1f%%", min_value=0, max_value=100),
+        "macro F1": st.column_config.NumberColumn(format="%.1f%%"),
+        "ms per face": st.column_config.NumberColumn(format="%.1f"),
+        **{c: st.column_config.NumberColumn(format="%.0f%%", help=f"recall on {c}") for c in classes},
+    })
+    st.caption("Per-class columns are the share of that class's faces the model got right (recall).")
+    verdict = deepface_vs_ours(ok)
+    if verdict:
+        st.info(verdict, icon=":material/balance:")
+    st.plotly_chart(charts.per_class_chart({r["model"]: {pc["class"]: pc["recall"] for pc in r["per_class"]}
+                                            for r in ok}, classes), width="stretch", key="batch-per-class")
+    st.markdown("#### Confusion matrices")
+    st.caption("Rows: the true class. Columns: what the model said. The diagonal is right; "
+               "the rest shows which emotions get mixed up.")
+    per_row = 2
+    for start in range(0, len(ok), per_row):
+        cols = st.columns(per_row)
+        for c, r in zip(cols, ok[start:start + per_row]):
+            c.plotly_chart(charts.confusion_heatmap(r["confusion"], r["classes"],
+                                                    title=f"{r['model']} · {100 * r['accuracy']:.1f}%"),
+                           width="stretch", key=f"cm-{start}-{r['model']}")
+
+
+def deepface_vs_ours(results: list[dict]) -> str | None:
+    """One sentence comparing DeepFace with the best of our models, in accuracy points, if both were measured."""
+    df = [r for r in results if str(r["model"]).startswith("DeepFace")]
+    ours = [r for r in results if not str(r["model"]).startswith("DeepFace")]
+    if not df or not ours:
+        return None
+    d, best = df[0], max(ours, key=lambda r: r["accuracy"])
+    diff = 100 * (best["accuracy"] - d["accuracy"])
+    lead = "level with" if abs(diff) < 0.05 else f"{abs(diff):.1f} points {'ahead of' if diff > 0 else 'behind'}"
+    return (f"On the same {d['n']} faces, our best model **{best['model']}** scores {100 * best['accuracy']:.1f}% "
+            f"and DeepFace {100 * d['accuracy']:.1f}%: ours is {lead} DeepFace.")
+
+
+def temp_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="fel-zip-", dir=os.environ.get("TMPDIR")))
