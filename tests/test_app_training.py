@@ -1,0 +1,194 @@
+"""The Train and Experiments pages, driven with Streamlit's AppTest. The scripts run in-process; the runs they
+start are real background processes (core.launcher), so the tests poll the run folders until done."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import launcher
+from core.config import TrainConfig
+from core.runs import Run, list_runs, write_json
+from core.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 240
+
+
+@pytest.fixture(autouse=True)
+def synthetic_default(synthetic_csv, monkeypatch):
+    """The synthetic data set is 'FER2013' for these pages; workers started here are ended afterwards."""
+    monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
+    yield
+    for w in launcher.live_workers():
+        try:
+            os.kill(w["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def wait_for(pred, timeout=TIMEOUT, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "success", "warning", "error"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label}: {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def n_charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def tiny_form(at: AppTest, **values) -> AppTest:
+    """Fill the training form for a run of seconds (the model first: choosing it resets width and dropout)."""
+    at.selectbox(key="tr_model").set_value(values.pop("model", "model48")).run()
+    settings = dict(width=8, epochs=2, warmup_epochs=0.0, threads=1, lr=0.003)
+    settings.update(values)
+    for key, value in settings.items():
+        if key in ("batch_size", "optimizer"):
+            at.selectbox(key=f"tr_{key}").set_value(value)
+        elif key == "name":
+            at.text_input(key="tr_name").set_value(value)
+        else:
+            at.number_input(key=f"tr_{key}").set_value(value)
+    at.selectbox(key="tr_optimizer").set_value(settings.get("optimizer", "adam"))
+    at.selectbox(key="tr_batch_size").set_value(settings.get("batch_size", 32))
+    return at.run()
+
+
+def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_csv):
+    at = page("3_Train")
+    assert at.text_input(key="tr_data").value == str(synthetic_csv)
+    assert "Training images" in texts(at) and at.button(key="tr_start").disabled is False
+    assert at.selectbox(key="tr_recipe").value in ("realtime", "default")
+    tiny_form(at, epochs=5, batch_size=16, name="app run")
+    at.button(key="tr_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runs = list_runs()
+    assert len(runs) == 1
+    run = runs[0]
+    cfg = run.config()
+    assert (cfg.model, cfg.width, cfg.epochs, cfg.batch_size, cfg.name) == ("model48", 8, 5, 16, "app run")
+    assert at.session_state["tr_view"] == run.id and at.session_state["tr_tab"].endswith("Runs")
+
+    wait_for(lambda: len(run.metrics()) >= 1, what="the first epoch")
+    at.run()
+    assert n_charts(at) >= 2, "loss and accuracy curves"
+    assert "app run" in texts(at)
+    at.button(key=f"live_{run.id}_stop").click().run()
+    wait_for(lambda: run.state() in ("stopped", "finished"), what="the stop")
+    assert run.state() == "stopped" and run.last_path.exists()
+    at.run()
+    assert "Stopped with a checkpoint" in texts(at)
+    at.button(key=f"live_{run.id}_resume").click().run()
+    wait_for(lambda: run.state() in ("finished", "failed"), what="the resumed run to end")
+    assert run.state() == "finished", run.status()
+    assert [r["epoch"] for r in run.metrics()] == [1, 2, 3, 4, 5]
+    at.run()
+    assert "Finished." in texts(at) and "5 / 5" in texts(at)
+
+    ex = page("4_Experiments")
+    df = ex.dataframe[0].value
+    row = df[df["run_id"] == run.id].iloc[0]
+    assert row["name"] == "app run" and row["status"] == "finished" and row["epochs"] == "5/5"
+    assert row["best val acc"] == pytest.approx(100 * run.summary()["best_val_acc"])
+    assert row["test acc"] == pytest.approx(100 * run.summary()["test_acc"])
+    assert n_charts(ex) >= 4  # overlay (2), confusion matrix, per-class accuracy
+
+
+def test_invalid_settings_are_explained_and_nothing_starts():
+    at = page("3_Train")
+    tiny_form(at, epochs=1, warmup_epochs=5.0)
+    at.button(key="tr_start").click().run()
+    assert "warm-up must not be longer than the run" in texts(at)
+    assert list_runs() == []
+    at.text_input(key="tr_data").set_value("/no/such/data.csv").run()
+    assert "no such file" in texts(at) and at.button(key="tr_start").disabled
+
+
+def test_dead_processes_show_as_interrupted_or_failed_not_running(synthetic_csv):
+    cfg = TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=3, name="ghost")
+    ghost = Run.create(cfg, state="queued")
+    write_json(ghost.status_path, {"state": "running", "pid": os.getpid(), "pid_start": "not-this-process",
+                                   "updated": time.time()})  # its process is gone (pid reused by another)
+    broken = Run.create(TrainConfig(**{**cfg.__dict__, "name": "broken"}), state="queued")
+    broken.set_status("failed", error="DataError: fer.csv row 12: 2303 pixels, expected 2304")
+
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Train.py"), default_timeout=90)
+    at.session_state["tr_view"] = ghost.id
+    at.run()
+    assert "Interrupted." in texts(at) and "running" not in at.selectbox(key="tr_view").format_func(ghost.id)
+    assert at.button(key=f"live_{ghost.id}_resume").label == "Start"  # no checkpoint yet: it starts over
+    at.selectbox(key="tr_view").set_value(broken.id).run()
+    assert "Training failed." in texts(at) and "2303 pixels" in texts(at)
+    assert at.button(key=f"live_{broken.id}_resume").label == "Retry"
+
+
+def test_experiments_page_renames_promotes_evaluates_and_deletes(synthetic_csv):
+    run = train(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=2, batch_size=32,
+                            optimizer="adam", lr=3e-3, warmup_epochs=0, threads=1, name="to manage"), progress=False)
+    at = page("4_Experiments")
+    assert at.multiselect(key="exp_pick").value == [run.id]
+    at.text_input(key=f"exp_title_{run.id}").set_value("My best model")
+    at.button(key=f"exp_save_{run.id}").click().run()
+    assert run.info()["title"] == "My best model"
+    at.toggle(key=f"exp_promote_{run.id}").set_value(True).run()
+    assert run.info()["promoted"] is True
+    assert at.dataframe[0].value.iloc[0]["name"] == "My best model"
+
+    at.selectbox(key=f"exp_ev_tta_{run.id}").set_value("flip")
+    at.button(key=f"exp_ev_go_{run.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    saved = json.loads((run.dir / "evaluations.json").read_text())["items"]
+    assert saved[0]["tta"] == "flip" and saved[0]["split"] == "test" and 0 <= saved[0]["accuracy"] <= 1
+    at.run()
+    assert any("flip TTA" in o for o in at.selectbox(key=f"exp_src_{run.id}").options)
+
+    at.button(key=f"exp_del_{run.id}").click().run()
+    assert "cannot be undone" in texts(at) and run.dir.exists()
+    at.button(key=f"exp_del_yes_{run.id}").click().run()
+    assert not run.dir.exists() and "Deleted My best model" in texts(at)
+
+
+def test_a_search_started_from_the_page_shows_its_trials(synthetic_csv):
+    at = page("4_Experiments")
+    at.text_input(key="se_name").set_value("page-search")
+    at.number_input(key="se_trials").set_value(2)
+    at.number_input(key="se_epochs").set_value(1)
+    at.number_input(key="se_limit").set_value(100)
+    at.selectbox(key="se_recipe").set_value("quick")
+    at.multiselect(key="se_models").set_value(["model48"])
+    at.checkbox(key="se_on_optimizer").uncheck()
+    at.run()
+    at.button(key="se_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert launcher.search_processes()[0]["study"] == "page-search"
+    wait_for(lambda: not launcher.search_alive("page-search"), what="the search to end")
+    at.run()
+    assert at.selectbox(key="se_view").value == "page-search"
+    t = texts(at)
+    assert "Trials: 2" in t and "Best so far" in t, t
+    assert n_charts(at) >= 1
+    trial_runs = [r for r in list_runs() if r.config().extra.get("study") == "page-search"]
+    assert len(trial_runs) == 2 and all(r.config().model == "model48" for r in trial_runs)
