@@ -77,9 +77,8 @@ def cmd_search(a) -> int:
 
     study = run_search(study_name=a.study, n_trials=a.trials, data=a.data, epochs=a.epochs, models=a.models,
                        limit=a.limit, task=a.task, progress=not a.no_progress)
-    best = study.best_trial if study.best_trial else None
-    print(f"study {a.study}: {len(study.trials)} trials; best val_acc {best.value:.4f} with {best.params}"
-          if best else f"study {a.study}: no finished trial")
+    from .search import best_summary
+    print(best_summary(study))
     return 0
 
 

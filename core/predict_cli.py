@@ -60,9 +60,8 @@ def _image_files(paths) -> list[Path]:
 def _load_predictors(names, tta):
     from .predictors import best_model, discover_models, load_predictor
 
-    if not names:
-        models = discover_models()
-        best = best_model(models)
+    if not names:  # the best shipped or promoted model, else the best of all runs
+        best = best_model(discover_models()) or best_model(discover_models(runs="all"))
         if best is None:
             raise _Fail("no trained model found in model/ (train one with `python -m core train`, or pass "
                         "--model PATH or --model deepface)")

@@ -293,7 +293,9 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
     path = Path(path)
     try:
         st = path.stat()
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, source)
+        info_json = path.parent / "info.json"
+        renamed = info_json.stat().st_mtime_ns if source == "run" and info_json.exists() else 0
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, source, renamed)
     except OSError as e:
         return ModelInfo(path.stem, str(path), "?", 0, (), "emotion", {}, source, f"cannot read {path}: {e}")
     with _INFO_LOCK:
@@ -313,7 +315,11 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
         metrics = dict(state.get("metrics") or {})
         if source == "run":
             metrics = {**metrics, **_run_summary(path.parent)}
-        info = ModelInfo(friendly_name(path, arch), str(path), arch, _param_count(state.get("state_dict", {})),
+        name = friendly_name(path, arch)
+        if source == "run":  # the title the user gave the run on the Experiments page, if any
+            title = _run_title(path.parent)
+            name = f"{title} ({arch})" if title else name
+        info = ModelInfo(name, str(path), arch, _param_count(state.get("state_dict", {})),
                          classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
                          source, None, int(state.get("input_size", 48)), run_id)
         del state
@@ -339,20 +345,45 @@ def _run_summary(run_dir: Path) -> dict:
         if isinstance(data, dict) else {}
 
 
-def discover_models(model_dir=None) -> list[ModelInfo]:
+def _run_title(run_dir) -> str:
+    import json
+
+    try:
+        return str(json.loads((Path(run_dir) / "info.json").read_text()).get("title") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def is_promoted(run_dir) -> bool:
+    """A run the user promoted on the Experiments page (info.json "promoted": true)."""
+    import json
+
+    try:
+        return bool(json.loads((Path(run_dir) / "info.json").read_text()).get("promoted"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
     """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): shipped `*.pt` first,
-    then runs' `runs/*/best.pt` (newest first). With no `model_dir`, runs come from core.runs'
+    then runs' `runs/*/best.pt` (newest first): only the promoted ones (what the webcam and compare
+    pages offer), or `runs="all"`, or `runs="none"`. With no `model_dir`, runs come from core.runs'
     runs folder ($FEL_RUNS_DIR, default model/runs). Cheap: each file is read once per mtime."""
+    if runs not in ("promoted", "all", "none"):
+        raise ValueError(f"runs must be 'promoted', 'all' or 'none', not {runs!r}")
     if model_dir is None:
         base = default_model_dir()
         from .runs import runs_root
 
-        runs = runs_root()
+        runs_dir = runs_root()
     else:
         base = Path(model_dir)
-        runs = base / "runs"
+        runs_dir = base / "runs"
     out = [model_info(p, "shipped") for p in sorted(base.glob("*.pt")) if p.is_file()]
-    run_files = [p for p in runs.glob("*/best.pt") if p.is_file()] if runs.is_dir() else []
+    run_files = []
+    if runs != "none" and runs_dir.is_dir():
+        run_files = [p for p in runs_dir.glob("*/best.pt") if p.is_file()
+                     and (runs == "all" or is_promoted(p.parent))]
     run_files.sort(key=lambda p: p.parent.name, reverse=True)
     out += [model_info(p, "run") for p in run_files]
     return out
@@ -387,7 +418,7 @@ def resolve_model(path_or_name, model_dir=None) -> Path:
         cand = runs_root() / text / "best.pt"
         if cand.is_file():
             return cand
-    models = discover_models(model_dir)
+    models = discover_models(model_dir, runs="all")
     for m in models:
         if text in (m.name, Path(m.path).stem, m.run_id) and not m.error:
             return Path(m.path)

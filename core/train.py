@@ -125,7 +125,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         gen.set_state(ck["rng"])
-        torch.set_rng_state(ck["torch_rng"])  # dropout draws from the global generator
+        if "torch_rng" in ck:  # dropout draws from the global generator
+            torch.set_rng_state(ck["torch_rng"])
         epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
         run.rewrite_metrics(history)  # the metrics file holds exactly the checkpoint's epochs
         run.log(f"resumed at epoch {epoch + 1}, batch {step}/{steps}")

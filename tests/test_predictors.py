@@ -156,6 +156,10 @@ def test_missing_and_corrupt_checkpoints_name_the_file(ckpts, tmp_path):
 # ---------------------------------------------------------------- discovery and loading
 
 def test_discover_models_lists_shipped_runs_and_broken(ckpts):
+    run_dir = ckpts["run"].parent
+    assert "20260101-000000-try" not in {m.run_id for m in discover_models(ckpts["dir"])}  # not promoted yet
+    assert "20260101-000000-try" in {m.run_id for m in discover_models(ckpts["dir"], runs="all")}
+    (run_dir / "info.json").write_text('{"promoted": true}')
     models = discover_models(ckpts["dir"])
     assert all(isinstance(m, ModelInfo) for m in models)
     by_path = {Path(m.path).name if m.source == "shipped" else m.run_id: m for m in models}
