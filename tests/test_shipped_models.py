@@ -1,0 +1,36 @@
+"""Every checkpoint shipped in model/ loads and predicts on CPU, and on FER2013 PrivateTest reaches the
+accuracy its card states (model/<name>.card.json, written by `python -m core card model/<name>.pt --json`),
+minus half a point for noise."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.evaluate import evaluate_model
+from core.predictors import CNNPredictor
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+SHIPPED = sorted(MODEL_DIR.glob("*.pt"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_model_loads_and_predicts_on_cpu(path):
+    pred = CNNPredictor(path)
+    probs = pred.predict([np.full((48, 48), 128, np.uint8), np.zeros((60, 50), np.uint8)])
+    assert probs.shape == (2, len(pred.classes)) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert path.with_suffix(".card.json").exists(), f"{path.name} ships without its card"
+
+
+@pytest.mark.fer2013
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_model_reaches_its_stated_accuracy(path, fer2013_dataset):
+    from core.data import to_stress
+
+    card = json.loads(path.with_suffix(".card.json").read_text())
+    pred = CNNPredictor(path)
+    ds = to_stress(fer2013_dataset) if pred.kind == "stress" else fer2013_dataset
+    test = ds.splits["test"]
+    res = evaluate_model(pred.model, test.images, test.labels, ds.classes, pred.meta["mean"], pred.meta["std"])
+    stated = card["test_none"]["accuracy"]
+    assert res["accuracy"] >= stated - 0.005, f"{path.name}: {res['accuracy']:.4f} < card {stated:.4f} - 0.005"
