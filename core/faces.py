@@ -185,7 +185,7 @@ def load_image(source, max_side: int = 4096) -> np.ndarray:
     orientation is applied; images with a side over `max_side` are downscaled (JPEGs while decoding,
     so memory stays bounded). Raises `ImageError` with a clear sentence for anything unusable.
     """
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     stream, name = _open_bytes(source)
     im = _pil_open(stream, name)

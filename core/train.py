@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint, write_checkpoint_state
 from .config import TrainConfig
-from .data import default_data_path, load_dataset, normalize, pixel_stats
+from .data import default_data_path, load_dataset, pixel_stats
 from .evaluate import evaluate_model
 from .models import count_parameters, create_model
 from .runs import Run

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
+from tests.helpers import kill_live_workers, wait_for
 from streamlit.testing.v1 import AppTest
 
 from core import launcher
@@ -25,20 +25,9 @@ def synthetic_default(synthetic_csv, monkeypatch):
     """The synthetic data set is 'FER2013' for these pages; workers started here are ended afterwards."""
     monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
     yield
-    for w in launcher.live_workers():
-        try:
-            os.kill(w["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_live_workers()
 
 
-def wait_for(pred, timeout=TIMEOUT, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def page(name: str) -> AppTest:

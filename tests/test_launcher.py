@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
+from tests.helpers import kill_live_workers
+from tests.helpers import wait_for as _wait_for
 
 from core import launcher
 from core.config import TrainConfig
@@ -22,13 +23,10 @@ def cfg(data, **kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
-def wait_for(pred, timeout=TIMEOUT, what="condition", poll=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_for(pred, timeout=TIMEOUT, what="condition"):
+    _wait_for(pred, timeout, what, poll=0.1)
 
 
 def wait_state(run: Run, states, timeout=TIMEOUT) -> str:
@@ -46,11 +44,7 @@ def epochs_of(run: Run) -> list[int]:
 def no_stray_workers():
     """Whatever happens, the workers a test started are ended (by pid, from this test's registry)."""
     yield
-    for w in launcher.live_workers():
-        try:
-            os.kill(w["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_live_workers()
 
 
 def test_submit_trains_in_a_background_worker(synthetic_csv):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
+from tests.helpers import wait_for
 
 from core import launcher, search
 from core.runs import Run, list_runs, runs_root
@@ -15,13 +15,6 @@ FIXED = {"model": "model48", "width": 8, "batch_size": 32, "threads": 1, "warmup
 SPACE = {"lr": {"low": 1e-3, "high": 1e-2, "log": True}, "label_smoothing": {"low": 0.0, "high": 0.2}}
 
 
-def wait_for(pred, timeout=240, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_trials_are_runs_in_a_study_that_survives_a_restart(synthetic_csv):

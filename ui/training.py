@@ -19,7 +19,7 @@ import streamlit as st
 
 from core import launcher
 from core.config import OPTIMIZERS, SCHEDULES, TASKS, TrainConfig
-from core.runs import Run, list_runs, read_json, runs_root, write_json
+from core.runs import Run, read_json, write_json
 from ui.charts import model_color
 
 REFRESH_S = 2           # live view refresh while a run is active

@@ -1,0 +1,27 @@
+"""Small helpers shared by the tests that start real processes."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def wait_for(pred, timeout: float = 240, what: str = "condition", poll: float = 0.2) -> None:
+    """Poll until `pred()` is true; fail with `what` after `timeout` seconds (a limit, not a timing)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill_live_workers() -> None:
+    """End the launcher's workers that a test started (by pid, from that test's registry)."""
+    from core import launcher
+
+    for w in launcher.live_workers():
+        try:
+            os.kill(w["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
