@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args, check=True):
-    res = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)  # a hung child fails the test instead of outliving it
     if check:
         assert res.returncode == 0, res.stderr[-3000:]
     return res

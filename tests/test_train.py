@@ -101,7 +101,7 @@ def test_killed_run_resumes_at_the_right_epoch(synthetic_csv, tmp_path):
     done = len(run.metrics())
     assert done < 6
     res = subprocess.run([sys.executable, "-m", "core", "train", "--resume", run.id, "--no-progress"], cwd=ROOT,
-                         env=env, capture_output=True, text=True)
+                         env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert run.state() == "finished"
     assert [r["epoch"] for r in run.metrics()] == [1, 2, 3, 4, 5, 6]
