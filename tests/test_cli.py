@@ -59,4 +59,7 @@ def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
     assert meta["run_id"] == run.id and meta["training"]["epochs"] == 1
     c = card(path, data=synthetic_csv)
     assert 0 <= c["test_flip"]["accuracy"] <= 1 and c["latency_ms_per_face_2_threads"] > 0
-    assert "PrivateTest" in card_markdown(c)
+    st = c["test_stress_from_emotion"]
+    assert sum(map(sum, st["confusion"])) == sum(map(sum, c["test_none"]["confusion"]))
+    assert 0.5 <= st["majority_share"] <= 1 and 0 <= st["accuracy"] <= 1
+    assert "PrivateTest" in card_markdown(c) and "derived from the emotions" in card_markdown(c)

@@ -34,3 +34,8 @@ def test_shipped_model_reaches_its_stated_accuracy(path, fer2013_dataset):
     res = evaluate_model(pred.model, test.images, test.labels, ds.classes, pred.meta["mean"], pred.meta["std"])
     stated = card["test_none"]["accuracy"]
     assert res["accuracy"] >= stated - 0.005, f"{path.name}: {res['accuracy']:.4f} < card {stated:.4f} - 0.005"
+    if "test_stress_from_emotion" in card:  # the stress verdict the pages derive from this model's emotions
+        from core.card import stress_from_emotion
+
+        got, stated = stress_from_emotion(path)["accuracy"], card["test_stress_from_emotion"]["accuracy"]
+        assert got >= stated - 0.005, f"{path.name} stress: {got:.4f} < card {stated:.4f} - 0.005"
