@@ -65,10 +65,16 @@ def test_home_lists_models_deepface_and_data(app_env):
     assert [m.label for m in at.metric][:3] == ["Your models", "DeepFace", "Data set"]
 
 
-def test_home_without_models_says_how_to_train(app_env, monkeypatch, tmp_path):
+@pytest.fixture
+def no_models(app_env, monkeypatch, tmp_path):
+    """The app as a newcomer sees it before training anything: an empty model folder."""
     empty = tmp_path / "no-models"
     empty.mkdir()
     monkeypatch.setenv("FEL_MODEL_DIR", str(empty))
+    return app_env
+
+
+def test_home_without_models_says_how_to_train(no_models):
     at = app(HOME).run()
     no_exception(at)
     assert "python -m core train --recipe quick" in texts(at.info)
@@ -115,10 +121,7 @@ def test_webcam_renders_with_a_model(app_env):
     assert "localhost" in texts(at.caption)  # the camera permission / https hint
 
 
-def test_webcam_without_models(app_env, monkeypatch, tmp_path):
-    empty = tmp_path / "no-models"
-    empty.mkdir()
-    monkeypatch.setenv("FEL_MODEL_DIR", str(empty))
+def test_webcam_without_models(no_models):
     at = app(WEBCAM).run()
     no_exception(at)
     assert "python -m core train --recipe quick" in texts(at.info)
@@ -142,10 +145,7 @@ def test_webcam_bad_ice_servers_is_a_message(app_env, monkeypatch):
 # ---------------------------------------------------------------- Compare: photos
 
 
-def test_compare_without_models(app_env, monkeypatch, tmp_path):
-    empty = tmp_path / "no-models"
-    empty.mkdir()
-    monkeypatch.setenv("FEL_MODEL_DIR", str(empty))
+def test_compare_without_models(no_models):
     at = app(COMPARE).run()
     no_exception(at)
     assert "python -m core train --recipe quick" in texts(at.info)
