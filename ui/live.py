@@ -227,11 +227,15 @@ class LiveAnalyzer:
     def _draw(self, out: np.ndarray, faces: list[dict], color: str) -> None:
         for f in faces:
             sub = sub_cls = None
-            if self.settings.show_stress and f["stress"]:
+            stress_model = f["emotion"] in ("stress", "no_stress")  # its label already is the verdict
+            if self.settings.show_stress and f["stress"] and not stress_model:
                 stressed = f["stress"] == "stress"
                 sub = f"{'STRESS' if stressed else 'no stress'} {f['stress_confidence']:.0%}"
                 sub_cls = "stress" if stressed else "no_stress"
-            label = f"#{f['id']} {f['emotion']} {f['confidence']:.0%}" if f["emotion"] else f"#{f['id']}"
+            shown = f["emotion"].replace("_", " ") if f["emotion"] else None
+            if stress_model and f["emotion"] == "stress":
+                shown = "STRESS"
+            label = f"#{f['id']} {shown} {f['confidence']:.0%}" if shown else f"#{f['id']}"
             draw.draw_face(out, f["box"], label, draw.class_color(f["emotion"]), color, sub,
                            draw.class_color(sub_cls) if sub_cls else None)
 
