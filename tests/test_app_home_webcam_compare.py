@@ -370,6 +370,30 @@ def test_live_analyzer_tracks_smooths_and_never_raises(face_photo, app_model_dir
     assert np.allclose(a, [0.5, 0.5])
 
 
+
+def test_live_stress_model_labels_its_verdict_once(face_photo, tmp_path, monkeypatch):
+    """A stress / no stress model: the box label is the verdict; no second stress marker under it."""
+    import cv2
+
+    from core.checkpoint import save_checkpoint
+    from core.faces import FaceDetector
+    from core.labels import STRESS_CLASSES
+    from core.models import create_model
+    from core.predictors import load_predictor
+    from ui import live
+
+    path = save_checkpoint(tmp_path / "stress.pt", create_model("mini_xception", num_classes=2, width=8),
+                           classes=STRESS_CLASSES, mean=0.5, std=0.25)
+    drawn = []
+    monkeypatch.setattr(live.draw, "draw_face", lambda out, box, label, col, color, sub=None, sub_col=None:
+                        drawn.append((label, sub)))
+    la = live.LiveAnalyzer(load_predictor(str(path)), FaceDetector(min_size=0.1, detect_width=480))
+    la.process(cv2.imread(str(face_photo), cv2.IMREAD_COLOR), color="bgr")
+    face = la.snapshot()["faces"][0]
+    assert face["emotion"] in STRESS_CLASSES and face["stress"] == face["emotion"]
+    (label, sub), = drawn
+    assert sub is None and ("no stress" in label or "STRESS" in label) and "_" not in label
+
 def test_ice_servers_setting():
     from ui.widgets import ice_servers
 
