@@ -566,23 +566,23 @@ def run_controls(run: Run, state: str, key: str) -> None:
     elif state == "queued":
         if cols[0].button("Cancel", key=f"{key}_cancel", icon=":material/cancel:",
                           help="Take it out of the queue. You can still start it later with Resume."):
-            try:
-                launcher.cancel(run)
-                st.toast(f"{title_of(run)} taken out of the queue.", icon=":material/cancel:")
-            except ValueError as e:
-                st.warning(str(e))
-            st.rerun()
+            _queue_action(launcher.cancel, run, "taken out of the queue.", ":material/cancel:")
     elif state in ("stopped", "interrupted", "failed", "cancelled", "pruned"):
         label = "Resume" if (run.last_path.exists() and state != "failed") else (
             "Retry" if state == "failed" else "Start")
         if cols[0].button(label, key=f"{key}_resume", icon=":material/play_arrow:", type="primary",
                           help="Queue it again; it continues from its last checkpoint (or starts over if it has none)."):
-            try:
-                launcher.resume(run)
-                st.toast(f"{title_of(run)} is queued again.", icon=":material/play_arrow:")
-            except ValueError as e:
-                st.warning(str(e))
-            st.rerun()
+            _queue_action(launcher.resume, run, "is queued again.", ":material/play_arrow:")
+
+
+def _queue_action(action, run: Run, done: str, icon: str) -> None:
+    """Cancel or resume through the launcher: a toast when it worked, its reason when it refused; then redraw."""
+    try:
+        action(run)
+        st.toast(f"{title_of(run)} {done}", icon=icon)
+    except ValueError as e:
+        st.warning(str(e))
+    st.rerun()
 
 
 def state_message(run: Run, state: str, rows: list[dict]) -> None:
