@@ -576,12 +576,14 @@ def run_controls(run: Run, state: str, key: str) -> None:
 
 
 def _queue_action(action, run: Run, done: str, icon: str) -> None:
-    """Cancel or resume through the launcher: a toast when it worked, its reason when it refused; then redraw."""
+    """Cancel or resume through the launcher: a toast and a redraw when it worked; its reason, left on the
+    page (a rerun would wipe it at once), when it refused."""
     try:
         action(run)
-        st.toast(f"{title_of(run)} {done}", icon=icon)
     except ValueError as e:
         st.warning(str(e))
+        return
+    st.toast(f"{title_of(run)} {done}", icon=icon)
     st.rerun()
 
 
