@@ -32,6 +32,11 @@ def canonical(name: str) -> str:
     return ALIASES.get(key, ALIASES.get(key.replace(" ", "_"), key.replace(" ", "_")))
 
 
+def display(name: str) -> str:
+    """A class name as people write it ("no_stress" -> "no stress")."""
+    return str(name).replace("_", " ")
+
+
 def stress_index(classes, stress_emotions=None) -> np.ndarray:
     """For each class, 1 if it counts as stress, else 0. Unknown classes raise."""
     stress = {canonical(e) for e in (STRESS_EMOTIONS if stress_emotions is None else stress_emotions)}

@@ -167,6 +167,37 @@ def test_compare_sample_photo_one_row_per_face_per_model(app_env):
     assert at.download_button  # the CSV download is offered (AppTest exposes the widget, not the file)
 
 
+def test_compare_shows_a_stress_verdict_in_words(app_env, tmp_path, monkeypatch):
+    """A stress model answering no_stress reads "no stress" on the card and in the table, as on the webcam."""
+    import shutil
+
+    import torch
+
+    from core.checkpoint import save_checkpoint
+    from core.labels import STRESS_CLASSES
+    from core.models import create_model
+
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copy(ours(app_env), d / "tiny.pt")
+    model = create_model("mini_xception", num_classes=2, width=8)
+    head = model[7]  # the class conv: no weights, a bias that always says no_stress
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([5.0, -5.0]))
+    stress = save_checkpoint(d / "stressy.pt", model, classes=STRESS_CLASSES, mean=0.5, std=0.25)
+    monkeypatch.setenv("FEL_MODEL_DIR", str(d))
+    at = app(COMPARE).run()
+    at.multiselect(key="compare_models").set_value([str(d / "tiny.pt"), str(stress)]).run()
+    no_exception(at)
+    verdicts = [m.value for m in at.metric if m.label.startswith("stressy")]
+    assert verdicts == ["no stress"], [(m.label, m.value) for m in at.metric]
+    glance = [df.value for df in at.dataframe if "face" in df.value.columns and "agree" not in df.value.columns
+              and any(c.startswith("stressy") for c in df.value.columns)]
+    cells = [str(v) for df in glance for c in df.columns if c.startswith("stressy") for v in df[c]]
+    assert cells and all(v.startswith("no stress ") for v in cells), cells
+
+
 def test_compare_deepface_without_weights_warns_and_keeps_our_results(app_env):
     at = app(COMPARE).run()
     at.multiselect(key="compare_models").set_value([ours(app_env), "deepface"]).run()

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.labels import display
+
 from . import charts, draw
 from . import widgets as w
 
@@ -223,7 +225,7 @@ def annotated_image(res: Result) -> np.ndarray:
         label = f"#{i + 1}"
         cls = None
         if s:
-            label += f" {s[0]['emotion']}"
+            label += f" {display(s[0]['emotion'])}"
             cls = s[0]["emotion"]
         faces.append({"box": box, "label": label, "cls": cls})
     img = draw.annotate(res.picture.image, faces, color="rgb")
@@ -239,7 +241,7 @@ def glance_table(res: Result) -> pd.DataFrame:
         if res.picture.truths:
             row["true"] = res.picture.truths[i]
         for s_ in summary:
-            row[s_["model"]] = f"{s_['emotion']} {s_['confidence']:.0%}"
+            row[s_["model"]] = f"{display(s_['emotion'])} {s_['confidence']:.0%}"
         emo = {s_["emotion"] for s_ in summary if "stress" not in s_["classes"]}
         if len([s_ for s_ in summary if "stress" not in s_["classes"]]) > 1:
             row["agree"] = "yes" if len(emo) == 1 else "no"
@@ -307,12 +309,11 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
             cols = st.columns(len(summary))
             for c, s in zip(cols, summary):
                 ok = truth is None or s["emotion"] == truth or "stress" in s["classes"]
-                c.metric(s["model"], s["emotion"], f"{s['confidence']:.0%} confident",
+                c.metric(s["model"], display(s["emotion"]), f"{s['confidence']:.0%} confident",
                          delta_color="off" if ok else "inverse", delta_arrow="off")
                 pill = ""
                 if s["stress"]:
-                    stress_txt = "stress" if s["stress"] == "stress" else "no stress"
-                    pill = w.pill(f"{stress_txt} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
+                    pill = w.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
                 c.markdown(pill + f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>",
                            unsafe_allow_html=True)
             kind, text = agreement(summary)
