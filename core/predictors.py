@@ -364,8 +364,17 @@ def is_promoted(run_dir) -> bool:
         return False
 
 
+# The shipped models the pages offer first, in this order (the webcam takes the first); others follow by name.
+SHIPPED_FIRST = ("realtime", "default", "stress")
+
+
+def _shipped_rank(path: Path) -> tuple:
+    return (SHIPPED_FIRST.index(path.stem) if path.stem in SHIPPED_FIRST else len(SHIPPED_FIRST), path.name)
+
+
 def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
-    """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): shipped `*.pt` first,
+    """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): shipped `*.pt` first
+    (realtime, default, stress, then the others by name),
     then runs' `runs/*/best.pt` (newest first): only the promoted ones (what the webcam and compare
     pages offer), or `runs="all"`, or `runs="none"`. With no `model_dir`, runs come from core.runs'
     runs folder ($FEL_RUNS_DIR, default model/runs). Cheap: each file is read once per mtime."""
@@ -379,7 +388,8 @@ def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
     else:
         base = Path(model_dir)
         runs_dir = base / "runs"
-    out = [model_info(p, "shipped") for p in sorted(base.glob("*.pt")) if p.is_file()]
+    shipped = sorted((p for p in base.glob("*.pt") if p.is_file()), key=_shipped_rank)
+    out = [model_info(p, "shipped") for p in shipped]
     run_files = []
     if runs != "none" and runs_dir.is_dir():
         run_files = [p for p in runs_dir.glob("*/best.pt") if p.is_file()

@@ -176,6 +176,16 @@ def test_discover_models_lists_shipped_runs_and_broken(ckpts):
     assert [id(m) for m in again] == [id(m) for m in models]  # cached on (path, mtime)
 
 
+def test_discover_models_offers_realtime_default_stress_first(ckpts, tmp_path):
+    """The webcam takes the first model and Compare the first two: the shipped trio leads, others by name."""
+    import shutil
+
+    for name in ("seed-vgg", "stress", "aaa", "default", "realtime"):
+        shutil.copy(ckpts["emotion"], tmp_path / f"{name}.pt")
+    names = [Path(m.path).stem for m in discover_models(tmp_path, runs="none")]
+    assert names == ["realtime", "default", "stress", "aaa", "seed-vgg"]
+
+
 def test_load_predictor_is_cached_and_resolves_names(ckpts, monkeypatch):
     a = load_predictor(ckpts["emotion"])
     assert load_predictor(str(ckpts["emotion"])) is a
