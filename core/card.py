@@ -2,6 +2,7 @@
 
     python -m core ship <run-id> --as realtime      # model/realtime.pt + graphs/realtime/
     python -m core card model/realtime.pt           # markdown: accuracy (+TTA), per-class F1, latency
+    python -m core card --table model/*.card.json   # the saved cards side by side
 """
 from __future__ import annotations
 
@@ -118,6 +119,27 @@ def card_markdown(c: dict) -> str:
     if t:
         lines.append(f"Training: {t.get('epochs')} epochs, {t.get('seconds', 0) / 60:.0f} min of training steps "
                      f"on {t.get('hardware')}.")
+    return "\n".join(lines)
+
+
+def card_table(paths) -> str:
+    """One markdown row per card (`model/<name>.card.json`, written by `card --json`): the comparison at a glance."""
+    lines = ["| model | architecture | parameters | file | PublicTest | PrivateTest | + flip TTA | macro-F1 | "
+             "CPU ms / face | training |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        path = Path(path)
+        c = json.loads(path.read_text())
+        ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
+        size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
+        arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
+        if tuple(c["classes"]) == STRESS_CLASSES:
+            arch += ", stress / no stress"
+        t = c.get("training") or {}
+        trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
+        lines.append(f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
+                     f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
+                     f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
+                     f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")
     return "\n".join(lines)
 
 

@@ -111,9 +111,20 @@ def cmd_ship(a) -> int:
 
 
 def cmd_card(a) -> int:
-    from .card import main_card
+    from .card import card_table, main_card
 
-    print(main_card(a.checkpoint, data=a.data, as_json=a.json))
+    if a.table:
+        from .runs import ROOT
+
+        paths = a.checkpoint or sorted((ROOT / "model").glob("*.card.json"))
+        if not paths:
+            raise FileNotFoundError("no cards to tabulate: write one with `python -m core card model/<name>.pt --json "
+                                    "> model/<name>.card.json`")
+        print(card_table(paths))
+        return 0
+    if len(a.checkpoint) != 1:
+        raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
+    print(main_card(a.checkpoint[0], data=a.data, as_json=a.json))
     return 0
 
 
@@ -186,9 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cd = sub.add_parser("card", help="measure a checkpoint's model-card figures (accuracy with and without TTA, "
                         "per-class F1, CPU latency)")
-    cd.add_argument("checkpoint")
+    cd.add_argument("checkpoint", nargs="*", help="a checkpoint; with --table, saved cards (default model/*.card.json)")
     cd.add_argument("--data", help="data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)")
     cd.add_argument("--json", action="store_true")
+    cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring")
     cd.set_defaults(fn=cmd_card)
 
     m = sub.add_parser("models", help="list architectures")

@@ -63,3 +63,8 @@ def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
     assert sum(map(sum, st["confusion"])) == sum(map(sum, c["test_none"]["confusion"]))
     assert 0.5 <= st["majority_share"] <= 1 and 0 <= st["accuracy"] <= 1
     assert "PrivateTest" in card_markdown(c) and "derived from the emotions" in card_markdown(c)
+    (tmp_path / "model" / "My-Model.card.json").write_text(json.dumps(c))
+    table = cli("card", "--table", tmp_path / "model" / "My-Model.card.json").stdout.splitlines()
+    assert len(table) == 3 and table[2].startswith("| My-Model | model48, width 8 |")
+    assert f"{c['test_none']['accuracy']:.2%}" in table[2] and f"{c['params']:,}" in table[2]
+    assert "one checkpoint at a time" in cli("card", path, path, check=False).stderr
