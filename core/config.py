@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from .models import list_models
@@ -36,6 +37,7 @@ class TrainConfig:
     erase: float = 0.25            # probability of random erasing
     seed: int = 0
     threads: int = 0               # 0 = all cores
+    device: str = "auto"           # auto = a CUDA GPU if there is one, else the CPU; or cpu, cuda, cuda:N
     val_fraction: float = 0.1      # folder data sets without a val/ folder
     limit: int = 0                 # use only this many training images (0 = all): quick tries
     name: str = ""                 # what the user called the run
@@ -73,6 +75,8 @@ class TrainConfig:
             (self.limit >= 0, "limit must be >= 0"),
         ]
         errs += [msg for ok, msg in checks if not ok]
+        if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", self.device or "")):
+            errs.append("device must be auto, cpu, cuda or cuda:N")
         return errs
 
     def model_kwargs(self) -> dict:

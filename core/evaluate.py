@@ -32,11 +32,12 @@ def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None
                   progress=None) -> torch.Tensor:
     """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views."""
     model.eval()
+    dev = next(model.parameters()).device  # a model still on the GPU it trained on
     out = []
     for i in range(0, len(images), batch_size):
-        x = normalize(images[i:i + batch_size], mean, std)
+        x = normalize(images[i:i + batch_size], mean, std).to(dev)
         views = _views(x, tta)
-        out.append(sum(F.softmax(model(v), 1) for v in views) / len(views))
+        out.append((sum(F.softmax(model(v), 1) for v in views) / len(views)).cpu())
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
     return torch.cat(out) if out else torch.empty(0)

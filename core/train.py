@@ -59,6 +59,15 @@ def make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto: the GPU when CUDA has one (a checkpoint trained there still loads on CPU), else the CPU."""
+    if name in ("", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but this machine has no CUDA GPU; use --device cpu or auto")
+    return torch.device(name)
+
+
 def subsample(labels: torch.Tensor, limit: int, seed: int) -> torch.Tensor:
     """A seeded random subset of row indices (class proportions kept in expectation)."""
     g = torch.Generator().manual_seed(seed)
@@ -74,6 +83,7 @@ def train(config: TrainConfig | None = None, run: Run | None = None, resume: boo
         errs = config.validate()
         if errs:
             raise ValueError("invalid configuration: " + "; ".join(errs))
+        resolve_device(config.device)  # no GPU for a GPU run: say so before a run folder is made
         run = Run.create(config)
     cfg = run.config()
     stop = _StopFlag()
@@ -112,7 +122,9 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
     n, bs = len(train_y), min(cfg.batch_size, len(train_y))
     steps = max(1, n // bs)  # drop the ragged last batch: BatchNorm dislikes tiny batches
 
-    model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs())
+    dev = resolve_device(cfg.device)
+    torch.backends.cudnn.benchmark = dev.type == "cuda"  # fixed input size: let cuDNN pick its fastest kernels
+    model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs()).to(dev)
     opt = make_optimizer(cfg, model)
     sched = make_scheduler(cfg, opt, steps)
     meta = dict(classes=ds.classes, mean=mean, std=std, input_size=cfg.image_size)
@@ -133,7 +145,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
     elif run.metrics():
         run.rewrite_metrics([])  # a fresh start of a run that had begun: no stale epochs
 
-    run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes {list(ds.classes)}")
+    run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes {list(ds.classes)}; "
+            f"on {dev}")
 
     def checkpoint(path, **extra):
         save_checkpoint(path, model, **meta, metrics=history[-1] if history else {}, config=cfg.__dict__,
@@ -154,7 +167,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
             idx = perm[step * bs:(step + 1) * bs]
             x = augment(train_x[idx].float() / 255.0, gen, flip=cfg.flip, shift=cfg.shift, rotate=cfg.rotate,
                         scale=cfg.scale, erase=cfg.erase)
-            y = train_y[idx]
+            x, y = x.to(dev, non_blocking=True), train_y[idx].to(dev, non_blocking=True)  # augmented on the CPU
             logits = model((x - mean) / std)
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)

@@ -54,6 +54,17 @@ def test_invalid_config_is_refused_before_anything_starts(synthetic_csv):
     assert list_runs() == []
 
 
+def test_device_is_checked_before_anything_starts(synthetic_csv):
+    with pytest.raises(ValueError, match="device must be"):
+        train(_cfg(synthetic_csv, device="tpu"), progress=False)
+    if not torch.cuda.is_available():  # the CPU machines CI runs on
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            train(_cfg(synthetic_csv, device="cuda"), progress=False)
+    assert list_runs() == []
+    run = train(_cfg(synthetic_csv, device="cpu", epochs=1), progress=False)
+    assert run.state() == "finished" and "on cpu" in (run.dir / "train.log").read_text()
+
+
 def test_failure_is_recorded_in_the_run(tmp_path):
     run = Run.create(_cfg(tmp_path / "missing.csv"))
     with pytest.raises(Exception):
