@@ -36,6 +36,12 @@ def test_train_evaluate_and_list_from_the_command_line(synthetic_csv):
 
 
 def test_clear_errors_not_tracebacks(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        gpu = cli("train", "--recipe", "quick", "--device", "cuda", check=False)
+        assert gpu.returncode == 2 and "no CUDA GPU" in gpu.stderr and "Traceback" not in gpu.stderr
+        assert not cli("runs", "--json").stdout.strip("[] \n")  # and no run folder was made
     bad = cli("train", "--data", tmp_path / "none.csv", "--epochs", 0, check=False)
     assert bad.returncode == 2 and "epochs must be between" in bad.stderr and "Traceback" not in bad.stderr
     missing = cli("train", "--data", tmp_path / "none.csv", "--epochs", 1, "--no-progress", check=False)
