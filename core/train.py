@@ -68,6 +68,17 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def describe_device(name: str = "auto") -> str:
+    """Where a run with this device setting would train, in words."""
+    try:
+        dev = resolve_device(name)
+    except RuntimeError as e:
+        return str(e)
+    if dev.type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(dev)}"
+    return f"CPU, {os.cpu_count()} cores"
+
+
 def subsample(labels: torch.Tensor, limit: int, seed: int) -> torch.Tensor:
     """A seeded random subset of row indices (class proportions kept in expectation)."""
     g = torch.Generator().manual_seed(seed)

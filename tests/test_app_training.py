@@ -108,6 +108,9 @@ def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_cs
 
 def test_invalid_settings_are_explained_and_nothing_starts():
     at = page("3_Train")
+    import torch
+
+    assert ("on this machine's **GPU" if torch.cuda.is_available() else "on this machine's **CPU, ") in texts(at)
     tiny_form(at, epochs=1, warmup_epochs=5.0)
     at.button(key="tr_start").click().run()
     assert "warm-up must not be longer than the run" in texts(at)

@@ -506,6 +506,10 @@ def advanced_section(prefix: str = "tr_") -> None:
     c1.number_input("CPU threads (0 = all)", min_value=0, max_value=256, step=1, key=p + "threads")
     c2.number_input("Validation share", min_value=0.01, max_value=0.49, step=0.01, key=p + "val_fraction",
                     help="For image folders without a val/ folder: the share of train set aside.")
+    from core.train import describe_device
+
+    st.caption(f"Runs train on this machine's **{describe_device()}**; a CUDA GPU is used automatically when "
+               "there is one, and its checkpoints still run on a CPU.")
 
 
 # ---------------------------------------------------------------- a run, live
