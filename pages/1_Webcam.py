@@ -20,6 +20,7 @@ choice = None
 if models or df_ok:
     choice = w.model_picker(models, key="webcam_model", container=sb,
                             help="Your trained CNNs (fast), or DeepFace (slower, TensorFlow).")
+mirror = w.mirror_toggle("webcam_mirror", sb)
 
 sb.header("Face detection")
 min_face = sb.slider("Smallest face (% of the frame)", 4, 50, 10, 1, key="webcam_min_face",
@@ -54,14 +55,14 @@ if choice is not None:
     try:
         with st.spinner("Loading DeepFace (TensorFlow, a few seconds the first time)..." if choice == w.DEEPFACE
                         else "Loading the model..."):
-            predictor = w.get_predictor(choice)
+            predictor = w.get_predictor(choice, tta=w.tta_for(choice, mirror))
     except Exception as e:  # noqa: BLE001
         fallback = next((str(m.path) for m in models if str(m.path) != choice), None)
         note = f"Could not load that model ({w.friendly_error(e)})."
         if fallback:
             note += " Using another of your models instead."
             try:
-                predictor = w.get_predictor(fallback)
+                predictor = w.get_predictor(fallback, tta=w.tta_for(fallback, mirror))
             except Exception:  # noqa: BLE001
                 predictor = None
 if not models and not df_ok:

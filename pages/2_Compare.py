@@ -16,6 +16,7 @@ sb.header("Models")
 models = w.usable_models()
 df_ok = w.deepface_status().get("present", False)
 chosen = w.model_picker(models, key="compare_models", multi=True, container=sb)
+mirror = w.mirror_toggle("compare_mirror", sb)
 df_mode = sb.radio("DeepFace works on", ["the same face crops as ours", "the whole photo (DeepFace end to end)"],
                    key="compare_df_mode", disabled=w.DEEPFACE not in chosen,
                    help="Same crops: a fair model-to-model comparison. End to end: DeepFace also finds the faces "
@@ -38,7 +39,7 @@ for value in chosen:
     try:
         with st.spinner("Loading DeepFace (TensorFlow, a few seconds the first time)..." if value == w.DEEPFACE
                         else "Loading the model..."):
-            p = w.get_predictor(value)
+            p = w.get_predictor(value, tta=w.tta_for(value, mirror))
     except Exception as e:  # noqa: BLE001
         st.warning(f"Could not load **{w.model_options(models).get(value, value)}**: {w.friendly_error(e)}")
         continue
@@ -86,7 +87,7 @@ with photos_tab:
         st.info("Pick at least one model in the sidebar.", icon=":material/arrow_back:")
     all_rows = []
     detector = w.get_detector(min_size=min_face / 100.0, detect_width=1024, min_neighbors=5)
-    settings_key = (tuple(chosen), df_mode, min_face)
+    settings_key = (tuple(chosen), df_mode, min_face, mirror)
     for pic_i, pic in enumerate(pictures):
         if pic.error:
             st.error(f"**{pic.name}**: {pic.error}", icon=":material/broken_image:")

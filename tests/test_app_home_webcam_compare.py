@@ -118,6 +118,10 @@ def test_webcam_renders_with_a_model(app_env):
     assert at.selectbox(key="webcam_model").value == ours(app_env)
     assert at.slider(key="webcam_detect_every").value >= 1
     assert at.toggle(key="webcam_stress").value is True
+    assert at.toggle(key="webcam_mirror").value is True  # flip TTA for our CNNs by default
+    assert at.session_state["webcam_analyzer"].predictor.tta == "flip"
+    at.toggle(key="webcam_mirror").set_value(False).run()
+    assert at.session_state["webcam_analyzer"].predictor.tta is None
     assert "localhost" in texts(at.caption)  # the camera permission / https hint
 
 
@@ -164,6 +168,11 @@ def test_compare_sample_photo_one_row_per_face_per_model(app_env):
     assert len(df) == 1 and list(df["face"]) == [1] and df["model"].iloc[0].startswith("tiny")
     probs = [c for c in df.columns if c.startswith("p_") and c != "p_stress"]
     assert len(probs) == 7 and abs(df[probs].sum(axis=1).iloc[0] - 1) < 1e-4
+    assert df["model"].iloc[0].endswith("+flip")  # averaged with the mirror image by default
+    at.toggle(key="compare_mirror").set_value(False).run()
+    plain = results(at)
+    assert not plain["model"].iloc[0].endswith("+flip")
+    assert not np.allclose(plain[probs].to_numpy(), df[probs].to_numpy())
     assert at.download_button  # the CSV download is offered (AppTest exposes the widget, not the file)
 
 
