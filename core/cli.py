@@ -28,7 +28,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 def cmd_train(a) -> int:
     from .recipes import recipe_config
     from .runs import Run
-    from .train import resolve_device, train
+    from .train import check_before_start, train
 
     if a.run or a.resume:
         run = Run.open(a.run or a.resume)
@@ -42,7 +42,7 @@ def cmd_train(a) -> int:
         errs = cfg.validate()
         if errs:
             return _fail("invalid configuration:\n  " + "\n  ".join(errs))
-        resolve_device(cfg.device)  # no GPU for a GPU run: say so before a run folder is made
+        check_before_start(cfg)  # no GPU, no teacher: said before a run folder is made
         run = Run.create(cfg)
         print(f"run {run.id} in {run.dir}", file=sys.stderr)
         train(run=run, progress=not a.no_progress)

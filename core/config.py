@@ -29,6 +29,10 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
+    # knowledge distillation: also learn the soft answers of a trained teacher (a checkpoint path or model name)
+    teacher: str = ""
+    distill: float = 0.5           # weight of the teacher's soft targets in the loss (the labels get the rest)
+    temperature: float = 4.0       # softens both distributions; the KL term is scaled by T^2
     # augmentation, applied to whole batches on the tensors
     flip: bool = True
     shift: int = 4                 # random translation, pixels
@@ -62,6 +66,8 @@ class TrainConfig:
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
             (0 <= self.weight_decay < 1, "weight decay must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (0 <= self.distill <= 1, "distillation weight must be in [0, 1]"),
+            (0.5 <= self.temperature <= 20, "distillation temperature must be between 0.5 and 20"),
             (0 <= self.warmup_epochs <= max(self.epochs, 1), "warm-up must not be longer than the run"),
             (16 <= self.image_size <= 256, "image size must be between 16 and 256"),
             (self.width is None or 4 <= self.width <= 512, "width must be between 4 and 512"),

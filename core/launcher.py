@@ -160,6 +160,12 @@ def submit(config: TrainConfig, root=None, start_worker: bool = True) -> Run:
     errs = config.validate()
     if errs:
         raise ValueError("invalid configuration: " + "; ".join(errs))
+    from .train import check_before_start
+
+    try:
+        check_before_start(config)
+    except RuntimeError as e:  # a GPU where there is none, a teacher that does not exist
+        raise ValueError(str(e)) from e
     with locked(root):  # created and stamped in one step: a worker cannot claim it half-written
         run = Run.create(config, root=root, state="queued")
         _mark_queued(run, resume=False, created=time.time())

@@ -15,6 +15,7 @@ from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint, write_checkpoint_state
 from .config import TrainConfig
 from .data import default_data_path, load_dataset, pixel_stats
+from .distill import Teacher, distill_loss
 from .evaluate import evaluate_model
 from .models import count_parameters, create_model
 from .runs import Run
@@ -68,6 +69,16 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def check_before_start(cfg: TrainConfig) -> None:
+    """What can fail before any work: a GPU asked for where there is none, a teacher that does not exist.
+    Raised here, no run folder is left behind."""
+    resolve_device(cfg.device)
+    if cfg.teacher:
+        from .predictors import resolve_model
+
+        resolve_model(cfg.teacher)
+
+
 def describe_device(name: str = "auto") -> str:
     """Where a run with this device setting would train, in words."""
     try:
@@ -94,7 +105,7 @@ def train(config: TrainConfig | None = None, run: Run | None = None, resume: boo
         errs = config.validate()
         if errs:
             raise ValueError("invalid configuration: " + "; ".join(errs))
-        resolve_device(config.device)  # no GPU for a GPU run: say so before a run folder is made
+        check_before_start(config)
         run = Run.create(config)
     cfg = run.config()
     stop = _StopFlag()
@@ -136,6 +147,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
     dev = resolve_device(cfg.device)
     torch.backends.cudnn.benchmark = dev.type == "cuda"  # fixed input size: let cuDNN pick its fastest kernels
     model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs()).to(dev)
+    teacher = Teacher(cfg.teacher, ds.classes, cfg.image_size, dev) if cfg.teacher else None
     opt = make_optimizer(cfg, model)
     sched = make_scheduler(cfg, opt, steps)
     meta = dict(classes=ds.classes, mean=mean, std=std, input_size=cfg.image_size)
@@ -157,7 +169,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
         run.rewrite_metrics([])  # a fresh start of a run that had begun: no stale epochs
 
     run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes {list(ds.classes)}; "
-            f"on {dev}")
+            f"on {dev}" + (f"; distilling from {teacher.name} (weight {cfg.distill}, T {cfg.temperature})"
+                           if teacher else ""))
 
     def checkpoint(path, **extra):
         save_checkpoint(path, model, **meta, metrics=history[-1] if history else {}, config=cfg.__dict__,
@@ -181,6 +194,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
             x, y = x.to(dev, non_blocking=True), train_y[idx].to(dev, non_blocking=True)  # augmented on the CPU
             logits = model((x - mean) / std)
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            if teacher is not None:  # the teacher's soft answers on the same augmented batch
+                loss = distill_loss(loss, logits, teacher(x), cfg.distill, cfg.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -119,6 +119,28 @@ def test_invalid_settings_are_explained_and_nothing_starts():
     assert "no such file" in texts(at) and at.button(key="tr_start").disabled
 
 
+def test_a_run_can_learn_from_a_teacher_model(synthetic_csv, tmp_path, monkeypatch):
+    """Distillation from the page: the picked checkpoint goes into the run's config and the worker uses it."""
+    from tests.test_train import _stubborn_teacher
+
+    teacher = _stubborn_teacher(tmp_path / "models" / "teacher.pt")
+    monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path / "models"))
+    at = page("3_Train")
+    assert at.selectbox(key="tr_teacher").value == "" and at.number_input(key="tr_distill").disabled
+    tiny_form(at, epochs=1, name="pupil")
+    at.selectbox(key="tr_teacher").set_value(str(teacher)).run()
+    at.number_input(key="tr_distill").set_value(0.7).run()
+    at.button(key="tr_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run, = list_runs()
+    assert (run.config().teacher, run.config().distill) == (str(teacher), 0.7)
+    wait_for(lambda: run.state() in ("finished", "failed"), what="the distilled run to end")
+    assert run.state() == "finished", run.status()
+    assert "distilling from mini_xception" in (run.dir / "train.log").read_text()
+    df = page("4_Experiments").dataframe[0].value
+    assert df[df["run_id"] == run.id].iloc[0]["teacher"] == "teacher (0.7)"
+
+
 def test_dead_processes_show_as_interrupted_or_failed_not_running(synthetic_csv):
     cfg = TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=3, name="ghost")
     ghost = Run.create(cfg, state="queued")

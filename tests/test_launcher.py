@@ -12,7 +12,7 @@ from tests.helpers import wait_for as _wait_for
 
 from core import launcher
 from core.config import TrainConfig
-from core.runs import Run, pid_alive, runs_root
+from core.runs import Run, list_runs, pid_alive, runs_root
 
 TIMEOUT = 240  # the machine is shared: generous, the runs themselves take seconds
 
@@ -123,7 +123,9 @@ def test_hostile_names_stay_inside_the_runs_root(synthetic_csv):
 def test_invalid_configs_are_refused_before_anything_is_made(synthetic_csv):
     with pytest.raises(ValueError, match="warm-up must not be longer"):
         launcher.submit(cfg(synthetic_csv, epochs=1, warmup_epochs=5))
-    assert launcher.queued_runs() == [] and launcher.live_workers() == []
+    with pytest.raises(ValueError, match="no-such-teacher"):
+        launcher.submit(cfg(synthetic_csv, epochs=1, teacher="no-such-teacher.pt"))
+    assert launcher.queued_runs() == [] and launcher.live_workers() == [] and list_runs() == []
 
 
 def test_two_users_at_once_get_two_runs_that_train_one_after_the_other(synthetic_csv):

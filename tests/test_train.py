@@ -65,6 +65,53 @@ def test_device_is_checked_before_anything_starts(synthetic_csv):
     assert run.state() == "finished" and "on cpu" in (run.dir / "train.log").read_text()
 
 
+def _stubborn_teacher(path, classes=None, favourite=0):
+    """A checkpoint that answers `favourite` whatever the face: its class layer is all bias."""
+    from core.checkpoint import save_checkpoint
+    from core.labels import EMOTIONS
+    from core.models import create_model
+
+    classes = classes or EMOTIONS
+    model = create_model("mini_xception", num_classes=len(classes), width=8)
+    with torch.no_grad():
+        model[7].weight.zero_()
+        model[7].bias.zero_()
+        model[7].bias[favourite % len(classes)] = 8.0
+    return save_checkpoint(path, model, classes=classes, mean=0.5, std=0.25)
+
+
+def test_distillation_makes_the_student_answer_like_its_teacher(synthetic_csv, tmp_path):
+    """A teacher that always says "angry": with most of the loss on its soft answers, the student says
+    "angry" far more often than the same run on the labels alone (which, this early, hardly ever does)."""
+    from core.data import load_dataset
+    from core.evaluate import predict_probs
+
+    teacher = _stubborn_teacher(tmp_path / "teacher.pt")
+    plain = train(_cfg(synthetic_csv, epochs=3, name="plain"), progress=False)
+    taught = train(_cfg(synthetic_csv, epochs=3, teacher=str(teacher), distill=0.95, temperature=1.0,
+                        name="taught"), progress=False)
+    assert taught.state() == "finished" and "distilling from mini_xception" in (taught.dir / "train.log").read_text()
+    val = load_dataset(synthetic_csv).splits["val"]
+
+    def angry_share(run):
+        model, meta = load_model(run.last_path)  # the weights at the end (best.pt is chosen on the labels)
+        return float((predict_probs(model, val.images, meta["mean"], meta["std"]).argmax(1) == 0).float().mean())
+
+    assert angry_share(taught) > 0.8 and angry_share(plain) < 0.3
+
+
+def test_a_missing_or_mismatched_teacher_is_a_clear_error(synthetic_csv, tmp_path):
+    from core.labels import STRESS_CLASSES
+
+    with pytest.raises(CheckpointError, match="no-such-teacher"):
+        train(_cfg(synthetic_csv, teacher=str(tmp_path / "no-such-teacher.pt")), progress=False)
+    assert list_runs() == []  # refused before a run folder was made
+    stress = _stubborn_teacher(tmp_path / "stress.pt", classes=STRESS_CLASSES)
+    with pytest.raises(ValueError, match="same classes"):
+        train(_cfg(synthetic_csv, epochs=1, teacher=str(stress)), progress=False)
+    assert list_runs()[0].state() == "failed"
+
+
 def test_failure_is_recorded_in_the_run(tmp_path):
     run = Run.create(_cfg(tmp_path / "missing.csv"))
     with pytest.raises(Exception):

@@ -138,12 +138,19 @@ def run_record(run: Run) -> dict:
         "weight decay": cfg.weight_decay,
         "label smoothing": cfg.label_smoothing,
         "schedule": cfg.schedule,
+        "teacher": f"{teacher_label(cfg.teacher)} ({cfg.distill:g})" if cfg.teacher else "",
         "limit": cfg.limit or None,
         "minutes": sum(r.get("seconds", 0) for r in rows) / 60 if rows else None,
         "date": run_started(run),
         "study": (cfg.extra or {}).get("study", ""),
         "notes": info.get("notes", ""),
     }
+
+
+def teacher_label(teacher: str) -> str:
+    """A shipped model's name, or the run id of a run's best.pt."""
+    p = Path(teacher)
+    return p.parent.name if p.name == "best.pt" else p.stem
 
 
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
@@ -396,6 +403,8 @@ def init_form(prefix: str = "tr_") -> None:
         ss[prefix + "limit"] = 0
         ss[prefix + "threads"] = 0
         ss[prefix + "val_fraction"] = 0.1
+    ss.setdefault(prefix + "teacher", "")
+    ss.setdefault(prefix + "distill", float(TrainConfig().distill))
     if prefix + "data" not in ss:
         p = default_data_path()
         ss[prefix + "data"] = str(p) if p else ""
@@ -413,7 +422,8 @@ def config_from_form(prefix: str = "tr_") -> TrainConfig:
         shift=int(g("shift")) if g("use_shift") else 0, rotate=float(g("rotate")) if g("use_rotate") else 0.0,
         scale=float(g("scale")) if g("use_scale") else 0.0, erase=float(g("erase")) if g("use_erase") else 0.0,
         seed=int(g("seed")), threads=int(g("threads")), val_fraction=float(g("val_fraction")), limit=int(g("limit")),
-        name=str(g("name")).strip(), recipe=g("recipe"),
+        name=str(g("name")).strip(), recipe=g("recipe"), teacher=str(ss.get(prefix + "teacher") or ""),
+        distill=float(ss.get(prefix + "distill", TrainConfig().distill)),
     )
 
 
@@ -464,6 +474,28 @@ def optimisation_section(prefix: str = "tr_") -> None:
                     help="Softens the targets: FER2013's labels are noisy, 0.1 helps.")
     c3.number_input("Momentum", min_value=0.0, max_value=0.999, step=0.05, key=p + "momentum",
                     help="Used by SGD only.")
+    teachers = teacher_options()
+    if st.session_state.get(p + "teacher") not in teachers:  # a teacher deleted since it was picked
+        st.session_state[p + "teacher"] = ""
+    c1, c2 = st.columns([2, 1])
+    c1.selectbox("Learn from a teacher (distillation)", list(teachers), format_func=teachers.get, key=p + "teacher",
+                 help="A trained model whose soft answers the new model also learns, on the same augmented "
+                      "images: the usual way to make a small, fast model nearly as good as a big one. The "
+                      "teacher must know the same classes (emotions, or stress / no stress).")
+    c2.number_input("Teacher's weight", min_value=0.0, max_value=1.0, step=0.1, key=p + "distill",
+                    disabled=not st.session_state.get(p + "teacher"),
+                    help="Share of the loss from the teacher's answers; the labels get the rest.")
+
+
+def teacher_options() -> dict[str, str]:
+    """"" (no teacher) and every loadable checkpoint, shipped ones first: path -> label."""
+    from core.predictors import discover_models
+
+    out = {"": "none"}
+    for m in discover_models(runs="all"):
+        if not m.error:
+            out[str(m.path)] = f"{m.name} ({m.kind})"
+    return out
 
 
 def _aug_selected(prefix: str) -> list[str]:
