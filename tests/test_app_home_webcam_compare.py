@@ -180,21 +180,13 @@ def test_compare_shows_a_stress_verdict_in_words(app_env, tmp_path, monkeypatch)
     """A stress model answering no_stress reads "no stress" on the card and in the table, as on the webcam."""
     import shutil
 
-    import torch
-
-    from core.checkpoint import save_checkpoint
     from core.labels import STRESS_CLASSES
-    from core.models import create_model
+    from tests.helpers import biased_checkpoint
 
     d = tmp_path / "models"
     d.mkdir()
     shutil.copy(ours(app_env), d / "tiny.pt")
-    model = create_model("mini_xception", num_classes=2, width=8)
-    head = model[7]  # the class conv: no weights, a bias that always says no_stress
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias.copy_(torch.tensor([5.0, -5.0]))
-    stress = save_checkpoint(d / "stressy.pt", model, classes=STRESS_CLASSES, mean=0.5, std=0.25)
+    stress = biased_checkpoint(d / "stressy.pt", STRESS_CLASSES, favourite=0)  # always says no_stress
     monkeypatch.setenv("FEL_MODEL_DIR", str(d))
     at = app(COMPARE).run()
     at.multiselect(key="compare_models").set_value([str(d / "tiny.pt"), str(stress)]).run()

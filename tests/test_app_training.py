@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import kill_live_workers, wait_for
+from tests.helpers import biased_checkpoint, kill_live_workers, wait_for
 from streamlit.testing.v1 import AppTest
 
 from core import launcher
@@ -121,9 +121,7 @@ def test_invalid_settings_are_explained_and_nothing_starts():
 
 def test_a_run_can_learn_from_a_teacher_model(synthetic_csv, tmp_path, monkeypatch):
     """Distillation from the page: the picked checkpoint goes into the run's config and the worker uses it."""
-    from tests.test_train import _stubborn_teacher
-
-    teacher = _stubborn_teacher(tmp_path / "models" / "teacher.pt")
+    teacher = biased_checkpoint(tmp_path / "models" / "teacher.pt")
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path / "models"))
     at = page("3_Train")
     assert at.selectbox(key="tr_teacher").value == "" and at.number_input(key="tr_distill").disabled

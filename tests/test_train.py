@@ -13,6 +13,7 @@ from core.checkpoint import CheckpointError, load_checkpoint, load_model
 from core.config import TrainConfig
 from core.runs import Run, list_runs, runs_root
 from core.train import train
+from tests.helpers import biased_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,28 +66,13 @@ def test_device_is_checked_before_anything_starts(synthetic_csv):
     assert run.state() == "finished" and "on cpu" in (run.dir / "train.log").read_text()
 
 
-def _stubborn_teacher(path, classes=None, favourite=0):
-    """A checkpoint that answers `favourite` whatever the face: its class layer is all bias."""
-    from core.checkpoint import save_checkpoint
-    from core.labels import EMOTIONS
-    from core.models import create_model
-
-    classes = classes or EMOTIONS
-    model = create_model("mini_xception", num_classes=len(classes), width=8)
-    with torch.no_grad():
-        model[7].weight.zero_()
-        model[7].bias.zero_()
-        model[7].bias[favourite % len(classes)] = 8.0
-    return save_checkpoint(path, model, classes=classes, mean=0.5, std=0.25)
-
-
 def test_distillation_makes_the_student_answer_like_its_teacher(synthetic_csv, tmp_path):
     """A teacher that always says "angry": with most of the loss on its soft answers, the student says
     "angry" far more often than the same run on the labels alone (which, this early, hardly ever does)."""
     from core.data import load_dataset
     from core.evaluate import predict_probs
 
-    teacher = _stubborn_teacher(tmp_path / "teacher.pt")
+    teacher = biased_checkpoint(tmp_path / "teacher.pt")
     plain = train(_cfg(synthetic_csv, epochs=3, name="plain"), progress=False)
     taught = train(_cfg(synthetic_csv, epochs=3, teacher=str(teacher), distill=0.95, temperature=1.0,
                         name="taught"), progress=False)
@@ -106,7 +92,7 @@ def test_a_missing_or_mismatched_teacher_is_a_clear_error(synthetic_csv, tmp_pat
     with pytest.raises(CheckpointError, match="no-such-teacher"):
         train(_cfg(synthetic_csv, teacher=str(tmp_path / "no-such-teacher.pt")), progress=False)
     assert list_runs() == []  # refused before a run folder was made
-    stress = _stubborn_teacher(tmp_path / "stress.pt", classes=STRESS_CLASSES)
+    stress = biased_checkpoint(tmp_path / "stress.pt", classes=STRESS_CLASSES)
     with pytest.raises(ValueError, match="same classes"):
         train(_cfg(synthetic_csv, epochs=1, teacher=str(stress)), progress=False)
     assert list_runs()[0].state() == "failed"
