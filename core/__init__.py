@@ -2,3 +2,7 @@
 
 Nothing here imports Streamlit; the app's pages and `python -m core` call the same functions."""
 __version__ = "0.1.0"
+
+from .malloc import keep_freed_memory
+
+keep_freed_memory()  # every entry point (CLI, training worker, the app's pages) imports core first

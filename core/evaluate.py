@@ -28,7 +28,7 @@ def _views(x: torch.Tensor, tta, shift: int = 3):
 
 
 @torch.inference_mode()
-def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None, batch_size: int = 512,
+def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None, batch_size: int = 128,
                   progress=None) -> torch.Tensor:
     """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views."""
     model.eval()
@@ -68,7 +68,7 @@ def metrics_from_probs(probs, labels, classes) -> dict:
     }
 
 
-def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_size=512, progress=None) -> dict:
+def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_size=128, progress=None) -> dict:
     probs = predict_probs(model, images, mean, std, tta, batch_size, progress)
     return {**metrics_from_probs(probs.numpy(), labels.numpy() if torch.is_tensor(labels) else labels, classes),
             "tta": tta}
