@@ -5,8 +5,9 @@ one face and one with five. Paths timed (median ms per frame after warm-up):
 
 - detection only (OpenCV Haar cascade, core.faces.FaceDetector)
 - fast path: detection + crop + mini_xception (our real-time model), one batched forward pass
-- the fast path as the Webcam page runs it by default: averaged with the mirror image (flip
-  test-time augmentation), 1 torch thread
+- as the Webcam page runs it by default: detection + the model it starts on (the fastest shipped
+  one at >= 66% PrivateTest, core.predictors.webcam_model; else mini_xception), averaged with the
+  mirror image (flip test-time augmentation), 1 torch thread
 - accurate path: detection + crop + our most accurate model (the best shipped checkpoint in
   model/*.pt by its metrics, else a ResNet-18 created with default arguments: speed does not
   depend on the weights)
@@ -114,11 +115,12 @@ def compose_frame(patches, n_faces: int, size=(640, 480), seed: int = 0) -> np.n
 # ---------------------------------------------------------------- models
 
 def our_predictors(tmp: Path, model_dir):
-    """(fast, accurate) CNNPredictors, each with a description of where it came from."""
+    """(fast, accurate, webcam) CNNPredictors, each with a description of where it came from; webcam is the
+    model the Webcam page starts on (core.predictors.webcam_model), else the fast one."""
     from core.checkpoint import save_checkpoint
     from core.labels import EMOTIONS
     from core.models import create_model
-    from core.predictors import CNNPredictor, best_model, discover_models
+    from core.predictors import CNNPredictor, best_model, discover_models, webcam_model
 
     shipped = [m for m in discover_models(model_dir or ROOT / "model") if m.source == "shipped" and not m.error
                and m.kind == "emotion"]
@@ -136,7 +138,10 @@ def our_predictors(tmp: Path, model_dir):
         accurate = (CNNPredictor(best.path), f"shipped {best.path} ({best.arch}, {acc})")
     else:
         accurate = created("resnet")
-    return fast, accurate
+    pick = webcam_model(shipped)
+    webcam = (CNNPredictor(pick.path, tta="flip"), f"shipped {pick.path}") if pick else \
+        (CNNPredictor(fast[0].path, tta="flip"), fast[1])
+    return fast, accurate, webcam
 
 
 def deepface_setup(tmp: Path):
@@ -208,9 +213,10 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="fel-bench-"))
     atexit.register(shutil.rmtree, tmp, True)  # temporary checkpoints and DeepFace weights
-    (fast, fast_note), (accurate, acc_note) = our_predictors(tmp, args.model_dir)
+    (fast, fast_note), (accurate, acc_note), (webcam, webcam_note) = our_predictors(tmp, args.model_dir)
     print(f"fast model:     {fast.name} [{fast_note}]")
     print(f"accurate model: {accurate.name} [{acc_note}]")
+    print(f"webcam model:   {webcam.name} [{webcam_note}] (what the Webcam page starts on, with the mirror average)")
 
     def ours(predictor):
         def run(frame):
@@ -229,13 +235,10 @@ def main(argv=None) -> int:
                 torch.set_num_threads(n)
         return run
 
-    from core.predictors import CNNPredictor
-
-    fast_flip = CNNPredictor(fast.path, tta="flip")  # what the Webcam page runs by default
     paths = [("detection only", detector.detect),
              ("detection + fast (mini_xception)", ours(fast)),
              (f"detection + accurate ({accurate.arch})", ours(accurate)),
-             ("webcam page: fast + mirror, 1 thread", one_thread(ours(fast_flip)))]
+             (f"webcam page: {webcam.arch} + mirror, 1 thread", one_thread(ours(webcam)))]
     if args.threads != 1:
         paths += [("  same, 1 torch thread: fast", one_thread(ours(fast))),
                   (f"  same, 1 torch thread: accurate ({accurate.arch})", one_thread(ours(accurate)))]
@@ -278,8 +281,8 @@ def main(argv=None) -> int:
         print(f"target: fast path >= {DEEPFACE_RATIO_TARGET:.0f}x faster than DeepFace.analyze: not measured")
     flip_name = paths[3][0]
     flip = {n: results[(flip_name, n)] for n in frames}
-    line = (f"as the Webcam page runs it (mirror average, 1 torch thread) the fast path runs at {flip[1]['fps']:.1f} "
-            f"fps with one face")
+    line = (f"as the Webcam page runs it ({webcam.arch}, mirror average, 1 torch thread) it runs at "
+            f"{flip[1]['fps']:.1f} fps with one face")
     if df_name:
         line += ", " + ", ".join(f"{results[(df_name, n)]['ms'] / flip[n]['ms']:.1f}x faster than "
                                  f"DeepFace.analyze with {n} face(s)" for n in frames)

@@ -410,6 +410,35 @@ def best_model(models: list[ModelInfo] | None = None, kind: str = "emotion", pre
     return max(ok, key=lambda m: (m.accuracy if m.accuracy is not None else -1.0))
 
 
+# What a webcam model must reach on FER2013 PrivateTest (the accuracy bar for the real-time model).
+WEBCAM_ACCURACY_BAR = 0.66
+
+
+def saved_latency_ms(path) -> float | None:
+    """Milliseconds per face on 2 CPU threads, from the model's saved card (`<name>.card.json`), if any."""
+    import json
+
+    card_file = Path(path).with_name(Path(path).name.removesuffix(".pt") + ".card.json")
+    try:
+        v = json.loads(card_file.read_text()).get("latency_ms_per_face_2_threads")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
+
+
+def webcam_model(models: list[ModelInfo] | None = None):
+    """The model the Webcam page starts on: the fastest shipped emotion model (by its card's latency) that
+    reaches WEBCAM_ACCURACY_BAR; with none there, the first usable model. Face detection costs more per frame
+    than any of our CNNs, so accuracy decides what users see, and speed only picks among models good enough."""
+    models = discover_models() if models is None else models
+    usable = [m for m in models if not m.error]
+    good = [m for m in usable if m.source == "shipped" and m.kind == "emotion"
+            and (m.accuracy or 0.0) >= WEBCAM_ACCURACY_BAR]
+    if good:
+        return min(good, key=lambda m: (saved_latency_ms(m.path) or float("inf"), m.params))
+    return usable[0] if usable else None
+
+
 def resolve_model(path_or_name, model_dir=None) -> Path:
     """A checkpoint path from a path, a file name in model/, a run id, or a model's listed name."""
     from .checkpoint import CheckpointError

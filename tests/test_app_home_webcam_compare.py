@@ -125,6 +125,28 @@ def test_webcam_renders_with_a_model(app_env):
     assert "localhost" in texts(at.caption)  # the camera permission / https hint
 
 
+def test_webcam_starts_on_a_model_that_reaches_the_bar(app_env, monkeypatch, tmp_path):
+    """Listed second, but the only one at >= 66% on the test faces: the webcam starts on it."""
+    import json
+    import shutil
+
+    from core.checkpoint import save_checkpoint
+    from core.labels import EMOTIONS
+    from core.models import create_model
+
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copy(ours(app_env), d / "aaa.pt")  # 42%
+    good = save_checkpoint(d / "zzz.pt", create_model("model48", len(EMOTIONS), width=8), classes=EMOTIONS,
+                           mean=0.5, std=0.25, metrics={"test_acc": 0.67})
+    (d / "zzz.card.json").write_text(json.dumps({"latency_ms_per_face_2_threads": 4.5}))
+    monkeypatch.setenv("FEL_MODEL_DIR", str(d))
+    at = app(WEBCAM).run()
+    no_exception(at)
+    assert at.selectbox(key="webcam_model").value == str(good)
+    assert at.session_state["webcam_analyzer"].predictor.arch == "model48"
+
+
 def test_webcam_without_models(no_models):
     at = app(WEBCAM).run()
     no_exception(at)

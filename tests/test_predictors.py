@@ -15,7 +15,7 @@ from core.labels import EMOTIONS, STRESS_CLASSES
 from core.models import create_model
 from core.predictors import (Analysis, CNNPredictor, ModelInfo, ModelOutput, Predictor, StressFromEmotion,
                              StressPredictor, analyze, discover_models, load_predictor, results_table,
-                             stress_verdict)
+                             stress_verdict, webcam_model)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
@@ -177,13 +177,41 @@ def test_discover_models_lists_shipped_runs_and_broken(ckpts):
 
 
 def test_discover_models_offers_realtime_default_stress_first(ckpts, tmp_path):
-    """The webcam takes the first model and Compare the first two: the shipped trio leads, others by name."""
+    """Compare takes the first two models (and the webcam the first, when none reaches its bar): the shipped
+    trio leads, others by name."""
     import shutil
 
     for name in ("seed-vgg", "stress", "aaa", "default", "realtime"):
         shutil.copy(ckpts["emotion"], tmp_path / f"{name}.pt")
     names = [Path(m.path).stem for m in discover_models(tmp_path, runs="none")]
     assert names == ["realtime", "default", "stress", "aaa", "seed-vgg"]
+
+
+def test_webcam_starts_on_the_fastest_model_that_reaches_the_bar(tmp_path):
+    """Among shipped emotion models at >= 66% test accuracy, the one whose card says fewest ms per face;
+    a faster model below the bar, a stress model or an unmeasured one do not win; with none at the bar,
+    the first listed."""
+    def ship(name, acc, ms=None, classes=EMOTIONS):
+        save_checkpoint(tmp_path / f"{name}.pt", create_model("model48", len(classes), width=8), classes=classes,
+                        mean=0.5, std=0.25, metrics={"test_acc": acc})
+        if ms is not None:
+            (tmp_path / f"{name}.card.json").write_text(json.dumps({"latency_ms_per_face_2_threads": ms}))
+
+    ship("realtime", 0.62, ms=2.7)            # fast, not accurate enough
+    ship("default", 0.71, ms=15.0)            # accurate, slow
+    ship("seed-vgg", 0.666, ms=4.5)           # the fastest good enough
+    ship("unmeasured", 0.70)                  # no card: taken only if no measured model qualifies
+    ship("stress", 0.80, ms=1.0, classes=STRESS_CLASSES)
+    models = discover_models(tmp_path, runs="none")
+    assert Path(webcam_model(models).path).stem == "seed-vgg"
+    (tmp_path / "seed-vgg.card.json").unlink()
+    (tmp_path / "default.card.json").write_text("not json")
+    assert Path(webcam_model(models).path).stem == "default"  # none measured: fewest parameters, then listed order
+    for name in ("seed-vgg", "default", "unmeasured"):
+        (tmp_path / f"{name}.pt").unlink()
+    models = discover_models(tmp_path, runs="none")
+    assert Path(webcam_model(models).path).stem == "realtime"  # none at the bar: the first listed
+    assert webcam_model([]) is None
 
 
 def test_load_predictor_is_cached_and_resolves_names(ckpts, monkeypatch):

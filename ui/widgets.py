@@ -245,8 +245,9 @@ def model_options(models, include_deepface: bool = True) -> dict[str, str]:
 
 
 def model_picker(models, key: str, multi: bool = False, include_deepface: bool = True, label: str | None = None,
-                 help: str | None = None, container=st):
-    """A selectbox (or multiselect) of our models and DeepFace. Returns the chosen value(s) ("deepface" or paths)."""
+                 help: str | None = None, container=st, first=None):
+    """A selectbox (or multiselect) of our models and DeepFace. Returns the chosen value(s) ("deepface" or paths).
+    `first` (a ModelInfo) is the single picker's initial choice instead of the list's first."""
     opts = model_options(models, include_deepface)
     values = list(opts)
     if multi:
@@ -255,7 +256,8 @@ def model_picker(models, key: str, multi: bool = False, include_deepface: bool =
             default.append(DEEPFACE)
         return container.multiselect(label or "Models", values, default=default, format_func=opts.get, key=key,
                                      help=help or "Pick one or more; each face is shown with every model side by side.")
-    return container.selectbox(label or "Model", values, index=0, format_func=opts.get, key=key,
+    index = values.index(str(first.path)) if first is not None and str(first.path) in values else 0
+    return container.selectbox(label or "Model", values, index=index, format_func=opts.get, key=key,
                                help=help or "Your trained CNNs, or DeepFace's pre-trained model.")
 
 
