@@ -3,7 +3,7 @@ import os
 
 import streamlit as st
 
-from core.predictors import webcam_model
+from core.predictors import WEBCAM_ACCURACY_BAR, webcam_model
 from ui import charts, live
 from ui import widgets as w
 
@@ -21,7 +21,8 @@ choice = None
 if models or df_ok:
     choice = w.model_picker(models, key="webcam_model", container=sb, first=webcam_model(models),
                             help="Your trained CNNs (fast), or DeepFace (slower, TensorFlow). It starts on the "
-                                 "fastest shipped model that reaches 66% on FER2013's test faces, if one does.")
+                                 f"fastest shipped model that reaches {WEBCAM_ACCURACY_BAR:.0%} on FER2013's "
+                                 "test faces, if one does.")
 mirror = w.mirror_toggle("webcam_mirror", sb)
 
 sb.header("Face detection")
