@@ -1,0 +1,69 @@
+"""What distillation costs per training step on this machine: a student's steps alone, then the same
+steps with the teacher's forward pass and the distillation loss that `--teacher` adds. Random 48x48
+batches (the cost does not depend on the pixels), so no data set is needed. Prints seconds per step,
+the ratio, and what 30 epochs of FER2013 (224 steps of 128) would take.
+
+    python bench/distill.py                                   # mini_xception w16 student, seed-vgg teacher
+    python bench/distill.py --student model48 --width 32 --teacher model/seed-vgg.pt
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--student", default="mini_xception", help="architecture of the student")
+    ap.add_argument("--width", type=int, default=16, help="the student's width")
+    ap.add_argument("--teacher", default="model/seed-vgg.pt", help="trained checkpoint to distil from")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per side")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    from core.distill import Teacher, distill_loss
+    from core.labels import EMOTIONS
+    from core.models import create_model
+
+    torch.set_num_threads(args.threads)
+    teacher = Teacher(args.teacher, EMOTIONS, 48)
+    student = create_model(args.student, num_classes=len(EMOTIONS), width=args.width)
+    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
+    gen = torch.Generator().manual_seed(0)
+    x01 = torch.rand(args.batch, 1, 48, 48, generator=gen)
+    y = torch.randint(0, len(EMOTIONS), (args.batch,), generator=gen)
+
+    def steps(distil: bool) -> float:
+        student.train()
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            logits = student((x01 - 0.5) / 0.25)
+            loss = F.cross_entropy(logits, y)
+            if distil:
+                loss = distill_loss(loss, logits, teacher(x01), 0.5, 4.0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return (time.perf_counter() - t0) / args.steps
+
+    steps(False), steps(True)  # warm-up
+    alone, with_teacher = steps(False), steps(True)
+    per_run = lambda s: s * 224 * 30 / 60  # noqa: E731
+    print(f"student {args.student} w{args.width}, teacher {teacher.name}; batch {args.batch}, "
+          f"{args.threads} threads, {os.cpu_count()} cores, {args.steps} steps each")
+    print(f"  student alone      {alone:6.3f} s / step   30 epochs: {per_run(alone):5.0f} min")
+    print(f"  with the teacher   {with_teacher:6.3f} s / step   30 epochs: {per_run(with_teacher):5.0f} min")
+    print(f"  the teacher adds {with_teacher - alone:.3f} s / step: {with_teacher / alone:.2f}x the student's step")
+
+
+if __name__ == "__main__":
+    main()
