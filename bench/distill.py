@@ -30,11 +30,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
+    from core.config import TrainConfig
     from core.distill import Teacher, distill_loss
     from core.labels import EMOTIONS
     from core.models import create_model
 
     torch.set_num_threads(args.threads)
+    cfg = TrainConfig()  # the weight and temperature `--teacher` trains with by default
     teacher = Teacher(args.teacher, EMOTIONS, 48)
     student = create_model(args.student, num_classes=len(EMOTIONS), width=args.width)
     opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
@@ -49,7 +51,7 @@ def main():
             logits = student((x01 - 0.5) / 0.25)
             loss = F.cross_entropy(logits, y)
             if distil:
-                loss = distill_loss(loss, logits, teacher(x01), 0.5, 4.0)
+                loss = distill_loss(loss, logits, teacher(x01), cfg.distill, cfg.temperature)
             opt.zero_grad()
             loss.backward()
             opt.step()
