@@ -410,6 +410,14 @@ def best_model(models: list[ModelInfo] | None = None, kind: str = "emotion", pre
     return max(ok, key=lambda m: (m.accuracy if m.accuracy is not None else -1.0))
 
 
+def compare_models(models: list[ModelInfo] | None = None) -> list[ModelInfo]:
+    """The models the Compare page starts with: our most accurate emotion model and our stress model,
+    so DeepFace is first compared with the best we have, not the fastest; the first two usable otherwise."""
+    models = discover_models() if models is None else models
+    picks = [m for m in (best_model(models), best_model(models, kind="stress")) if m is not None]
+    return picks or [m for m in models if not m.error][:2]
+
+
 # What a webcam model must reach on FER2013 PrivateTest (the accuracy bar for the real-time model).
 WEBCAM_ACCURACY_BAR = 0.66
 

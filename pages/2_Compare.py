@@ -1,6 +1,7 @@
 """Compare: photos in, every face analysed by each chosen model side by side; batch accuracy on a labelled set."""
 import streamlit as st
 
+from core.predictors import compare_models
 from ui import compare as cmp
 from ui import widgets as w
 
@@ -15,7 +16,7 @@ sb = st.sidebar
 sb.header("Models")
 models = w.usable_models()
 df_ok = w.deepface_status().get("present", False)
-chosen = w.model_picker(models, key="compare_models", multi=True, container=sb)
+chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models))
 mirror = w.mirror_toggle("compare_mirror", sb)
 df_mode = sb.radio("DeepFace works on", ["the same face crops as ours", "the whole photo (DeepFace end to end)"],
                    key="compare_df_mode", disabled=w.DEEPFACE not in chosen,

@@ -198,6 +198,24 @@ def test_compare_sample_photo_one_row_per_face_per_model(app_env):
     assert at.download_button  # the CSV download is offered (AppTest exposes the widget, not the file)
 
 
+def test_compare_starts_with_our_most_accurate_model_our_stress_model_and_deepface(app_env, tmp_path, monkeypatch):
+    """Opening Compare pits DeepFace against the best of ours, not the first listed (`realtime`, the fastest)."""
+    from core.checkpoint import save_checkpoint
+    from core.labels import EMOTIONS, STRESS_CLASSES
+    from core.models import create_model
+
+    d = tmp_path / "models"
+    d.mkdir()
+    for name, acc, classes in (("realtime", 0.62, EMOTIONS), ("seed-resnet", 0.68, EMOTIONS),
+                               ("stress", 0.77, STRESS_CLASSES)):
+        save_checkpoint(d / f"{name}.pt", create_model("mini_xception", num_classes=len(classes), width=8),
+                        classes=classes, mean=0.5, std=0.25, metrics={"test_acc": acc})
+    monkeypatch.setenv("FEL_MODEL_DIR", str(d))
+    at = app(COMPARE).run()
+    no_exception(at)
+    assert at.multiselect(key="compare_models").value == [str(d / "seed-resnet.pt"), str(d / "stress.pt"), "deepface"]
+
+
 def test_compare_shows_a_stress_verdict_in_words(app_env, tmp_path, monkeypatch):
     """A stress model answering no_stress reads "no stress" on the card and in the table, as on the webcam."""
     import shutil

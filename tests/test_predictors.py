@@ -14,8 +14,8 @@ from core.faces import FaceDetector, load_image
 from core.labels import EMOTIONS, STRESS_CLASSES
 from core.models import create_model
 from core.predictors import (Analysis, CNNPredictor, ModelInfo, ModelOutput, Predictor, StressFromEmotion,
-                             StressPredictor, analyze, discover_models, load_predictor, results_table,
-                             stress_verdict, webcam_model)
+                             StressPredictor, analyze, compare_models, discover_models, load_predictor,
+                             results_table, stress_verdict, webcam_model)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
@@ -177,14 +177,33 @@ def test_discover_models_lists_shipped_runs_and_broken(ckpts):
 
 
 def test_discover_models_offers_realtime_default_stress_first(ckpts, tmp_path):
-    """Compare takes the first two models (and the webcam the first, when none reaches its bar): the shipped
-    trio leads, others by name."""
+    """The pickers list the shipped trio first, others by name (the webcam takes the first when none reaches
+    its bar; Compare the first two when no model has an accuracy)."""
     import shutil
 
     for name in ("seed-vgg", "stress", "aaa", "default", "realtime"):
         shutil.copy(ckpts["emotion"], tmp_path / f"{name}.pt")
     names = [Path(m.path).stem for m in discover_models(tmp_path, runs="none")]
     assert names == ["realtime", "default", "stress", "aaa", "seed-vgg"]
+
+
+def test_compare_starts_on_the_most_accurate_emotion_model_and_the_stress_model(tmp_path):
+    """DeepFace is first compared with our best: the shipped emotion model with the highest test accuracy,
+    whatever its speed or place in the list, and the best stress model; the first two usable otherwise."""
+    def ship(name, acc=None, classes=EMOTIONS):
+        save_checkpoint(tmp_path / f"{name}.pt", create_model("model48", len(classes), width=8), classes=classes,
+                        mean=0.5, std=0.25, metrics={"test_acc": acc} if acc is not None else None)
+
+    ship("realtime", 0.62)
+    ship("seed-resnet", 0.68)
+    ship("seed-vgg", 0.666)
+    ship("stress", 0.77, classes=STRESS_CLASSES)
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    models = discover_models(tmp_path, runs="none")
+    assert [Path(m.path).stem for m in compare_models(models)] == ["seed-resnet", "stress"]
+    (tmp_path / "stress.pt").unlink()
+    assert [Path(m.path).stem for m in compare_models(discover_models(tmp_path, runs="none"))] == ["seed-resnet"]
+    assert compare_models([]) == []
 
 
 def test_webcam_starts_on_the_fastest_model_that_reaches_the_bar(tmp_path):

@@ -247,11 +247,12 @@ def model_options(models, include_deepface: bool = True) -> dict[str, str]:
 def model_picker(models, key: str, multi: bool = False, include_deepface: bool = True, label: str | None = None,
                  help: str | None = None, container=st, first=None):
     """A selectbox (or multiselect) of our models and DeepFace. Returns the chosen value(s) ("deepface" or paths).
-    `first` (a ModelInfo) is the single picker's initial choice instead of the list's first."""
+    `first` is the initial choice instead of the list's first: a ModelInfo, or for `multi` a list of them."""
     opts = model_options(models, include_deepface)
     values = list(opts)
     if multi:
-        default = [v for v in values if v != DEEPFACE][:2] or values[:1]
+        default = ([str(m.path) for m in first if str(m.path) in values] if first else []) \
+            or [v for v in values if v != DEEPFACE][:2] or values[:1]
         if include_deepface and DEEPFACE in values and len(default) < 3:
             default.append(DEEPFACE)
         return container.multiselect(label or "Models", values, default=default, format_func=opts.get, key=key,
