@@ -412,10 +412,9 @@ def best_model(models: list[ModelInfo] | None = None, kind: str = "emotion", pre
 
 def compare_models(models: list[ModelInfo] | None = None) -> list[ModelInfo]:
     """The models the Compare page starts with: our most accurate emotion model and our stress model,
-    so DeepFace is first compared with the best we have, not the fastest; the first two usable otherwise."""
+    so DeepFace is first compared with the best we have, not the fastest (empty when no model is usable)."""
     models = discover_models() if models is None else models
-    picks = [m for m in (best_model(models), best_model(models, kind="stress")) if m is not None]
-    return picks or [m for m in models if not m.error][:2]
+    return [m for m in (best_model(models), best_model(models, kind="stress")) if m is not None]
 
 
 # What a webcam model must reach on FER2013 PrivateTest (the accuracy bar for the real-time model).

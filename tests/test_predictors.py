@@ -189,7 +189,7 @@ def test_discover_models_offers_realtime_default_stress_first(ckpts, tmp_path):
 
 def test_compare_starts_on_the_most_accurate_emotion_model_and_the_stress_model(tmp_path):
     """DeepFace is first compared with our best: the shipped emotion model with the highest test accuracy,
-    whatever its speed or place in the list, and the best stress model; the first two usable otherwise."""
+    whatever its speed or place in the list, and the best stress model; none when none is usable."""
     def ship(name, acc=None, classes=EMOTIONS):
         save_checkpoint(tmp_path / f"{name}.pt", create_model("model48", len(classes), width=8), classes=classes,
                         mean=0.5, std=0.25, metrics={"test_acc": acc} if acc is not None else None)
