@@ -17,7 +17,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 
 def main():
@@ -31,15 +30,16 @@ def main():
     args = ap.parse_args()
 
     from core.config import TrainConfig
-    from core.distill import Teacher, distill_loss
+    from core.distill import Teacher
     from core.labels import EMOTIONS
     from core.models import create_model
+    from core.train import make_optimizer, train_step
 
     torch.set_num_threads(args.threads)
-    cfg = TrainConfig()  # the weight and temperature `--teacher` trains with by default
+    cfg = TrainConfig()  # the optimiser, label smoothing, weight and temperature `--teacher` trains with
     teacher = Teacher(args.teacher, EMOTIONS, 48)
     student = create_model(args.student, num_classes=len(EMOTIONS), width=args.width)
-    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
+    opt = make_optimizer(cfg, student)
     gen = torch.Generator().manual_seed(0)
     x01 = torch.rand(args.batch, 1, 48, 48, generator=gen)
     y = torch.randint(0, len(EMOTIONS), (args.batch,), generator=gen)
@@ -48,13 +48,7 @@ def main():
         student.train()
         t0 = time.perf_counter()
         for _ in range(args.steps):
-            logits = student((x01 - 0.5) / 0.25)
-            loss = F.cross_entropy(logits, y)
-            if distil:
-                loss = distill_loss(loss, logits, teacher(x01), cfg.distill, cfg.temperature)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            train_step(student, opt, x01, y, 0.5, 0.25, cfg, teacher if distil else None)
         return (time.perf_counter() - t0) / args.steps
 
     steps(False), steps(True)  # warm-up

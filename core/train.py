@@ -42,6 +42,18 @@ def make_optimizer(cfg: TrainConfig, model):
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
+def train_step(model, opt, x01, y, mean: float, std: float, cfg: TrainConfig, teacher=None):
+    """One optimiser step on a batch of [0, 1] images; the benches time this same step. Returns (logits, loss)."""
+    logits = model((x01 - mean) / std)
+    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    if teacher is not None:  # the teacher's soft answers on the same augmented batch
+        loss = distill_loss(loss, logits, teacher(x01), cfg.distill, cfg.temperature)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return logits, loss
+
+
 def make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
     """Per-batch schedules (cosine with warm-up, one-cycle), or per-epoch reduce-on-plateau."""
     total = cfg.epochs * steps_per_epoch
@@ -192,13 +204,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
             x = augment(train_x[idx].float() / 255.0, gen, flip=cfg.flip, shift=cfg.shift, rotate=cfg.rotate,
                         scale=cfg.scale, erase=cfg.erase)
             x, y = x.to(dev, non_blocking=True), train_y[idx].to(dev, non_blocking=True)  # augmented on the CPU
-            logits = model((x - mean) / std)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-            if teacher is not None:  # the teacher's soft answers on the same augmented batch
-                loss = distill_loss(loss, logits, teacher(x), cfg.distill, cfg.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            logits, loss = train_step(model, opt, x, y, mean, std, cfg, teacher)
             if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step()
             step += 1
