@@ -235,10 +235,11 @@ def main(argv=None) -> int:
                 torch.set_num_threads(n)
         return run
 
+    webcam_arch = webcam.arch + (" int8" if webcam.meta.get("quantized") else "")
     paths = [("detection only", detector.detect),
              ("detection + fast (mini_xception)", ours(fast)),
              (f"detection + accurate ({accurate.arch})", ours(accurate)),
-             (f"webcam page: {webcam.arch} + mirror, 1 thread", one_thread(ours(webcam)))]
+             (f"webcam page: {webcam_arch} + mirror, 1 thread", one_thread(ours(webcam)))]
     if args.threads != 1:
         paths += [("  same, 1 torch thread: fast", one_thread(ours(fast))),
                   (f"  same, 1 torch thread: accurate ({accurate.arch})", one_thread(ours(accurate)))]
@@ -281,7 +282,7 @@ def main(argv=None) -> int:
         print(f"target: fast path >= {DEEPFACE_RATIO_TARGET:.0f}x faster than DeepFace.analyze: not measured")
     flip_name = paths[3][0]
     flip = {n: results[(flip_name, n)] for n in frames}
-    line = (f"as the Webcam page runs it ({webcam.arch}, mirror average, 1 torch thread) it runs at "
+    line = (f"as the Webcam page runs it ({webcam_arch}, mirror average, 1 torch thread) it runs at "
             f"{flip[1]['fps']:.1f} fps with one face")
     if df_name:
         line += ", " + ", ".join(f"{results[(df_name, n)]['ms'] / flip[n]['ms']:.1f}x faster than "

@@ -63,9 +63,12 @@ def card(path, data=None) -> dict:
 
     state = load_checkpoint(path)
     model = build_model(state, path)
+    quantized = state.get("quantized") or {}
     out = {"checkpoint": str(path), "model": state["model"], "model_kwargs": state["model_kwargs"],
-           "params": count_parameters(model), "classes": state["classes"], "training": state.get("training", {}),
-           "run_id": state.get("run_id"), "config": state.get("config", {})}
+           "params": quantized.get("float_params") or count_parameters(model), "classes": state["classes"],
+           "training": state.get("training", {}), "run_id": state.get("run_id"), "config": state.get("config", {})}
+    if quantized:
+        out["quantized"] = quantized
     for split in ("val", "test"):
         for tta in (None, "flip", "tencrop"):
             r = evaluate_checkpoint(path, data=data, split=split, tta=tta)
@@ -98,8 +101,11 @@ def stress_from_emotion(path, data=None, split: str = "test") -> dict:
 
 def card_markdown(c: dict) -> str:
     t = c["training"]
+    q = c.get("quantized")
+    int8 = (f", **int8** ({q['backend']} backend; quantized from `{q['source']}` after training, calibrated on "
+            f"{q['calibration_images']:,} training images, seed {q['seed']})" if q else "")
     lines = [
-        f"**{c['model']}** {c['model_kwargs']}, {c['params']:,} parameters, classes {', '.join(c['classes'])}",
+        f"**{c['model']}** {c['model_kwargs']}{int8}, {c['params']:,} parameters, classes {', '.join(c['classes'])}",
         "",
         "| split | accuracy | + flip TTA | + ten-crop TTA | macro-F1 |",
         "|---|---|---|---|---|",
@@ -132,6 +138,8 @@ def card_table(paths) -> str:
         ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
         size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
         arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
+        if c.get("quantized"):
+            arch += ", int8"
         if tuple(c["classes"]) == STRESS_CLASSES:
             arch += ", stress / no stress"
         t = c.get("training") or {}

@@ -62,7 +62,17 @@ def build_model(state: dict, path="checkpoint"):
     try:
         model = create_model(state["model"], num_classes=len(state["classes"]), in_chans=state.get("in_chans", 1),
                              **state["model_kwargs"])
+        if state.get("quantized"):  # an int8 copy (core.quantize): rebuild its graph, then load
+            from .quantize import build_quantized, unavailable_reason
+
+            backend = state["quantized"].get("backend", "x86")
+            reason = unavailable_reason(backend)
+            if reason:
+                raise CheckpointError(f"checkpoint {path} is an int8 model: {reason}")
+            return build_quantized(model, state["state_dict"], int(state.get("input_size", 48)), backend)
         model.load_state_dict(state["state_dict"])
+    except CheckpointError:
+        raise
     except Exception as e:
         raise CheckpointError(f"checkpoint {path}: weights do not fit model {state.get('model')!r} ({e})") from e
     return model.eval()

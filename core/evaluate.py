@@ -32,7 +32,7 @@ def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None
                   progress=None) -> torch.Tensor:
     """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views."""
     model.eval()
-    dev = next(model.parameters()).device  # a model still on the GPU it trained on
+    dev = next(model.parameters(), torch.empty(0)).device  # a model still on the GPU it trained on (int8: CPU)
     out = []
     for i in range(0, len(images), batch_size):
         x = normalize(images[i:i + batch_size], mean, std).to(dev)

@@ -89,6 +89,10 @@ def _fold_batchnorm(model):
     """An inference copy of `model` with each BatchNorm folded into the convolution before it
     (torch.fx); ~30% fewer operations per face on CPU. The model itself is left as it is (Grad-CAM
     uses it). Any model fx cannot trace is used as it is."""
+    from .quantize import is_quantized
+
+    if is_quantized(model):  # folded already, when it was quantized
+        return model
     try:
         from torch.fx.experimental.optimization import fuse
 
@@ -319,9 +323,17 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
         if source == "run":  # the title the user gave the run on the Experiments page, if any
             title = _run_title(path.parent)
             name = f"{title} ({arch})" if title else name
-        info = ModelInfo(name, str(path), arch, _param_count(state.get("state_dict", {})),
+        quantized = state.get("quantized") or {}
+        params = quantized.get("float_params") or _param_count(state.get("state_dict", {}))
+        unusable = None
+        if quantized:  # an int8 copy runs only where its quantized engine does
+            from .quantize import unavailable_reason
+
+            reason = unavailable_reason(quantized.get("backend", "x86"))
+            unusable = f"{path.name} is an int8 model: {reason}" if reason else None
+        info = ModelInfo(name, str(path), arch, int(params),
                          classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
-                         source, None, int(state.get("input_size", 48)), run_id)
+                         source, unusable, int(state.get("input_size", 48)), run_id)
         del state
     except Exception as e:  # noqa: BLE001 - a corrupt file is listed, not fatal
         info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source,

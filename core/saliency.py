@@ -8,6 +8,7 @@ it returns and the model's mode and weights are left as they were.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -46,6 +47,12 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
     from .faces import as_crop, preprocess
 
     model, mean, std, size = _unwrap(model_or_predictor, mean, std)
+    from .quantize import is_quantized
+
+    if is_quantized(model):
+        source = ((getattr(model_or_predictor, "meta", None) or {}).get("quantized") or {}).get("source")
+        raise ValueError("no Grad-CAM for an int8 model: its integer layers have no gradients"
+                         + (f"; its float original, {Path(source).stem}, shows where it looks" if source else ""))
     crop = as_crop(crop)
     H, W = crop.shape
     x = preprocess([crop], size, mean, std)

@@ -298,7 +298,7 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
             if show_cam:
                 for item in gradcam_images(res, i, predictors):
                     if item[1] is None:
-                        st.caption(f"Grad-CAM ({item[0]}) failed: {item[2]}")
+                        st.caption(f"Grad-CAM · {item[0]}: {item[2]}")
                     else:
                         imgs.append(item[1])
                         caps.append(f"Grad-CAM · {item[0]}")
