@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--as", dest="name", required=True, help="the shipped model's name")
     sh.set_defaults(fn=cmd_ship)
 
-    q = sub.add_parser("quantize", help="an int8 copy of a checkpoint: about 2x faster on a CPU, for the webcam",
+    q = sub.add_parser("quantize", help="an int8 copy of a checkpoint: faster on a CPU (2x for seed-vgg), for the webcam",
                        description="Post-training int8 quantization (no retraining): calibrates on training images, "
                        "writes model/<name>.pt and prints its accuracy beside the float model's.")
     q.add_argument("checkpoint", help="a checkpoint, a model name in model/ or a run id")

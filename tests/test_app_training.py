@@ -204,3 +204,21 @@ def test_a_search_started_from_the_page_shows_its_trials(synthetic_csv):
     assert n_charts(at) >= 1
     trial_runs = [r for r in list_runs() if r.config().extra.get("study") == "page-search"]
     assert len(trial_runs) == 2 and all(r.config().model == "model48" for r in trial_runs)
+
+
+def test_experiments_page_makes_an_int8_copy_that_joins_the_models(synthetic_csv, tmp_path, monkeypatch):
+    from core.checkpoint import load_checkpoint
+    from core.predictors import discover_models
+
+    monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path))
+    run = train(TrainConfig(data=str(synthetic_csv), model="vgg", width=8, epochs=1, batch_size=32,
+                            optimizer="adam", lr=3e-3, warmup_epochs=0, threads=1, name="fast one"), progress=False)
+    at = page("4_Experiments")
+    assert at.text_input(key=f"exp_int8_name_{run.id}").value == "fast-one-int8"
+    at.button(key=f"exp_int8_go_{run.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Saved `fast-one-int8.pt`: validation" in texts(at)
+    assert load_checkpoint(tmp_path / "fast-one-int8.pt")["quantized"]["dtype"] == "int8"
+    assert [m.name for m in discover_models(tmp_path, runs="none")] == ["fast-one-int8 (vgg)"]
+    at.button(key=f"exp_int8_go_{run.id}").click().run()  # the same name again: refused, nothing overwritten
+    assert "exists already" in texts(at)

@@ -1013,6 +1013,49 @@ def _toggle_promoted(run_id: str) -> None:
         ss["exp_flash"] = ("error", f"Could not save: {e}")
 
 
+def int8_copy_view(run: Run) -> None:
+    """Make an int8 copy of the run's best checkpoint in the models folder (core.quantize): the same answers
+    within a fraction of a point, faster on a CPU (2x for seed-vgg), so a better model still keeps the webcam smooth."""
+    from core.predictors import clear_caches, default_model_dir
+    from core.quantize import quantize_checkpoint
+    from core.runs import slug
+    from ui.widgets import friendly_error
+
+    ss = st.session_state
+    st.markdown("**A faster copy for the webcam**")
+    st.caption("An int8 copy of this run's best checkpoint: faster on a CPU (`seed-vgg`'s runs 2x faster) for "
+               "nearly the same accuracy (both are measured and shown). It joins your models on the Webcam and Compare pages. "
+               "No retraining: a few thousand training images calibrate it, in about a minute.")
+    key = f"exp_int8_name_{run.id}"
+    if key not in ss:
+        ss[key] = f"{slug(title_of(run))}-int8"
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    c1.text_input("Name of the copy", key=key, max_chars=60)
+    go_ = c2.button("Make the int8 copy", key=f"exp_int8_go_{run.id}", icon=":material/bolt:",
+                    disabled=not run.best_path.exists(), help=None if run.best_path.exists() else "Needs best.pt.")
+    done = ss.pop(f"exp_int8_done_{run.id}", None)
+    if done:
+        st.success(done, icon=":material/bolt:")
+    if not go_:
+        return
+    dst = default_model_dir() / f"{slug(ss[key] or 'int8')}.pt"
+    if dst.exists():
+        st.error(f"`{dst.name}` exists already in the models folder: choose another name.")
+        return
+    try:
+        with st.spinner("Quantizing, then measuring the float and the int8 model on the validation and test "
+                        "splits…"):
+            r = quantize_checkpoint(run.best_path, dst, data=run.config().data or None)
+    except Exception as e:  # noqa: BLE001 - whatever goes wrong is said, not raised
+        st.error(f"No int8 copy made: {friendly_error(e)}")
+        return
+    clear_caches()
+    ss[f"exp_int8_done_{run.id}"] = (
+        f"Saved `{dst.name}`: validation {r['int8_val_acc']:.2%} (float {r['float_val_acc']:.2%}), test "
+        f"{r['int8_test_acc']:.2%} (float {r['float_test_acc']:.2%}). Pick it on the Webcam page.")
+    st.rerun()
+
+
 def manage_view(run: Run) -> None:
     ss = st.session_state
     info = run.info()
@@ -1032,6 +1075,8 @@ def manage_view(run: Run) -> None:
     flash = ss.pop("exp_flash", None)
     if flash:
         (st.success if flash[0] == "success" else st.error)(flash[1])
+    st.divider()
+    int8_copy_view(run)
     st.divider()
     if ss.get("exp_confirm_delete") == run.id:
         st.warning(f"Delete **{html.escape(title_of(run))}** for good? Its checkpoints, metrics, log and curves are "
