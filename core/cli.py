@@ -114,7 +114,6 @@ def cmd_ship(a) -> int:
 
 
 def cmd_quantize(a) -> int:
-    from .checkpoint import load_checkpoint
     from .predictors import default_model_dir, resolve_model
     from .quantize import quantize_checkpoint
     from .runs import slug
@@ -131,7 +130,7 @@ def cmd_quantize(a) -> int:
         from .runs import ROOT
 
         name = slug(a.name)
-        r["confusion_png"] = str(save_confusion(r["int8_test_confusion"], load_checkpoint(dst)["classes"],
+        r["confusion_png"] = str(save_confusion(r["int8_test_confusion"], r["classes"],
                                                 ROOT / "graphs" / name / "confusion.png",
                                                 f"{name}: PrivateTest (int8)"))
     if a.json:

@@ -17,10 +17,10 @@ though it announces a move to torchao: where it is gone or the CPU lacks the bac
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 import platform
 import time
 import warnings
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,7 +68,7 @@ def _prepared(model: torch.nn.Module, input_size: int, backend: str):
 
 @torch.inference_mode()
 def quantize_model(model: torch.nn.Module, calibration: torch.Tensor, input_size: int = 48,
-                   backend: str = BACKEND, batch_size: int = 256, progress=None) -> torch.nn.Module:
+                   backend: str = BACKEND, batch_size: int = 256) -> torch.nn.Module:
     """An int8 copy of a float `model`, calibrated on `calibration`: normalised inputs (N, 1, H, W)."""
     from torch.ao.quantization.quantize_fx import convert_fx
 
@@ -80,8 +80,6 @@ def quantize_model(model: torch.nn.Module, calibration: torch.Tensor, input_size
                                f"({type(e).__name__}: {e})") from e
         for i in range(0, len(calibration), batch_size):
             prepared(calibration[i:i + batch_size])
-            if progress:
-                progress(min(i + batch_size, len(calibration)), len(calibration))
         return convert_fx(prepared).eval()
 
 
@@ -131,8 +129,7 @@ def is_quantized(model: torch.nn.Module) -> bool:
     return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
 
 
-def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, backend: str = BACKEND,
-                        progress=None) -> dict:
+def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, backend: str = BACKEND) -> dict:
     """Write an int8 copy of checkpoint `src` to `dst`, calibrated on `images` random training images of
     `data` (default FER2013); measure both on PublicTest (selection) and PrivateTest, as training does,
     and store the int8 model's figures as its metrics. Returns those figures."""
@@ -155,8 +152,7 @@ def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, 
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(train), generator=g)[:images]
     t0 = time.perf_counter()
-    qmodel = quantize_model(model, normalize(train.images[idx], state["mean"], state["std"]), size, backend,
-                            progress=progress)
+    qmodel = quantize_model(model, normalize(train.images[idx], state["mean"], state["std"]), size, backend)
     seconds = time.perf_counter() - t0
     figures = {}
     for split in ("val", "test"):
@@ -175,4 +171,4 @@ def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, 
                         "torch": torch.__version__, "machine": platform.machine()}
     out["state_dict"] = plain_state_dict(qmodel)
     write_checkpoint_state(dst, out)
-    return {"checkpoint": str(dst), **figures, "calibration_images": int(len(idx)), "seconds": seconds}
+    return {"checkpoint": str(dst), "classes": list(ds.classes), **figures, "calibration_images": int(len(idx)), "seconds": seconds}

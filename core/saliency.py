@@ -45,10 +45,9 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
     from torch import nn
 
     from .faces import as_crop, preprocess
-
-    model, mean, std, size = _unwrap(model_or_predictor, mean, std)
     from .quantize import is_quantized
 
+    model, mean, std, size = _unwrap(model_or_predictor, mean, std)
     if is_quantized(model):
         source = ((getattr(model_or_predictor, "meta", None) or {}).get("quantized") or {}).get("source")
         raise ValueError("no Grad-CAM for an int8 model: its integer layers have no gradients"
