@@ -122,9 +122,11 @@ def cmd_quantize(a) -> int:
     dst = Path(a.out) if a.out else default_model_dir() / f"{slug(a.name)}.pt"
     if dst.resolve() == src.resolve():
         raise ValueError("the int8 copy needs a name of its own (--as), not the float model's")
+    if dst.exists() and not a.force:
+        raise FileExistsError(f"{dst} exists already: choose another name, or --force to replace it")
     print(f"quantizing {src} to int8 on {a.images} training images, then measuring both on PublicTest and "
           f"PrivateTest...", file=sys.stderr)
-    r = quantize_checkpoint(src, dst, data=a.data, images=a.images, seed=a.seed)
+    r = quantize_checkpoint(src, dst, data=a.data, images=a.images, seed=a.seed, overwrite=a.force)
     if a.name:  # shipped beside the others: its confusion matrix where theirs are
         from .plots import save_confusion
         from .runs import ROOT
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--images", type=int, default=2048, help="training images to calibrate on (default 2048)")
     q.add_argument("--seed", type=int, default=0, help="which images (default 0)")
     q.add_argument("--data", help="data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)")
+    q.add_argument("--force", action="store_true", help="replace an existing file of that name")
     q.add_argument("--json", action="store_true")
     q.set_defaults(fn=cmd_quantize)
 

@@ -129,15 +129,19 @@ def is_quantized(model: torch.nn.Module) -> bool:
     return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
 
 
-def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, backend: str = BACKEND) -> dict:
+def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, backend: str = BACKEND,
+                        overwrite: bool = False) -> dict:
     """Write an int8 copy of checkpoint `src` to `dst`, calibrated on `images` random training images of
     `data` (default FER2013); measure both on PublicTest (selection) and PrivateTest, as training does,
-    and store the int8 model's figures as its metrics. Returns those figures."""
+    and store the int8 model's figures as its metrics. Returns those figures. An existing `dst` is kept
+    (FileExistsError) unless `overwrite`: a model someone made is never replaced by accident."""
     from .checkpoint import build_model, load_checkpoint, write_checkpoint_state
     from .data import load_dataset, normalize, to_stress
     from .evaluate import evaluate_model
     from .labels import STRESS_CLASSES
 
+    if Path(dst).exists() and not overwrite:
+        raise FileExistsError(f"{Path(dst).name} exists already in {Path(dst).parent}: choose another name")
     state = load_checkpoint(src)
     if state.get("quantized"):
         raise ValueError(f"{src} is already quantized ({state['quantized'].get('dtype', 'int8')})")

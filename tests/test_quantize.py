@@ -138,3 +138,17 @@ def test_compare_page_grad_cam_explains_an_int8_model_and_still_draws_the_float_
     out = {item[0]: item for item in gradcam_images(res, 0, [CNNPredictor(int8_ckpt[0]), CNNPredictor(float_ckpt)])}
     assert out["small-vgg-int8"][1] is None and "int8" in out["small-vgg-int8"][2]
     assert out["small-vgg"][1].shape == (144, 144, 3)
+
+
+def test_an_existing_model_is_never_replaced_unless_asked(float_ckpt, synthetic_csv, tmp_path, capsys):
+    from core.cli import main
+
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"a model someone made")
+    with pytest.raises(FileExistsError, match="exists already"):
+        quantize_checkpoint(float_ckpt, mine, data=synthetic_csv, images=64)
+    assert main(["quantize", str(float_ckpt), "--out", str(mine), "--data", str(synthetic_csv)]) == 2
+    assert "--force" in capsys.readouterr().err and mine.read_bytes() == b"a model someone made"
+    assert main(["quantize", str(float_ckpt), "--out", str(mine), "--data", str(synthetic_csv), "--images", "64",
+                 "--force"]) == 0
+    assert load_checkpoint(mine)["quantized"]["dtype"] == "int8"

@@ -1039,10 +1039,7 @@ def int8_copy_view(run: Run) -> None:
     if not go_:
         return
     dst = default_model_dir() / f"{slug(ss[key] or 'int8')}.pt"
-    if dst.exists():
-        st.error(f"`{dst.name}` exists already in the models folder: choose another name.")
-        return
-    try:
+    try:  # an existing file of that name is kept and said (core.quantize)
         with st.spinner("Quantizing, then measuring the float and the int8 model on the validation and test "
                         "splits…"):
             r = quantize_checkpoint(run.best_path, dst, data=run.config().data or None)
