@@ -30,7 +30,7 @@ def main():
     args = ap.parse_args()
 
     from core.config import TrainConfig
-    from core.distill import Teacher
+    from core.train.distill import Teacher
     from core.labels import EMOTIONS
     from core.models import create_model
     from core.train import make_optimizer, train_step

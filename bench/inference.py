@@ -3,15 +3,15 @@
 Frames: 640x480, composed from the faces in sample_images/ pasted on a plain background, one with
 one face and one with five. Paths timed (median ms per frame after warm-up):
 
-- detection only (OpenCV Haar cascade, core.faces.FaceDetector)
+- detection only (OpenCV Haar cascade, core.predict.detectors.HaarDetector)
 - fast path: detection + crop + mini_xception (our real-time model), one batched forward pass
 - as the Webcam page runs it by default: detection + the model it starts on (the fastest shipped
-  one at >= 66% PrivateTest, core.predictors.webcam_model; else mini_xception), averaged with the
+  one at >= 66% PrivateTest, core.predict.webcam_model; else mini_xception), averaged with the
   mirror image (flip test-time augmentation), 1 torch thread
 - accurate path: detection + crop + our most accurate model (the best shipped checkpoint in
   model/*.pt by its metrics, else a ResNet-18 created with default arguments: speed does not
   depend on the weights)
-- DeepFace.analyze(actions=["emotion"], detector_backend="opencv") through core.deepface_backend
+- DeepFace.analyze(actions=["emotion"], detector_backend="opencv") through core.predict.deepface
   (its own detector, alignment and model); untrained weights are written into a temporary
   DEEPFACE_HOME when the real ones are absent (again, speed does not depend on the values)
 
@@ -65,9 +65,10 @@ def face_patches() -> list[np.ndarray]:
     """Square RGB patches around the face of each single-face sample photo (face ~ half the patch)."""
     import cv2
 
-    from core.faces import FaceDetector, load_image
+    from core.predict.detectors import HaarDetector
+    from core.data.images import load_image
 
-    det = FaceDetector()
+    det = HaarDetector()
     out = []
     for path in sorted((ROOT / "sample_images").glob("*.jpg")):
         if "collage" in path.name:
@@ -116,11 +117,11 @@ def compose_frame(patches, n_faces: int, size=(640, 480), seed: int = 0) -> np.n
 
 def our_predictors(tmp: Path, model_dir):
     """(fast, accurate, webcam) CNNPredictors, each with a description of where it came from; webcam is the
-    model the Webcam page starts on (core.predictors.webcam_model), else the fast one."""
-    from core.checkpoint import save_checkpoint
+    model the Webcam page starts on (core.predict.webcam_model), else the fast one."""
+    from core.models.checkpoint import save_checkpoint
     from core.labels import EMOTIONS
     from core.models import create_model
-    from core.predictors import CNNPredictor, best_model, discover_models, webcam_model
+    from core.predict import CNNPredictor, best_model, discover_models, webcam_model
 
     shipped = [m for m in discover_models(model_dir or ROOT / "model") if m.source == "shipped" and not m.error
                and m.kind == "emotion"]
@@ -146,7 +147,7 @@ def our_predictors(tmp: Path, model_dir):
 
 def deepface_setup(tmp: Path):
     """A DeepFacePredictor ready to run, and a note on its weights; (None, reason) if DeepFace cannot run."""
-    from core import deepface_backend as dfb
+    from core.predict import deepface as dfb
 
     note = "real weights"
     status = dfb.weights_status()
@@ -198,8 +199,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("FEL_TF_THREADS", str(args.threads))
     import torch
 
-    from core.faces import FaceDetector, crop_faces
-    from core.predictors import set_inference_threads
+    from core.predict.detectors import HaarDetector
+    from core.predict.crops import crop_faces
+    from core.predict import set_inference_threads
 
     set_inference_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; CPUs: {os.cpu_count()}; "
@@ -207,7 +209,7 @@ def main(argv=None) -> int:
 
     patches = face_patches()
     frames = {1: compose_frame(patches, 1), 5: compose_frame(patches, 5)}
-    detector = FaceDetector()
+    detector = HaarDetector()
     found = {n: len(detector.detect(f)) for n, f in frames.items()}
     print("frames: 640x480 RGB; faces detected: " + ", ".join(f"{found[n]} of {n}" for n in frames))
 

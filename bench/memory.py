@@ -41,8 +41,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
-    from core.augment import augment
-    from core.checkpoint import load_model
+    from core.data.augment import augment
+    from core.models.checkpoint import load_model
     from core.data import load_dataset
     from core.evaluate import predict_probs
     from core.malloc import keep_freed_memory

@@ -1,5 +1,5 @@
 """CPU time per face of every shipped emotion model, in one process, and each one's speed-up over the
-default: the most accurate shipped model (core.predictors.best_model), which the real-time model must
+default: the most accurate shipped model (core.predict.best_model), which the real-time model must
 beat by 3x. The models take turns in blocks of faces (a few untimed, then `--block` timed), as on the
 webcam where one model answers frame after frame, and the turns go round `--rounds` times, so the host's
 load hits them alike.
@@ -34,7 +34,7 @@ def main(argv=None):
     ap.add_argument("--model-dir", default=None, help="where shipped checkpoints are (default: model/)")
     a = ap.parse_args(argv)
 
-    from core.predictors import CNNPredictor, best_model, discover_models, set_inference_threads
+    from core.predict import CNNPredictor, best_model, discover_models, set_inference_threads
 
     set_inference_threads(a.threads)
     models = [m for m in discover_models(a.model_dir, runs="none") if not m.error and m.kind == "emotion"]

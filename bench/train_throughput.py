@@ -62,7 +62,7 @@ def baseline(model, images, labels, mean, std, batch_size, workers) -> float:
 
 def data_path_only(images, labels, mean, std, batch_size, batches=30) -> tuple[float, float]:
     """Images/s of the input pipelines alone, no model: our batched augmentation against the per-image loader."""
-    from core.augment import augment
+    from core.data.augment import augment
 
     x8, y = torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
     gen = torch.Generator().manual_seed(0)

@@ -1,7 +1,20 @@
-"""Facial Emotion Lab's engine: data, models, training, runs, evaluation, faces and predictors.
+"""Facial Emotion Lab's engine. Nothing here imports Streamlit; the app's pages and `python -m core` call the
+same functions.
 
-Nothing here imports Streamlit; the app's pages and `python -m core` call the same functions."""
-__version__ = "0.1.0"
+Its packages are layers, and a module imports only from its own layer or those below it (tests/test_layers.py
+checks the import graph, and that it has no circle):
+
+    0  settings, labels, files, processes, malloc   where things are; names of classes; atomic files
+    1  data        data sets, image decoding, augmentation, synthetic sets
+    2  models      the model registry and families, the checkpoint format, int8 models
+    3  config, evaluate                              a run's configuration; metrics and probabilities
+    4  runs        the run folder (and shipped models as read-only runs)
+    5  predict     predictors, the model catalogue, detectors, crops, tracking, the frame pipeline, video
+    6  train       the training loop, optimiser, distillation, recipes, plots
+    7  jobs, workflows                               queue, workers, searches; evaluate, quantize, card, ship
+    8  cli         `python -m core ...`
+"""
+__version__ = "0.2.0"
 
 from .malloc import keep_freed_memory
 

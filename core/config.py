@@ -1,4 +1,4 @@
-"""A training run's configuration: one dataclass, saved as the run's config.json."""
+"""Layer 3: a training run's configuration, one dataclass of plain data, saved as the run's config.json."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,6 @@
-"""Accuracy, per-class precision/recall/F1 and the confusion matrix, with optional test-time augmentation."""
+"""Layer 3, evaluation: probabilities of a model on uint8 faces (with optional test-time augmentation),
+accuracy, per-class precision/recall/F1 and the confusion matrix. Imports data and labels only: evaluating a
+checkpoint file on a data set is a workflow (core.workflows.evaluation)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +13,7 @@ from .labels import STRESS_CLASSES, canonical, stress_probability
 TTA_MODES = (None, "flip", "tencrop")
 
 
-def _views(x: torch.Tensor, tta, shift: int = 3):
+def tta_views(x: torch.Tensor, tta, shift: int = 3):
     """Views of a float batch to average over: identity; + flip; or 5 shifts x 2 flips ('ten-crop')."""
     if not tta:
         return [x]
@@ -36,7 +38,7 @@ def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None
     out = []
     for i in range(0, len(images), batch_size):
         x = normalize(images[i:i + batch_size], mean, std).to(dev)
-        views = _views(x, tta)
+        views = tta_views(x, tta)
         out.append((sum(F.softmax(model(v), 1) for v in views) / len(views)).cpu())
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
@@ -72,22 +74,6 @@ def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_si
     probs = predict_probs(model, images, mean, std, tta, batch_size, progress)
     return {**metrics_from_probs(probs.numpy(), labels.numpy() if torch.is_tensor(labels) else labels, classes),
             "tta": tta}
-
-
-def evaluate_checkpoint(path, data=None, split: str = "test", tta=None, progress=None) -> dict:
-    """Evaluate a checkpoint on a split of a data set (FER2013 by default), with its own task and size."""
-    from .checkpoint import load_model
-    from .data import load_dataset
-
-    model, meta = load_model(path)
-    task = "stress" if tuple(meta["classes"]) == STRESS_CLASSES else "emotion"
-    ds = load_dataset(data, image_size=meta["input_size"], task=task)
-    if [canonical(c) for c in ds.classes] != [canonical(c) for c in meta["classes"]]:
-        raise ValueError(f"{path} predicts {meta['classes']} but {ds.source} has classes {list(ds.classes)}")
-    s = ds.splits[split]
-    result = evaluate_model(model, s.images, s.labels, ds.classes, meta["mean"], meta["std"], tta,
-                            progress=progress)
-    return {**result, "split": split, "data": ds.source, "checkpoint": str(path)}
 
 
 def align_probs(probs, from_classes, to_classes) -> np.ndarray:

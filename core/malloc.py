@@ -12,6 +12,8 @@ import ctypes
 import os
 import sys
 
+from . import settings
+
 MMAP_THRESHOLD = 128 * 2**20  # larger allocations still come from (and go back to) the kernel
 TRIM_THRESHOLD = 2**30  # up to this much freed memory stays with the process for the next batch
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
@@ -20,7 +22,7 @@ _USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TO
 
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; True when they were raised."""
-    if os.environ.get("FEL_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
+    if not settings.keep_freed_memory() or not sys.platform.startswith("linux"):
         return False
     if any(k in os.environ for k in _USER_SETTINGS) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return False

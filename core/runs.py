@@ -1,14 +1,23 @@
-"""A run is a folder, and the folder is the truth: the app, the CLI and the trainer read the same files.
+"""Layer 4, runs: a run is a folder, and the folder is the truth: the app, the CLI and the trainer read the
+same files. Imports layers 0-3 (settings, files, processes, config).
 
     model/runs/<run-id>/  config.json  metrics.jsonl  status.json  progress.json  info.json
-                          best.pt  last.pt  train.log  [STOP]
+                          evaluations.json  best.pt  last.pt  train.log  [STOP]  .lock
     graphs/runs/<run-id>/ loss.png  accuracy.png  confusion.png
 
-metrics.jsonl is append-only, one flushed line per finished epoch. status.json records the pid of
-the process that owns the run, so a run whose process died reads as interrupted, not running.
+metrics.jsonl is append-only, one flushed line per finished epoch. status.json records the process that
+owns the run (pid, its start time, host), so a run whose process died reads as interrupted, not running;
+`Run.set_status` is its only writer. `Run.hold()` is the lock a process keeps for as long as it trains the
+run: no second process can train it meanwhile, and the kernel releases it on any exit.
+
+A shipped model is a run too, read-only: `graphs/<name>/` holds its config and per-epoch metrics, and its
+card (`model/<name>.card.json`) its test figures (`ShippedRun`, `list_shipped_runs`).
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
@@ -17,18 +26,18 @@ import time
 from pathlib import Path
 
 from .config import TrainConfig
+from .files import append_line, read_json, read_lines, write_json, write_lines
+from .processes import owner, pid_alive
+from .settings import graphs_root, model_dir, runs_root, shipped_graphs_dir
 
-ROOT = Path(__file__).resolve().parent.parent
 STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
-_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+RESUMABLE = ("stopped", "interrupted", "failed")
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # the run ids Run.create makes
+SHIPPED_PREFIX = "model:"  # the id of a shipped model's history on the pages ("model:seed-vgg")
 
 
-def runs_root() -> Path:
-    return Path(os.environ.get("FEL_RUNS_DIR", ROOT / "model" / "runs"))
-
-
-def graphs_root() -> Path:
-    return Path(os.environ.get("FEL_GRAPHS_DIR", ROOT / "graphs" / "runs"))
+class RunBusy(RuntimeError):
+    """The run is being trained by another live process (or is waiting in the queue for one)."""
 
 
 def slug(text: str, max_len: int = 40) -> str:
@@ -37,48 +46,25 @@ def slug(text: str, max_len: int = 40) -> str:
     return s[:max_len].strip("-_") or "run"
 
 
-def write_json(path: Path, data) -> None:
-    """Atomic: readers see the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+def check_run_id(run_id) -> str:
+    run_id = str(run_id)
+    if not SAFE_ID.match(run_id) or ".." in run_id:
+        raise ValueError(f"{run_id!r} is not a valid run id")
+    return run_id
 
 
-def read_json(path: Path, default=None):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
+def new_run_id(name: str) -> str:
+    """Time first (runs sort by age), then the name, then the host and pid: unique across the machines that
+    share a runs folder, even when two start in the same second."""
+    from .processes import hostname
 
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of a process: with the pid, it names a process even after pid reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid, start_time=None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    if Path(f"/proc/{pid}/stat").exists():
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if ") Z " in stat:  # a zombie has finished
-            return False
-        if start_time is not None and process_start_time(int(pid)) != start_time:
-            return False
-    return True
+    host = slug(hostname(), 12)
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(name)}-{host}{os.getpid()}"
 
 
 class Run:
+    shipped = False
+
     def __init__(self, directory, graphs_dir=None):
         self.dir = Path(directory)
         self.id = self.dir.name
@@ -86,10 +72,11 @@ class Run:
 
     # ------------------------------------------------------------ creation and lookup
     @classmethod
-    def create(cls, config: TrainConfig, root=None, graphs=None, state: str = "queued") -> "Run":
+    def create(cls, config: TrainConfig, root=None, graphs=None, state: str = "queued", **status) -> "Run":
+        """A new run folder with its config and first status, written in one step each."""
         root = Path(root) if root else runs_root()
         root.mkdir(parents=True, exist_ok=True)
-        base = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(config.name or config.model)}"
+        base = new_run_id(config.name or config.model)
         for n in range(1, 10_000):
             run_id = base if n == 1 else f"{base}-{n}"
             try:
@@ -99,20 +86,21 @@ class Run:
                 continue
         run = cls(root / run_id, (Path(graphs) if graphs else graphs_root()) / run_id)
         run.config_path.write_text(config.to_json())
-        run.set_status(state)
+        run.set_status(state, fresh=True, created=time.time(), **({"queued": time.time()} if state == "queued" else {}),
+                       **status)
         return run
 
     @classmethod
-    def open(cls, run_id_or_path, root=None) -> "Run":
-        p = Path(str(run_id_or_path))
+    def open(cls, run_id, root=None) -> "Run":
+        """A run by its id, inside the runs folder only (a path elsewhere, '..' or '' is refused)."""
         root = Path(root) if root else runs_root()
-        if p.is_dir() and (p / "config.json").exists():
-            return cls(p)
-        if not _ID_OK.match(str(run_id_or_path)) or ".." in str(run_id_or_path):
-            raise ValueError(f"{run_id_or_path!r} is not a valid run id")
-        d = root / str(run_id_or_path)
+        text = str(run_id)
+        p = Path(text)
+        if p.is_absolute() and p.parent.resolve() == root.resolve():
+            text = p.name  # the run's own folder, given as a path
+        d = root / check_run_id(text)
         if not (d / "config.json").exists():
-            raise FileNotFoundError(f"no run {run_id_or_path!r} in {root}")
+            raise FileNotFoundError(f"no run {text!r} in {root}")
         return cls(d)
 
     # ------------------------------------------------------------ paths
@@ -121,10 +109,12 @@ class Run:
     status_path = property(lambda self: self.dir / "status.json")
     progress_path = property(lambda self: self.dir / "progress.json")
     info_path = property(lambda self: self.dir / "info.json")
+    evaluations_path = property(lambda self: self.dir / "evaluations.json")
     log_path = property(lambda self: self.dir / "train.log")
     best_path = property(lambda self: self.dir / "best.pt")
     last_path = property(lambda self: self.dir / "last.pt")
     stop_path = property(lambda self: self.dir / "STOP")
+    lock_path = property(lambda self: self.dir / ".lock")
 
     # ------------------------------------------------------------ contents
     def config(self) -> TrainConfig:
@@ -132,50 +122,75 @@ class Run:
 
     def metrics(self) -> list[dict]:
         """Finished epochs, in order; a torn last line (process killed mid-write) is ignored."""
-        rows = []
-        try:
-            text = self.metrics_path.read_text()
-        except OSError:
-            return rows
-        for line in text.splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                break
-        return rows
+        return read_lines(self.metrics_path)
 
     def append_metrics(self, row: dict) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.metrics_path, row)
 
     def rewrite_metrics(self, rows: list[dict]) -> None:
         """Only for resume: keep exactly the epochs the checkpoint has (drops a torn or extra line)."""
-        tmp = self.metrics_path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        os.replace(tmp, self.metrics_path)
+        write_lines(self.metrics_path, rows)
 
     def status(self) -> dict:
         return read_json(self.status_path, {"state": "failed", "error": "status.json is missing or unreadable"})
 
-    def set_status(self, state: str, **fields) -> dict:
+    def set_status(self, state: str, fresh: bool = False, **fields) -> dict:
+        """The only writer of status.json. `fresh`: a new attempt, without the flags of the last one (only
+        when it was created and first started are kept). "running" records this process as the owner."""
         assert state in STATES, state
-        data = {k: v for k, v in self.status().items() if k not in ("error",)} if self.status_path.exists() else {}
+        old = self.status() if self.status_path.exists() else {}
+        if fresh:
+            data = {k: old[k] for k in ("started", "created") if k in old}
+        else:
+            data = {k: v for k, v in old.items() if k != "error"}
         data.update(state=state, updated=time.time(), **fields)
         if state == "running":
-            data.update(pid=os.getpid(), pid_start=process_start_time(os.getpid()))
+            data.update(owner())
             data.setdefault("started", time.time())
         write_json(self.status_path, data)
         return data
+
+    def mark_queued(self, resume: bool = False, **fields) -> dict:
+        return self.set_status("queued", fresh=True, queued=time.time(), resume=bool(resume), **fields)
+
+    def mark_cancelled(self) -> dict:
+        """Taken out of the queue before it started (it can still be resumed, i.e. queued again)."""
+        self.log("cancelled before it started")
+        return self.set_status("stopped", fresh=True, cancelled=True)
 
     def state(self) -> str:
         """The state checked against the process: a 'running' run whose process is gone is interrupted."""
         st = self.status()
         state = st.get("state", "failed")
-        if state == "running" and not pid_alive(st.get("pid"), st.get("pid_start")):
+        if state == "running" and not pid_alive(st.get("pid"), st.get("pid_start"), st.get("host")):
             return "interrupted"
         return state
+
+    def check_resumable(self) -> None:
+        """ValueError (what the run is doing) unless the run can be trained again: stopped, interrupted, failed."""
+        state = self.state()
+        if state not in RESUMABLE:
+            what = {"running": "is being trained by a live process", "queued": "is already queued",
+                    "finished": "has finished"}
+            raise ValueError(f"run {self.id} {what.get(state, 'is ' + state)}: nothing to resume")
+
+    @contextlib.contextmanager
+    def hold(self):
+        """The run's lock, for as long as this process trains it: RunBusy if another process holds it. The
+        kernel drops it when the process ends, however it ends."""
+        f = open(self.lock_path, "a+")
+        try:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno in (errno.EAGAIN, errno.EACCES):
+                    pid = self.status().get("pid")
+                    raise RunBusy(f"run {self.id} is being trained by another process"
+                                  + (f" (pid {pid})" if pid else "") + ": wait for it, or stop it first") from None
+                raise
+            yield self
+        finally:
+            f.close()
 
     def progress(self) -> dict:
         return read_json(self.progress_path, {})
@@ -194,11 +209,31 @@ class Run:
 
     @property
     def title(self) -> str:
-        return self.info().get("title") or self.id
+        """What to call a run: the title the user gave it, else the name it was started with, else its id."""
+        title = self.info().get("title")
+        if title:
+            return str(title)
+        name = (read_json(self.config_path, {}) or {}).get("name") if self.config_path.exists() else None
+        return str(name) if name else self.id
 
     def summary(self) -> dict:
         return read_json(self.dir / "summary.json", {})
 
+    # ------------------------------------------------------------ evaluations made after training
+    def evaluations(self) -> list[dict]:
+        return list((read_json(self.evaluations_path, {}) or {}).get("items", []))
+
+    def save_evaluation(self, result: dict) -> dict:
+        """Keep an evaluation (a split, a TTA, a data set) with the run; a new one replaces the same kind."""
+        item = {k: result.get(k) for k in ("split", "tta", "data", "n", "accuracy", "macro_f1", "loss", "classes",
+                                            "confusion", "per_class")}
+        item["time"] = time.time()
+        same = (item["split"], item["tta"], item["data"])
+        items = [e for e in self.evaluations() if (e.get("split"), e.get("tta"), e.get("data")) != same]
+        write_json(self.evaluations_path, {"items": items + [item]})
+        return item
+
+    # ------------------------------------------------------------ the log
     def log(self, message: str) -> None:
         with open(self.log_path, "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
@@ -229,7 +264,7 @@ class Run:
         shutil.rmtree(self.graphs_dir, ignore_errors=True)
 
     def __repr__(self) -> str:
-        return f"Run({self.id!r})"
+        return f"{type(self).__name__}({self.id!r})"
 
 
 def list_runs(root=None) -> list[Run]:
@@ -239,3 +274,81 @@ def list_runs(root=None) -> list[Run]:
         return []
     runs = [Run(d) for d in root.iterdir() if d.is_dir() and (d / "config.json").exists()]
     return sorted(runs, key=lambda r: r.id, reverse=True)
+
+
+# ---------------------------------------------------------------- shipped models, as read-only runs
+
+class ShippedRun(Run):
+    """A shipped model's training history (`graphs/<name>/`), read like a run and never written."""
+
+    shipped = True
+
+    def __init__(self, name: str, graphs=None, models=None):
+        folder = Path(graphs or shipped_graphs_dir()) / name
+        super().__init__(folder, folder)
+        self.name = name
+        self.id = SHIPPED_PREFIX + name
+        self.checkpoint = Path(models or model_dir()) / f"{name}.pt"
+        self.card_path = self.checkpoint.with_name(f"{name}.card.json")
+
+    best_path = property(lambda self: self.checkpoint)
+    last_path = property(lambda self: self.dir / ".none")
+
+    def status(self) -> dict:
+        return {"state": "finished", "shipped": True}
+
+    def state(self) -> str:
+        return "finished"
+
+    def info(self) -> dict:
+        return {"title": self.name}
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+    def summary(self) -> dict:
+        """The test figures from its card (PublicTest selection, PrivateTest report), else its checkpoint's."""
+        card = read_json(self.card_path, None)
+        if isinstance(card, dict) and isinstance(card.get("test_none"), dict):
+            test = card["test_none"]
+            return {"best_val_acc": (card.get("val_none") or {}).get("accuracy"), "test_acc": test.get("accuracy"),
+                    "test_macro_f1": test.get("macro_f1"), "test": {**test, "classes": card.get("classes")},
+                    "classes": card.get("classes")}
+        rows = self.metrics()
+        return {"best_val_acc": max((r["val_acc"] for r in rows), default=None)} if rows else {}
+
+    def evaluations(self) -> list[dict]:
+        return []
+
+    def _read_only(self, *_, **__):
+        raise RuntimeError(f"{self.name} is a shipped model: its history is read-only")
+
+    set_status = save_evaluation = update_info = request_stop = append_metrics = rewrite_metrics = _read_only
+    log = write_progress = _read_only
+
+    def delete(self) -> None:
+        raise RuntimeError(f"{self.name} is a shipped model (model/{self.name}.pt), not a run: it is not deleted here")
+
+
+def list_shipped_runs(graphs=None, models=None) -> list[ShippedRun]:
+    """Every shipped model whose training history is in graphs/<name>/ (config and metrics), by name."""
+    base = Path(graphs or shipped_graphs_dir())
+    if not base.is_dir():
+        return []
+    out = [ShippedRun(d.name, base, models) for d in sorted(base.iterdir())
+           if d.is_dir() and (d / "config.json").is_file() and (d / "metrics.jsonl").is_file()
+           and (Path(models or model_dir()) / f"{d.name}.pt").is_file()]
+    return out
+
+
+def open_run(run_id, root=None) -> Run:
+    """A run by its id, or a shipped model's history by `model:<name>`."""
+    text = str(run_id)
+    if text.startswith(SHIPPED_PREFIX):
+        name = check_run_id(text[len(SHIPPED_PREFIX):])
+        run = ShippedRun(name)
+        if not run.config_path.is_file():
+            raise FileNotFoundError(f"no training history of the shipped model {name!r}")
+        return run
+    return Run.open(text, root)

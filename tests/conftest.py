@@ -17,12 +17,15 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FEL_RUNS_DIR", str(base / "runs"))
     monkeypatch.setenv("FEL_GRAPHS_DIR", str(base / "graphs"))
     monkeypatch.setenv("FEL_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("FEL_SHIPPED_GRAPHS_DIR", str(base / "shipped-graphs"))
+    monkeypatch.setenv("FEL_VIDEO_DIR", str(base / "videos"))
+    monkeypatch.delenv("FEL_STUDY_STORAGE", raising=False)
     return base
 
 
 @pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory):
-    from core.synthetic import write_synthetic_csv
+    from core.data.synthetic import write_synthetic_csv
 
     return write_synthetic_csv(tmp_path_factory.mktemp("syn") / "syn.csv", n_per_class=40)
 
@@ -67,18 +70,19 @@ def fer2013_dataset(fer2013, tmp_path_factory):
 def _detect_count(path) -> int:
     """Faces found in a photo with the Compare page's and the Webcam page's default detector settings
     (-1 if they disagree)."""
-    from core.faces import FaceDetector, load_image
+    from core.predict.detectors import HaarDetector
+    from core.data.images import load_image
 
     img = load_image(path)
-    counts = {len(FaceDetector(min_size=0.05, detect_width=1024).detect(img)),
-              len(FaceDetector(min_size=0.10, detect_width=480).detect(img))}
+    counts = {len(HaarDetector(min_size=0.05, detect_width=1024).detect(img)),
+              len(HaarDetector(min_size=0.10, detect_width=480).detect(img))}
     return counts.pop() if len(counts) == 1 else -1
 
 
 @pytest.fixture(scope="session")
 def app_model_dir(tmp_path_factory):
     """A model folder with one small emotion CNN (mini_xception, width 8): what FEL_MODEL_DIR points at."""
-    from core.checkpoint import save_checkpoint
+    from core.models.checkpoint import save_checkpoint
     from core.labels import EMOTIONS
     from core.models import create_model
 

@@ -18,7 +18,7 @@ def wait_for(pred, timeout: float = 240, what: str = "condition", poll: float = 
 
 def kill_live_workers() -> None:
     """End the launcher's workers that a test started (by pid, from that test's registry)."""
-    from core import launcher
+    from core import jobs as launcher
 
     for w in launcher.live_workers():
         try:
@@ -31,7 +31,7 @@ def biased_checkpoint(path, classes=None, favourite: int = 0):
     """A tiny checkpoint that answers class `favourite` whatever the face: its class layer is all bias."""
     import torch
 
-    from core.checkpoint import save_checkpoint
+    from core.models.checkpoint import save_checkpoint
     from core.labels import EMOTIONS
     from core.models import create_model
 

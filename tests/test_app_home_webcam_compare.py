@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-HOME, WEBCAM, COMPARE = "Home.py", "pages/1_Webcam.py", "pages/2_Compare.py"
+HOME, WEBCAM, COMPARE = "Home.py", "app_pages/webcam.py", "app_pages/compare.py"
 
 
 def app(script: str, timeout: float = 120):
@@ -130,7 +130,7 @@ def test_webcam_starts_on_a_model_that_reaches_the_bar(app_env, monkeypatch, tmp
     import json
     import shutil
 
-    from core.checkpoint import save_checkpoint
+    from core.models.checkpoint import save_checkpoint
     from core.labels import EMOTIONS
     from core.models import create_model
 
@@ -200,7 +200,7 @@ def test_compare_sample_photo_one_row_per_face_per_model(app_env):
 
 def test_compare_starts_with_our_most_accurate_model_our_stress_model_and_deepface(app_env, tmp_path, monkeypatch):
     """Opening Compare pits DeepFace against the best of ours, not the first listed (`realtime`, the fastest)."""
-    from core.checkpoint import save_checkpoint
+    from core.models.checkpoint import save_checkpoint
     from core.labels import EMOTIONS, STRESS_CLASSES
     from core.models import create_model
 
@@ -251,7 +251,7 @@ def test_compare_deepface_without_weights_warns_and_keeps_our_results(app_env):
 
 def test_compare_deepface_with_weights_adds_its_rows(app_env):
     pytest.importorskip("tensorflow")
-    from core.deepface_backend import write_random_weights
+    from core.predict.deepface import write_random_weights
 
     write_random_weights(app_env["deepface_home"])
     at = app(COMPARE, timeout=300).run()
@@ -307,13 +307,13 @@ def test_compare_huge_image_and_many_faces(app_env):
     gets a clear message; a picture with 30 faces gives a row per face."""
     import cv2
 
-    from core.faces import FaceDetector
+    from core.predict.detectors import HaarDetector
 
     face = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)
     huge = np.full((10_000, 10_000, 3), 90, np.uint8)
     f = cv2.resize(face, (8000, int(8000 * face.shape[0] / face.shape[1])))[:9000]
     huge[1000:1000 + f.shape[0], 1000:1000 + f.shape[1]] = f
-    x, y, w_, h_ = FaceDetector(min_size=0.05, detect_width=1024).detect(face, color="bgr")[0].box
+    x, y, w_, h_ = HaarDetector(min_size=0.05, detect_width=1024).detect(face, color="bgr")[0].box
     m = int(0.4 * w_)
     head = face[max(0, y - m):y + h_ + m, max(0, x - m):x + w_ + m]
     tile = cv2.resize(head, (170, 170), interpolation=cv2.INTER_AREA)
@@ -351,7 +351,7 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 
 def test_compare_batch_zip_of_class_folders(app_env):
-    from core.synthetic import synthetic_images
+    from core.data.synthetic import synthetic_images
 
     x, y = synthetic_images(4)
     from core.labels import EMOTIONS
@@ -412,13 +412,13 @@ def test_compare_dataset_faces_have_true_labels(app_env, monkeypatch, synthetic_
 def test_live_analyzer_tracks_smooths_and_never_raises(face_photo, app_model_dir):
     import cv2
 
-    from core.faces import FaceDetector
-    from core.predictors import load_predictor
-    from ui.live import LiveAnalyzer, LiveSettings, smooth
+    from core.predict.detectors import HaarDetector
+    from core.predict import load_predictor
+    from core.predict.frame import LiveAnalyzer, LiveSettings, smooth
 
     frame = cv2.imread(str(face_photo), cv2.IMREAD_COLOR)
     pred = load_predictor(str(next(Path(app_model_dir).glob("*.pt"))))
-    la = LiveAnalyzer(pred, FaceDetector(min_size=0.1, detect_width=480), LiveSettings(detect_every=3, smoothing=5))
+    la = LiveAnalyzer(pred, HaarDetector(min_size=0.1, detect_width=480), LiveSettings(detect_every=3, smoothing=5))
     out = la.process(frame, color="bgr")
     first = [f["id"] for f in la.snapshot()["faces"]]
     for _ in range(4):
@@ -447,19 +447,19 @@ def test_live_stress_model_labels_its_verdict_once(face_photo, tmp_path, monkeyp
     """A stress / no stress model: the box label is the verdict; no second stress marker under it."""
     import cv2
 
-    from core.checkpoint import save_checkpoint
-    from core.faces import FaceDetector
+    from core.models.checkpoint import save_checkpoint
+    from core.predict.detectors import HaarDetector
     from core.labels import STRESS_CLASSES
     from core.models import create_model
-    from core.predictors import load_predictor
-    from ui import live
+    from core.predict import load_predictor
+    from core.predict import frame as live
 
     path = save_checkpoint(tmp_path / "stress.pt", create_model("mini_xception", num_classes=2, width=8),
                            classes=STRESS_CLASSES, mean=0.5, std=0.25)
     drawn = []
     monkeypatch.setattr(live.draw, "draw_face", lambda out, box, label, col, color, sub=None, sub_col=None:
                         drawn.append((label, sub)))
-    la = live.LiveAnalyzer(load_predictor(str(path)), FaceDetector(min_size=0.1, detect_width=480))
+    la = live.LiveAnalyzer(load_predictor(str(path)), HaarDetector(min_size=0.1, detect_width=480))
     la.process(cv2.imread(str(face_photo), cv2.IMREAD_COLOR), color="bgr")
     face = la.snapshot()["faces"][0]
     assert face["emotion"] in STRESS_CLASSES and face["stress"] == face["emotion"]

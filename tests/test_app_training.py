@@ -1,5 +1,5 @@
 """The Train and Experiments pages, driven with Streamlit's AppTest. The scripts run in-process; the runs they
-start are real background processes (core.launcher), so the tests poll the run folders until done."""
+start are real background processes (core.jobs), so the tests poll the run folders until done."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import biased_checkpoint, kill_live_workers, wait_for
 from streamlit.testing.v1 import AppTest
 
-from core import launcher
+from core import jobs as launcher
 from core.config import TrainConfig
 from core.runs import Run, list_runs, write_json
 from core.train import train
@@ -31,7 +31,7 @@ def synthetic_default(synthetic_csv, monkeypatch):
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=90)
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=90)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -67,7 +67,7 @@ def tiny_form(at: AppTest, **values) -> AppTest:
 
 
 def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_csv):
-    at = page("3_Train")
+    at = page("train")
     assert at.text_input(key="tr_data").value == str(synthetic_csv)
     assert "Training images" in texts(at) and at.button(key="tr_start").disabled is False
     assert at.selectbox(key="tr_recipe").value in ("realtime", "default")
@@ -97,7 +97,7 @@ def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_cs
     at.run()
     assert "Finished." in texts(at) and "5 / 5" in texts(at)
 
-    ex = page("4_Experiments")
+    ex = page("experiments")
     df = ex.dataframe[0].value
     row = df[df["run_id"] == run.id].iloc[0]
     assert row["name"] == "app run" and row["status"] == "finished" and row["epochs"] == "5/5"
@@ -107,7 +107,7 @@ def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_cs
 
 
 def test_invalid_settings_are_explained_and_nothing_starts():
-    at = page("3_Train")
+    at = page("train")
     import torch
 
     assert ("on this machine's **GPU" if torch.cuda.is_available() else "on this machine's **CPU, ") in texts(at)
@@ -123,7 +123,7 @@ def test_a_run_can_learn_from_a_teacher_model(synthetic_csv, tmp_path, monkeypat
     """Distillation from the page: the picked checkpoint goes into the run's config and the worker uses it."""
     teacher = biased_checkpoint(tmp_path / "models" / "teacher.pt")
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path / "models"))
-    at = page("3_Train")
+    at = page("train")
     assert at.selectbox(key="tr_teacher").value == "" and at.number_input(key="tr_distill").disabled
     tiny_form(at, epochs=1, name="pupil")
     at.selectbox(key="tr_teacher").set_value(str(teacher)).run()
@@ -135,7 +135,7 @@ def test_a_run_can_learn_from_a_teacher_model(synthetic_csv, tmp_path, monkeypat
     wait_for(lambda: run.state() in ("finished", "failed"), what="the distilled run to end")
     assert run.state() == "finished", run.status()
     assert "distilling from mini_xception" in (run.dir / "train.log").read_text()
-    df = page("4_Experiments").dataframe[0].value
+    df = page("experiments").dataframe[0].value
     assert df[df["run_id"] == run.id].iloc[0]["teacher"] == "teacher (0.7)"
 
 
@@ -147,7 +147,7 @@ def test_dead_processes_show_as_interrupted_or_failed_not_running(synthetic_csv)
     broken = Run.create(TrainConfig(**{**cfg.__dict__, "name": "broken"}), state="queued")
     broken.set_status("failed", error="DataError: fer.csv row 12: 2303 pixels, expected 2304")
 
-    at = AppTest.from_file(str(ROOT / "pages" / "3_Train.py"), default_timeout=90)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=90)
     at.session_state["tr_view"] = ghost.id
     at.run()
     assert "Interrupted." in texts(at) and "running" not in at.selectbox(key="tr_view").format_func(ghost.id)
@@ -160,7 +160,7 @@ def test_dead_processes_show_as_interrupted_or_failed_not_running(synthetic_csv)
 def test_experiments_page_renames_promotes_evaluates_and_deletes(synthetic_csv):
     run = train(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=2, batch_size=32,
                             optimizer="adam", lr=3e-3, warmup_epochs=0, threads=1, name="to manage"), progress=False)
-    at = page("4_Experiments")
+    at = page("experiments")
     assert at.multiselect(key="exp_pick").value == [run.id]
     at.text_input(key=f"exp_title_{run.id}").set_value("My best model")
     at.button(key=f"exp_save_{run.id}").click().run()
@@ -184,7 +184,7 @@ def test_experiments_page_renames_promotes_evaluates_and_deletes(synthetic_csv):
 
 
 def test_a_search_started_from_the_page_shows_its_trials(synthetic_csv):
-    at = page("4_Experiments")
+    at = page("experiments")
     at.text_input(key="se_name").set_value("page-search")
     at.number_input(key="se_trials").set_value(2)
     at.number_input(key="se_epochs").set_value(1)
@@ -207,13 +207,13 @@ def test_a_search_started_from_the_page_shows_its_trials(synthetic_csv):
 
 
 def test_experiments_page_makes_an_int8_copy_that_joins_the_models(synthetic_csv, tmp_path, monkeypatch):
-    from core.checkpoint import load_checkpoint
-    from core.predictors import discover_models
+    from core.models.checkpoint import load_checkpoint
+    from core.predict import discover_models
 
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path))
     run = train(TrainConfig(data=str(synthetic_csv), model="vgg", width=8, epochs=1, batch_size=32,
                             optimizer="adam", lr=3e-3, warmup_epochs=0, threads=1, name="fast one"), progress=False)
-    at = page("4_Experiments")
+    at = page("experiments")
     assert at.text_input(key=f"exp_int8_name_{run.id}").value == "fast-one-int8"
     at.button(key=f"exp_int8_go_{run.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]

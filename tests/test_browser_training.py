@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from core import launcher
+from core import jobs as launcher
 from core.config import TrainConfig
 from core.runs import list_runs
 from core.train import train
@@ -32,7 +32,7 @@ def test_train_and_experiments_pages_in_a_browser(synthetic_csv, monkeypatch):
     done = train(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=3, batch_size=32,
                              optimizer="adam", lr=3e-3, warmup_epochs=0, threads=1, name="baseline"), progress=False)
     done.update_info(promoted=True)
-    from core.search import run_search
+    from core.jobs.search import run_search
 
     run_search("browser-demo", n_trials=2, data=synthetic_csv, epochs=2, limit=120, progress=False,
                space={"lr": {"low": 1e-3, "high": 1e-2, "log": True}},

@@ -51,8 +51,9 @@ def test_clear_errors_not_tracebacks(tmp_path):
 
 
 def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
-    from core.card import card, card_markdown, ship
-    from core.checkpoint import load_model
+    from core.workflows.card import card, card_markdown
+    from core.workflows.ship import ship
+    from core.models.checkpoint import load_model
     from core.config import TrainConfig
     from core.train import train
 

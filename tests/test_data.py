@@ -6,7 +6,7 @@ import torch
 
 from core.data import DataError, detect_layout, load_dataset, normalize, to_stress
 from core.labels import EMOTIONS, STRESS_CLASSES, stress_index, stress_probability
-from core.synthetic import write_synthetic_csv, write_synthetic_folders
+from core.data.synthetic import write_synthetic_csv, write_synthetic_folders
 
 
 def _csv(path, rows, header="emotion,pixels,Usage"):

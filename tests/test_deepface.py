@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.deepface_backend as dfb
+import core.predict.deepface as dfb
 from core.labels import EMOTIONS, canonical
 
 WEIGHTS = "facial_expression_model_weights.h5"

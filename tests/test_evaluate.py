@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.evaluate import align_probs, evaluate_checkpoint, evaluate_model, metrics_from_probs
+from core.evaluate import align_probs, evaluate_model, metrics_from_probs
+from core.workflows.evaluation import evaluate_checkpoint
 from core.labels import EMOTIONS
 from core.models import create_model
 

@@ -1,4 +1,4 @@
-"""core.faces: decoding, colour, detection on real photographs, crops."""
+"""core.data.images, core.predict.detectors and crops: decoding, colour, detection on real photographs, crops."""
 from __future__ import annotations
 
 import io
@@ -10,8 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.faces import (DetectorError, Face, FaceDetector, ImageError, crop_faces, load_image, preprocess,
-                        to_grey)
+from core.predict.detectors import DetectorError, HaarDetector
+from core.predict.boxes import Face
+from core.data.images import ImageError, load_image, to_grey
+from core.predict.crops import crop_faces, preprocess
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 PHOTOS = sorted(p for p in SAMPLES.glob("*.jpg") if "collage" not in p.name)
@@ -20,7 +22,7 @@ GROUP = SAMPLES / "group_four_faces_collage.jpg"
 
 @pytest.fixture(scope="module")
 def detector():
-    return FaceDetector()
+    return HaarDetector()
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +98,15 @@ def test_large_frame_boxes_map_back_to_original_coordinates(detector, astronaut)
 
 def test_detector_parameters_and_missing_cascade(tmp_path):
     with pytest.raises(DetectorError, match="does not exist"):
-        FaceDetector(cascade=tmp_path / "nope.xml")
+        HaarDetector(cascade=tmp_path / "nope.xml")
     bad = tmp_path / "bad.xml"
     bad.write_text("<not a cascade/>")
     with pytest.raises(DetectorError):
-        FaceDetector(cascade=bad)
+        HaarDetector(cascade=bad)
     with pytest.raises(ValueError):
-        FaceDetector(scale_factor=1.0)
+        HaarDetector(scale_factor=1.0)
     with pytest.raises(ValueError):
-        FaceDetector(min_size=1.5)
+        HaarDetector(min_size=1.5)
 
 
 # ---------------------------------------------------------------- crops

@@ -10,9 +10,11 @@ import pytest
 from tests.helpers import kill_live_workers
 from tests.helpers import wait_for as _wait_for
 
-from core import launcher
+from core import jobs as launcher
 from core.config import TrainConfig
-from core.runs import Run, list_runs, pid_alive, runs_root
+from core.processes import pid_alive
+from core.runs import Run, check_run_id, list_runs
+from core.settings import runs_root
 
 TIMEOUT = 240  # the machine is shared: generous, the runs themselves take seconds
 
@@ -109,10 +111,10 @@ def test_hostile_names_stay_inside_the_runs_root(synthetic_csv):
     for name in ("../../etc/passwd", "/abs/path", "..", "a b/c\\d", "....", "💥", "~/x", "$(rm -rf /)"):
         run = launcher.submit(cfg(synthetic_csv, name=name), start_worker=False)
         assert run.dir.resolve().parent == runs_root().resolve()
-        assert launcher.check_run_id(run.id) == run.id
+        assert check_run_id(run.id) == run.id
     for bad in ("../x", "a/b", "..", "", "-rf", "x" * 200):
         with pytest.raises(ValueError):
-            launcher.check_run_id(bad)
+            check_run_id(bad)
     for bad in ("../s", "a b", "", "-x", "s;rm"):
         with pytest.raises(ValueError):
             launcher.check_study_name(bad)

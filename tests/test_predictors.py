@@ -1,4 +1,4 @@
-"""core.predictors (and core.predict_cli): loading, predicting, stress, discovery, analysis."""
+"""core.predict (and core.cli.predict): loading, predicting, stress, discovery, analysis."""
 from __future__ import annotations
 
 import json
@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoint import CheckpointError, save_checkpoint
-from core.faces import FaceDetector, load_image
+from core.models.checkpoint import CheckpointError, save_checkpoint
+from core.predict.detectors import HaarDetector
+from core.data.images import load_image
 from core.labels import EMOTIONS, STRESS_CLASSES
 from core.models import create_model
-from core.predictors import (Analysis, CNNPredictor, ModelInfo, ModelOutput, Predictor, StressFromEmotion,
-                             StressPredictor, analyze, compare_models, discover_models, load_predictor,
-                             results_table, stress_verdict, webcam_model)
+from core.predict import (Analysis, CNNPredictor, ModelInfo, ModelOutput, Predictor, StressFromEmotion, StressPredictor, analyze, compare_models, discover_models, load_predictor, results_table, stress_verdict, webcam_model)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
@@ -84,7 +83,7 @@ def test_cnn_predictor_one_face_and_batch(ckpts, crops):
     assert np.allclose(batch[1], p.predict([crops[1]])[0], atol=1e-5)  # one batched pass = one at a time
     import torch
 
-    from core.faces import preprocess
+    from core.predict.crops import preprocess
 
     with torch.no_grad():  # the inference copy (BatchNorm folded) computes what the model computes
         ref = torch.softmax(p.model(preprocess(crops, 48, 0.5, 0.25)), 1).numpy()
@@ -244,8 +243,8 @@ def test_load_predictor_is_cached_and_resolves_names(ckpts, monkeypatch):
 
 
 def test_deepface_is_imported_lazily():
-    code = ("import sys, core.predictors as p; assert 'tensorflow' not in sys.modules; "
-            "assert 'deepface' not in sys.modules; assert callable(p.__getattr__)")
+    code = ("import sys, core.predict as p; assert 'tensorflow' not in sys.modules; "
+            "assert 'deepface' not in sys.modules; assert callable(p.load_predictor)")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
 
@@ -255,7 +254,7 @@ def test_analyze_runs_every_predictor_on_every_face(ckpts):
     image = load_image(GROUP)
     emo = CNNPredictor(ckpts["emotion"])
     preds = [emo, StressPredictor(ckpts["stress"]), StressFromEmotion(emo)]
-    a = analyze(image, preds, detector=FaceDetector())
+    a = analyze(image, preds, detector=HaarDetector())
     assert isinstance(a, Analysis)
     n = len(a.faces)
     assert n == 4 and a.crops.shape == (4, 48, 48)
@@ -297,7 +296,7 @@ def test_analyze_without_faces(ckpts):
 # ---------------------------------------------------------------- the predict command
 
 def test_predict_cli_table_and_json(ckpts, capsys):
-    from core.predict_cli import main
+    from core.cli.predict import main
 
     assert main([str(SAMPLES / "happy_astronaut.jpg"), "--model", str(ckpts["emotion"]), "--stress"]) == 0
     out = capsys.readouterr().out
@@ -312,7 +311,7 @@ def test_predict_cli_table_and_json(ckpts, capsys):
 
 
 def test_predict_cli_errors_are_one_line(ckpts, tmp_path, capsys):
-    from core.predict_cli import main
+    from core.cli.predict import main
 
     img = str(SAMPLES / "happy_astronaut.jpg")
     assert main([img, "--model", str(tmp_path / "missing.pt")]) == 2

@@ -1,14 +1,15 @@
-"""Int8 copies of our CNNs (core.quantize): made from a checkpoint, saved, loaded back, used like any model."""
+"""Int8 copies of our CNNs (core.models.int8, core.workflows.quantize): made from a checkpoint, saved, loaded back, used like any model."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint, write_checkpoint_state
+from core.models.checkpoint import (CheckpointError, load_checkpoint, load_model, save_checkpoint, write_checkpoint_state)
 from core.labels import EMOTIONS
 from core.models import count_parameters, create_model, list_models
-from core.quantize import build_quantized, is_quantized, plain_state_dict, quantize_checkpoint, quantize_model
+from core.models.int8 import build_quantized, is_quantized, plain_state_dict, quantize_model
+from core.workflows.quantize import quantize_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_saved_int8_checkpoint_has_no_quantized_tensors_and_records_how_it_was_m
 
 def test_int8_checkpoint_answers_like_its_float_model(int8_ckpt, float_ckpt, synthetic_csv):
     from core.data import load_dataset
-    from core.evaluate import evaluate_checkpoint
+    from core.workflows.evaluation import evaluate_checkpoint
 
     dst, figures = int8_ckpt
     qmodel, _ = load_model(dst)
@@ -71,7 +72,7 @@ def test_int8_checkpoint_answers_like_its_float_model(int8_ckpt, float_ckpt, syn
 
 
 def test_int8_model_is_a_predictor_like_any_other(int8_ckpt, float_ckpt):
-    from core.predictors import CNNPredictor, discover_models
+    from core.predict import CNNPredictor, discover_models
 
     dst, _ = int8_ckpt
     for tta in (None, "flip", "tencrop"):
@@ -83,15 +84,15 @@ def test_int8_model_is_a_predictor_like_any_other(int8_ckpt, float_ckpt):
 
 
 def test_grad_cam_of_an_int8_model_says_why_not_and_names_the_float_original(int8_ckpt):
-    from core.predictors import CNNPredictor
-    from core.saliency import grad_cam
+    from core.predict import CNNPredictor
+    from core.predict.saliency import grad_cam
 
     with pytest.raises(ValueError, match="int8.*small-vgg"):
         grad_cam(CNNPredictor(int8_ckpt[0]), np.zeros((48, 48), np.uint8))
 
 
 def test_int8_model_where_its_engine_is_missing_is_listed_unusable_not_picked(int8_ckpt, tmp_path):
-    from core.predictors import discover_models, webcam_model
+    from core.predict import discover_models, webcam_model
 
     state = load_checkpoint(int8_ckpt[0])
     state["quantized"]["backend"] = "no-such-engine"
@@ -105,7 +106,7 @@ def test_int8_model_where_its_engine_is_missing_is_listed_unusable_not_picked(in
 
 
 def test_card_of_an_int8_model_says_int8_and_counts_the_float_parameters(int8_ckpt, synthetic_csv, tmp_path):
-    from core.card import card, card_markdown, card_table
+    from core.workflows.card import card, card_markdown, card_table
 
     c = card(int8_ckpt[0], data=synthetic_csv)
     assert c["params"] == c["quantized"]["float_params"] > 0
@@ -131,7 +132,7 @@ def test_cli_quantize_writes_the_int8_copy_and_prints_both_accuracies(float_ckpt
 def test_compare_page_grad_cam_explains_an_int8_model_and_still_draws_the_float_ones(int8_ckpt, float_ckpt):
     from types import SimpleNamespace
 
-    from core.predictors import CNNPredictor
+    from core.predict import CNNPredictor
     from ui.compare import gradcam_images
 
     res = SimpleNamespace(crops=[np.full((48, 48), 120, np.uint8)])

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import save_checkpoint
-from core.faces import FaceDetector, crop_faces, load_image
+from core.models.checkpoint import save_checkpoint
+from core.predict.detectors import HaarDetector
+from core.predict.crops import crop_faces
+from core.data.images import load_image
 from core.labels import EMOTIONS
 from core.models import create_model, list_models
-from core.saliency import grad_cam, overlay
+from core.predict.saliency import grad_cam, overlay
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 
@@ -19,7 +21,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 @pytest.fixture(scope="module")
 def face_crop():
     img = load_image(SAMPLES / "happy_astronaut.jpg")
-    return crop_faces(img, FaceDetector().detect(img))[0]
+    return crop_faces(img, HaarDetector().detect(img))[0]
 
 
 def no_hooks(model) -> bool:
@@ -58,7 +60,7 @@ def test_grad_cam_keeps_training_mode_and_works_under_inference_mode(face_crop):
 
 
 def test_grad_cam_from_a_predictor(tmp_path, face_crop):
-    from core.predictors import CNNPredictor
+    from core.predict import CNNPredictor
 
     path = save_checkpoint(tmp_path / "r.pt", create_model("resnet", 7, width=8), classes=EMOTIONS,
                            mean=0.45, std=0.2)

@@ -8,7 +8,8 @@ import signal
 import pytest
 from tests.helpers import wait_for
 
-from core import launcher, search
+from core import jobs as launcher
+from core.jobs import search
 from core.runs import Run, list_runs, runs_root
 
 FIXED = {"model": "model48", "width": 8, "batch_size": 32, "threads": 1, "warmup_epochs": 0, "optimizer": "adam"}

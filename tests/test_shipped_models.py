@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.evaluate import evaluate_model
-from core.predictors import CNNPredictor
+from core.predict import CNNPredictor
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 SHIPPED = sorted(MODEL_DIR.glob("*.pt"))
@@ -35,7 +35,7 @@ def test_shipped_model_reaches_its_stated_accuracy(path, fer2013_dataset):
     stated = card["test_none"]["accuracy"]
     assert res["accuracy"] >= stated - 0.005, f"{path.name}: {res['accuracy']:.4f} < card {stated:.4f} - 0.005"
     if "test_stress_from_emotion" in card:  # the stress verdict the pages derive from this model's emotions
-        from core.card import stress_from_emotion
+        from core.workflows.card import stress_from_emotion
 
         got, stated = stress_from_emotion(path)["accuracy"], card["test_stress_from_emotion"]["accuracy"]
         assert got >= stated - 0.005, f"{path.name} stress: {got:.4f} < card {stated:.4f} - 0.005"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.checkpoint import CheckpointError, load_checkpoint, load_model
+from core.models.checkpoint import CheckpointError, load_checkpoint, load_model
 from core.config import TrainConfig
 from core.runs import Run, list_runs, runs_root
 from core.train import train

@@ -1,7 +1,9 @@
-"""Streamlit-side helpers shared by the pages: settings read from the environment, cached loaders,
-the model picker, drawing on frames, plotly chart builders and the live webcam analyser.
+"""The app's layer above the engine: Streamlit pieces the pages share, one idea per module. It imports core
+(any layer) and Streamlit; core never imports it, and the pages (app_pages/) import it and core only.
 
-The engine (`core/`) knows nothing of Streamlit; the pages stay thin by calling what is here.
-`ui.draw`, `ui.charts` and `ui.live` do not import Streamlit either (they are testable on their own);
-`ui.widgets` does.
+- page (the pages said once, navigation, shared styles), widgets (pickers, messages), loaders (what stays
+  loaded across reruns);
+- format (how states and numbers are said), charts (every plotly figure; no Streamlit);
+- compare and batch (the Compare page), dataset, train_form and run_view (the Train page), run_table,
+  experiments and search_form (the Experiments page), video (the Video page).
 """

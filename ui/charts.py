@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .draw import hex_color
+from core.predict.draw import hex_color
 
 # Models are told apart by colour in grouped charts; classes keep their own colours in single-model charts.
+TRAIN_COLOR, VAL_COLOR = "#f97316", "#4f46e5"
 MODEL_PALETTE = ["#4f46e5", "#f97316", "#10b981", "#e11d48", "#0ea5e9", "#a855f7", "#84cc16", "#64748b"]
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), font=dict(size=13), plot_bgcolor="rgba(0,0,0,0)",
                paper_bgcolor="rgba(0,0,0,0)")
@@ -30,19 +31,6 @@ def probability_chart(per_model: dict[str, dict[str, float]], classes, title: st
     fig.update_layout(**_LAYOUT, barmode="group", height=height, title=title, showlegend=not single,
                       yaxis=dict(title="probability (%)", range=[0, 109], gridcolor="#e5e7eb"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
-    return fig
-
-
-def face_bars(probs, classes, height: int = 210, title: str | None = None) -> go.Figure:
-    """Horizontal bars for one face and one model, each class in its colour (the live webcam view)."""
-    values = [100.0 * float(p) for p in probs]
-    fig = go.Figure(go.Bar(x=values, y=list(classes), orientation="h",
-                           marker_color=[hex_color(c) for c in classes],
-                           text=[f"{v:.0f}%" for v in values], textposition="auto",
-                           hovertemplate="%{y}: %{x:.1f}%<extra></extra>"))
-    fig.update_layout(**_LAYOUT, height=height, title=title, showlegend=False,
-                      xaxis=dict(range=[0, 100], visible=False), yaxis=dict(autorange="reversed"))
-    fig.update_layout(margin=dict(l=10, r=10, t=30 if title else 5, b=5))
     return fig
 
 
@@ -97,13 +85,105 @@ def per_class_chart(per_model: dict[str, dict[str, float]], classes, height: int
     return fig
 
 
-def accuracy_chart(accuracies: dict[str, float], height: int = 260) -> go.Figure:
-    """One bar per model: overall accuracy (%)."""
-    names = list(accuracies)
-    values = [100.0 * float(accuracies[n]) for n in names]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=[model_color(i) for i in range(len(names))],
-                           text=[f"{v:.1f}%" for v in values], textposition="auto"))
-    fig.update_layout(**_LAYOUT, height=max(120, 60 + 45 * len(names)), title="Accuracy",
-                      xaxis=dict(range=[0, 100], title="accuracy (%)"), yaxis=dict(autorange="reversed"),
-                      showlegend=False)
+_LINE_LAYOUT = dict(_LAYOUT, hovermode="x unified",
+                    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+
+
+def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train: bool = True,
+                  height: int = 320, title: str | None = None) -> go.Figure:
+    """Loss or accuracy per epoch. One run: train (orange) and validation (indigo). Several runs: one
+    colour per run, validation solid and training dotted."""
+    fig = go.Figure()
+    scale = 100.0 if metric == "acc" else 1.0
+    single = len(series) == 1
+    for i, (label, rows) in enumerate(series.items()):
+        if not rows:
+            continue
+        x = [r["epoch"] for r in rows]
+        mode = "lines+markers" if len(rows) < 30 else "lines"
+        val = [scale * r[f"val_{metric}"] for r in rows]
+        train = [scale * r[f"train_{metric}"] for r in rows]
+        fmt = "%{y:.1f}%" if metric == "acc" else "%{y:.3f}"
+        if single:
+            if show_train:
+                fig.add_scatter(x=x, y=train, name="train", mode=mode, line=dict(color=TRAIN_COLOR, width=2),
+                                hovertemplate=fmt)
+            fig.add_scatter(x=x, y=val, name="validation", mode=mode, line=dict(color=VAL_COLOR, width=3),
+                            hovertemplate=fmt)
+        else:
+            color = model_color(i)
+            fig.add_scatter(x=x, y=val, name=label, mode=mode, legendgroup=label, line=dict(color=color, width=3),
+                            hovertemplate=fmt)
+            if show_train:
+                fig.add_scatter(x=x, y=train, name=f"{label} (train)", mode="lines", legendgroup=label,
+                                showlegend=False, line=dict(color=color, width=1.5, dash="dot"), hovertemplate=fmt)
+    ytitle = "accuracy (%)" if metric == "acc" else "loss"
+    fig.update_layout(**_LINE_LAYOUT, height=height,
+                      title=title or ("Accuracy" if metric == "acc" else "Loss"),
+                      xaxis=dict(title="epoch", gridcolor="#eef0f4", rangemode="tozero", tickformat="d"),
+                      yaxis=dict(title=ytitle, gridcolor="#e5e7eb"))
+    if metric == "acc":
+        fig.update_yaxes(rangemode="tozero")
+    if not single:  # many runs: the legend goes under the plot, where there is room for their names
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0),
+                          margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def class_bars(per_class: list[dict], height: int = 320, title: str = "Per class") -> go.Figure:
+    """Recall (accuracy on that class) as bars, precision as diamonds, for one evaluation."""
+    names = [p["class"] for p in per_class]
+    recall = [100 * p["recall"] for p in per_class]
+    precision = [100 * p["precision"] for p in per_class]
+    support = [p["support"] for p in per_class]
+    fig = go.Figure()
+    fig.add_bar(x=names, y=recall, name="accuracy on the class (recall)", marker_color=VAL_COLOR,
+                text=[f"{v:.0f}" for v in recall], textposition="outside", customdata=support,
+                hovertemplate="%{x}: %{y:.1f}% of %{customdata} faces<extra></extra>")
+    fig.add_scatter(x=names, y=precision, name="precision", mode="markers",
+                    marker=dict(symbol="diamond", size=11, color=TRAIN_COLOR, line=dict(color="white", width=1)),
+                    hovertemplate="%{x}: precision %{y:.1f}%<extra></extra>")
+    fig.update_layout(**_LAYOUT, height=height, title=title, legend=_LINE_LAYOUT["legend"],
+                      yaxis=dict(title="%", range=[0, 112], gridcolor="#e5e7eb"), xaxis=dict(tickangle=-30))
+    return fig
+
+
+def optuna_figure(kind: str, study):
+    """One of Optuna's plotly views, styled like ours; (figure, None) or (None, why not)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    need = {"history": 1, "importances": 2, "parallel": 1, "intermediate": 1}[kind]
+    if len(complete) < need and kind != "intermediate":
+        return None, (f"Needs at least {need} finished trial{'s' if need > 1 else ''} "
+                      f"({len(complete)} so far).")
+    import warnings
+
+    try:
+        warnings.filterwarnings("ignore", message="Target and region quantiles")  # few trials: importances equal
+        vis = optuna.visualization
+        if kind == "history":
+            fig = vis.plot_optimization_history(study, target_name="validation accuracy")
+        elif kind == "importances":
+            if not complete[0].params or len({tuple(sorted(t.params.items())) for t in complete}) < 2:
+                return None, "Needs finished trials with different parameters."
+            fig = vis.plot_param_importances(study, target_name="validation accuracy")
+        elif kind == "parallel":
+            fig = vis.plot_parallel_coordinate(study, target_name="validation accuracy")
+        else:
+            fig = vis.plot_intermediate_values(study)
+    except Exception as e:  # noqa: BLE001 - optuna refuses some studies (e.g. one parameter value)
+        return None, f"Optuna cannot draw this yet: {e}"
+    fig.update_layout(margin=dict(l=10, r=10, t=50, b=10), height=360, paper_bgcolor="rgba(0,0,0,0)",
+                      font=dict(size=12))
+    return fig, None
+
+
+def class_counts(counts: dict) -> go.Figure:
+    """Training images per class, as horizontal bars (the data set box of the Train page)."""
+    fig = go.Figure(go.Bar(x=list(counts.values()), y=list(counts), orientation="h", marker_color=VAL_COLOR,
+                           text=[f"{v:,}" for v in counts.values()], textposition="auto"))
+    fig.update_layout(**_LAYOUT, height=60 + 26 * len(counts), title="Training images per class",
+                      xaxis=dict(visible=False), yaxis=dict(autorange="reversed"), showlegend=False)
     return fig

@@ -1,16 +1,13 @@
-"""What the Compare page draws for one image and one face, and the batch (labelled set) evaluation.
+"""What the Compare page draws for one image and one face.
 
-The analysis itself is `core.predictors.analyze`; this module arranges its results for people:
-annotated image, side-by-side model cards, agreement, Grad-CAM, charts, CSV, confusion matrices.
+The analysis itself is `core.predict.analysis.analyze`; this module arranges its results for people:
+annotated image, side-by-side model cards, agreement, Grad-CAM, charts, CSV. The labelled-set evaluation is
+ui.batch.
 """
 from __future__ import annotations
 
 import hashlib
-import io
-import os
-import tempfile
 import time
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +16,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.labels import display
+from core.data.images import ImageError, load_image
+from core.labels import EMOTIONS, display
+from core.predict import draw
+from core.predict.analysis import Analysis, analyze, results_table, run_predictor
+from core.predict.boxes import Face, iou
+from core.predict.saliency import grad_cam, overlay
+from core.predict.summary import face_summary as summarize
 
-from . import charts, draw
+from . import charts
+from . import page
 from . import widgets as w
 
 DEEPFACE_E2E = "DeepFace (end to end)"
@@ -55,8 +59,6 @@ class Result:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _decode(data: bytes):
     """(RGB image, None) or (None, message); decoded once per distinct file, not on every rerun."""
-    from core.faces import ImageError, load_image
-
     try:
         return load_image(data), None
     except ImageError as e:
@@ -112,11 +114,9 @@ def reading_order(analysis):
     return analysis
 
 
-def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None, margin: float = 0.15) -> Result:
+def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None, margin: float = 0.15,
+                 align: bool = True) -> Result:
     """Detect faces and ask every predictor; DeepFace end to end (its own detector) matched to our faces."""
-    from core.faces import Face
-    from core.predictors import Analysis, analyze, results_table, run_predictor
-
     res = Result(picture)
     try:
         if picture.crops is not None:  # faces given directly (data set faces): no detection
@@ -124,7 +124,7 @@ def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None
             faces = [Face(0, 0, int(c.shape[1]), int(c.shape[0]), 1.0) for c in crops]
             analysis = Analysis(faces, crops, [run_predictor(p, crops) for p in predictors])
         else:
-            analysis = reading_order(analyze(picture.image, predictors, detector=detector, margin=margin))
+            analysis = reading_order(analyze(picture.image, predictors, detector=detector, margin=margin, align=align))
         res.boxes = [tuple(int(v) for v in f.box) for f in analysis.faces]
         res.crops = analysis.crops
         res.outputs = [_output_dict(o) for o in analysis.outputs]
@@ -144,11 +144,6 @@ def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None
 
 def _add_deepface_e2e(res: Result, dfp) -> None:
     """DeepFace with its own detector on the whole photo; its faces are matched to ours by overlap."""
-    from core.labels import EMOTIONS
-    from core.predictors import p_stress, stress_verdict
-
-    from .live import iou
-
     t0 = time.perf_counter()
     try:
         found = dfp.analyze(res.picture.image, color="rgb")
@@ -172,11 +167,7 @@ def _add_deepface_e2e(res: Result, dfp) -> None:
         else:
             res.extra_faces.append({"box": box, "probs": p})
             face = f"D{len(res.extra_faces)}"
-        k = int(np.argmax(p))
-        label, conf = stress_verdict(p, EMOTIONS)
-        row = {"face": face, "model": DEEPFACE_E2E, "emotion": EMOTIONS[k], "confidence": float(p[k]),
-               "stress": label, "stress_confidence": float(conf), "p_stress": float(p_stress(p, EMOTIONS)),
-               "latency_ms": per_face, "x": box[0], "y": box[1], "w": box[2], "h": box[3],
+        row = {"face": face, "model": DEEPFACE_E2E, **summarize(p, EMOTIONS), "latency_ms": per_face, "x": box[0], "y": box[1], "w": box[2], "h": box[3],
                "image": res.picture.name}
         row.update({f"p_{c}": float(v) for c, v in zip(EMOTIONS, p)})
         res.rows.append(row)
@@ -184,14 +175,15 @@ def _add_deepface_e2e(res: Result, dfp) -> None:
                         "error": None})
 
 
-def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, settings_key: tuple) -> Result:
+def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, settings_key: tuple,
+                    align: bool = True) -> Result:
     """The same picture with the same models and settings is analysed once per session."""
     store = st.session_state.setdefault("_compare_cache", {})
     key = (picture.key or picture.name, settings_key)
     if key not in store:
         if len(store) > 24:
             store.pop(next(iter(store)))
-        store[key] = run_analysis(picture, predictors, detector, deepface_e2e)
+        store[key] = run_analysis(picture, predictors, detector, deepface_e2e, align=align)
     return store[key]
 
 
@@ -199,22 +191,13 @@ def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, 
 
 def face_summary(res: Result, i: int) -> list[dict]:
     """Per model, for face i: label, confidence, stress verdict (models that failed or missed the face skipped)."""
-    from core.predictors import p_stress, stress_verdict
-
     out = []
     for o in res.outputs:
         if o["error"] or o["probs"] is None or i >= len(o["probs"]) or np.isnan(o["probs"][i]).any():
             continue
         p = np.asarray(o["probs"][i], dtype=float)
-        k = int(np.argmax(p))
-        try:
-            label, conf = stress_verdict(p, o["classes"])
-            ps = float(p_stress(p, o["classes"]))
-        except ValueError:  # classes without the stress emotions
-            label, conf, ps = None, float("nan"), float("nan")
-        out.append({"model": o["name"], "classes": list(o["classes"]), "probs": p, "emotion": o["classes"][k],
-                    "confidence": float(p[k]), "stress": label, "stress_confidence": float(conf),
-                    "p_stress": ps, "latency_ms": o["latency_ms"]})
+        out.append({"model": o["name"], "classes": list(o["classes"]), "probs": p, **summarize(p, o["classes"]),
+                    "latency_ms": o["latency_ms"]})
     return out
 
 
@@ -266,8 +249,6 @@ def gradcam_images(res: Result, i: int, predictors: list, size: int = 144) -> li
     """Grad-CAM overlays of face i for each of our CNNs (DeepFace has none)."""
     import cv2
 
-    from core.saliency import grad_cam, overlay
-
     out = []
     crop = res.crops[i]
     base = draw.grey_to_rgb(crop, size)
@@ -313,7 +294,7 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
                          delta_color="off" if ok else "inverse", delta_arrow="off")
                 pill = ""
                 if s["stress"]:
-                    pill = w.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
+                    pill = page.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
                 c.markdown(pill + f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>",
                            unsafe_allow_html=True)
             kind, text = agreement(summary)
@@ -337,152 +318,3 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
     front = [c for c in ("image", "face", "true", "model", "emotion", "confidence", "stress", "stress_confidence",
                          "latency_ms") if c in df.columns]
     return df[front + [c for c in df.columns if c not in front]]
-
-
-# ---------------------------------------------------------------- batch evaluation
-
-def dataset_from_zip(data: bytes, workdir: Path):
-    """A labelled folder uploaded as a zip -> (images (N,1,48,48) uint8, labels, classes, description).
-    The zip holds class folders (`happy/*.jpg`, ...), maybe under one top folder, or train/ and test/
-    (then test/ is used). Raises ValueError with a clear message otherwise."""
-    from core.data import DataError, load_dataset
-
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ValueError("That file is not a zip archive. Zip a folder of class folders (happy/, sad/, ...).") from None
-    total = 0
-    with zf:
-        for info in zf.infolist():
-            name = info.filename
-            if name.startswith("/") or ".." in Path(name).parts:
-                raise ValueError(f"The zip has an unsafe path ({name!r}); it was not extracted.")
-            total += info.file_size
-            if total > 2_000_000_000:
-                raise ValueError("The zip unpacks to more than 2 GB; use a smaller sample.")
-        members = [i for i in zf.infolist() if not i.filename.startswith("__MACOSX")]
-        if not members:
-            raise ValueError("The zip is empty.")
-        zf.extractall(workdir, members=members)
-    root = Path(workdir)
-    for _ in range(3):  # descend through single top folders
-        subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "__"))]
-        files = [f for f in root.iterdir() if f.is_file()]
-        if len(subdirs) == 1 and not files:
-            root = subdirs[0]
-        else:
-            break
-    subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "__"))]
-    if not subdirs:
-        raise ValueError("The zip has no class folders. Expected e.g. happy/001.jpg, sad/002.jpg, ...")
-    try:
-        ds = load_dataset(root, cache=False)
-    except DataError as e:
-        raise ValueError(f"The zip's folders cannot be used: {e}") from None
-    import torch
-
-    names = {d.name.lower() for d in subdirs}
-    if "test" in names or "testing" in names:
-        split = ds.splits["test"]
-        images, labels, what = split.images, split.labels, "its test/ folder"
-    else:
-        images = torch.cat([s.images for s in ds.splits.values()])
-        labels = torch.cat([s.labels for s in ds.splits.values()])
-        what = "all its images"
-    return images, labels, tuple(ds.classes), f"{len(labels)} images ({what}), classes {', '.join(ds.classes)}"
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def zip_dataset(data: bytes):
-    """`dataset_from_zip` once per uploaded file (reruns reuse it)."""
-    import shutil
-
-    work = temp_workdir()
-    try:
-        return dataset_from_zip(data, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def sample_split(ds, split: str, n: int, seed: int = 0):
-    """A fixed random sample (sorted indices) of n faces of a split: (images, labels, classes)."""
-    s = ds.splits[split]
-    n = min(int(n), len(s))
-    idx = np.sort(np.random.default_rng(seed).choice(len(s), size=n, replace=False))
-    return s.images[idx], s.labels[idx], tuple(ds.classes)
-
-
-def evaluate_all(predictors: list, images, labels, classes, progress_bar) -> list[dict]:
-    """Each predictor on the labelled faces, with one progress bar over all of them."""
-    from core.evaluate import evaluate_predictor
-
-    results = []
-    n = len(predictors)
-    for k, p in enumerate(predictors):
-        def prog(done, total, k=k, name=p.name):
-            progress_bar.progress(min(1.0, (k + done / max(total, 1)) / n), text=f"{name}: {done}/{total} faces")
-
-        t0 = time.perf_counter()
-        try:
-            r = evaluate_predictor(p, images, labels, classes, batch_size=128, progress=prog)
-            r["seconds"] = time.perf_counter() - t0
-            r["model"] = p.name
-        except Exception as e:  # noqa: BLE001
-            r = {"model": p.name, "error": w.friendly_error(e)}
-        results.append(r)
-    progress_bar.progress(1.0, text="done")
-    return results
-
-
-def show_batch_results(results: list[dict], classes) -> None:
-    ok = [r for r in results if not r.get("error")]
-    for r in results:
-        if r.get("error"):
-            st.warning(f"**{r['model']}** could not be measured: {r['error']}")
-    if not ok:
-        return
-    table = pd.DataFrame([{
-        "model": r["model"], "faces": r["n"], "accuracy": 100 * r["accuracy"], "macro F1": 100 * r["macro_f1"],
-        "ms per face": 1000 * r.get("seconds", 0) / max(r["n"], 1),
-        **{f"{pc['class']}": 100 * pc["recall"] for pc in r["per_class"]},
-    } for r in ok])
-    st.markdown("#### Measured accuracy")
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "accuracy": st.column_config.ProgressColumn(format="%.1f%%", min_value=0, max_value=100),
-        "macro F1": st.column_config.NumberColumn(format="%.1f%%"),
-        "ms per face": st.column_config.NumberColumn(format="%.1f"),
-        **{c: st.column_config.NumberColumn(format="%.0f%%", help=f"recall on {c}") for c in classes},
-    })
-    st.caption("Per-class columns are the share of that class's faces the model got right (recall).")
-    verdict = deepface_vs_ours(ok)
-    if verdict:
-        st.info(verdict, icon=":material/balance:")
-    st.plotly_chart(charts.per_class_chart({r["model"]: {pc["class"]: pc["recall"] for pc in r["per_class"]}
-                                            for r in ok}, classes), width="stretch", key="batch-per-class")
-    st.markdown("#### Confusion matrices")
-    st.caption("Rows: the true class. Columns: what the model said. The diagonal is right; "
-               "the rest shows which emotions get mixed up.")
-    per_row = 2
-    for start in range(0, len(ok), per_row):
-        cols = st.columns(per_row)
-        for c, r in zip(cols, ok[start:start + per_row]):
-            c.plotly_chart(charts.confusion_heatmap(r["confusion"], r["classes"],
-                                                    title=f"{r['model']} · {100 * r['accuracy']:.1f}%"),
-                           width="stretch", key=f"cm-{start}-{r['model']}")
-
-
-def deepface_vs_ours(results: list[dict]) -> str | None:
-    """One sentence comparing DeepFace with the best of our models, in accuracy points, if both were measured."""
-    df = [r for r in results if str(r["model"]).startswith("DeepFace")]
-    ours = [r for r in results if not str(r["model"]).startswith("DeepFace")]
-    if not df or not ours:
-        return None
-    d, best = df[0], max(ours, key=lambda r: r["accuracy"])
-    diff = 100 * (best["accuracy"] - d["accuracy"])
-    lead = "level with" if abs(diff) < 0.05 else f"{abs(diff):.1f} points {'ahead of' if diff > 0 else 'behind'}"
-    return (f"On the same {d['n']} faces, our best model **{best['model']}** scores {100 * best['accuracy']:.1f}% "
-            f"and DeepFace {100 * d['accuracy']:.1f}%: ours is {lead} DeepFace.")
-
-
-def temp_workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="fel-zip-", dir=os.environ.get("TMPDIR")))

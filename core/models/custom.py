@@ -1,7 +1,7 @@
 """The seed project's two custom CNNs, rebuilt with BatchNorm so they train reliably."""
 from torch import nn
 
-from . import register_model
+from .registry import register_model
 from .layers import classifier, conv_bn
 
 

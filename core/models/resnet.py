@@ -1,7 +1,7 @@
 """ResNet-18 for 48x48 input: a 3x3 stem without max-pool keeps the small faces' detail."""
 from torch import nn
 
-from . import register_model
+from .registry import register_model
 from .layers import classifier
 
 

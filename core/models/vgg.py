@@ -1,7 +1,7 @@
 """VGG-style network with BatchNorm, after the FER2013 VGG of Khaireddin & Chen (2021)."""
 from torch import nn
 
-from . import register_model
+from .registry import register_model
 from .layers import conv_bn
 
 

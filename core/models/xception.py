@@ -1,7 +1,7 @@
 """Real-time CPU networks built from depthwise-separable convolutions (mini-Xception, Arriaga et al. 2017)."""
 from torch import nn
 
-from . import register_model
+from .registry import register_model
 from .layers import conv_bn
 
 

@@ -1,0 +1,203 @@
+"""Compare: photos in, every face analysed by each chosen model side by side; batch accuracy on a labelled set."""
+import streamlit as st
+
+from core.predict.choice import compare_models
+from core.predict.detectors import PHOTO_SETTINGS
+from core.settings import sample_dir
+from ui import batch
+from ui import compare as cmp
+from ui import loaders as L
+from ui import widgets as w
+from ui.page import setup_page
+
+setup_page()
+st.title("Compare models")
+st.markdown("Give the app a photo: it finds every face and asks each model you pick. Compare their emotions, "
+            "confidence and stress verdicts face by face, and see **where** a CNN looked (Grad-CAM). "
+            "The **Batch accuracy** tab measures the models on labelled faces.")
+
+# ---------------------------------------------------------------- sidebar: models and settings
+sb = st.sidebar
+sb.header("Models")
+models = L.usable_models()
+df_status = L.deepface_status()
+df_ok = df_status.get("present", False)
+chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models))
+mirror = w.mirror_toggle("compare_mirror", sb)
+df_mode = sb.radio("DeepFace works on", ["the same face crops as ours", "the whole photo (DeepFace end to end)"],
+                   key="compare_df_mode", disabled=w.DEEPFACE not in chosen,
+                   help="Same crops: a fair model-to-model comparison. End to end: DeepFace also finds the faces "
+                        "itself, as you would use it out of the box (photos only).")
+sb.header("Display")
+show_cam = sb.toggle("Grad-CAM (where the CNN looked)", value=True, key="compare_cam")
+min_face = sb.slider("Smallest face (% of the photo)", 2, 40, int(PHOTO_SETTINGS["min_size"] * 100),
+                     key="compare_min_face", help="Faces smaller than this are ignored.")
+detector_name = w.detector_picker("compare_detector", sb)
+align = sb.toggle("Turn faces upright", value=True, key="compare_align",
+                  help="Rotate each face so its eyes are level before the models see it (detectors with "
+                       "landmarks only).")
+
+if not models:
+    w.no_model_message()
+if w.DEEPFACE in chosen:
+    w.deepface_warning(df_status)
+
+# Load the chosen predictors once; a model that fails to load is reported, the others still run.
+predictors, deepface_e2e = [], None
+for value in chosen:
+    if value == w.DEEPFACE and not df_ok:
+        continue
+    try:
+        with st.spinner("Loading DeepFace (TensorFlow, a few seconds the first time)..." if value == w.DEEPFACE
+                        else "Loading the model..."):
+            p = L.get_predictor(value, tta=w.tta_for(value, mirror))
+    except Exception as e:  # noqa: BLE001
+        st.warning(f"Could not load **{w.model_options(models).get(value, value)}**: {w.friendly_error(e)}")
+        continue
+    if value == w.DEEPFACE and df_mode.startswith("the whole"):
+        deepface_e2e = p
+    else:
+        predictors.append(p)
+
+photos_tab, batch_tab = st.tabs([":material/photo_library: Photos", ":material/table_chart: Batch accuracy"])
+
+# ---------------------------------------------------------------- photos
+with photos_tab:
+    source = st.radio("Faces from", ["Sample photos", "Upload", "Camera", "Data set"], horizontal=True,
+                      key="compare_source",
+                      captions=["photos shipped with the app", "your own images", "take a picture",
+                                "random FER2013 test faces"])
+    pictures = []
+    if source == "Sample photos":
+        samples = w.sample_images()
+        if samples:
+            pick = st.selectbox("Sample photo", samples, format_func=lambda p: p.name, key="compare_sample")
+            pictures = [cmp.picture_from_path(pick)]
+        else:
+            st.info(f"No sample photos in `{sample_dir()}`. Upload your own instead.")
+    elif source == "Upload":
+        files = st.file_uploader("Images (jpg, png, webp, bmp, gif, tiff)", type=w.IMAGE_TYPES, accept_multiple_files=True,
+                                 key="compare_upload")
+        pictures = [cmp.picture_from_bytes(f.name, f.getvalue()) for f in files or []]
+    elif source == "Camera":
+        shot = st.camera_input("Take a photo", key="compare_camera")
+        if shot is not None:
+            pictures = [cmp.picture_from_bytes("camera.jpg", shot.getvalue())]
+    else:
+        ds, msg = L.get_dataset("emotion")
+        if ds is None:
+            st.info(msg)
+        else:
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            n = c1.slider("How many faces", 1, 16, 6, key="compare_ds_n")
+            if c2.button("New faces", icon=":material/casino:", key="compare_ds_new"):
+                st.session_state["compare_ds_seed"] = st.session_state.get("compare_ds_seed", 0) + 1
+            pictures = [cmp.dataset_faces(ds, n, st.session_state.get("compare_ds_seed", 0))]
+
+    if pictures and not (predictors or deepface_e2e):
+        st.info("Pick at least one model in the sidebar.", icon=":material/arrow_back:")
+    all_rows = []
+    detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width=PHOTO_SETTINGS["detect_width"])
+    if L.detector_notice(detector_name):
+        st.warning(L.detector_notice(detector_name), icon=":material/warning:")
+    settings_key = (tuple(chosen), df_mode, min_face, mirror, detector_name, align)
+    for pic_i, pic in enumerate(pictures):
+        if pic.error:
+            st.error(f"**{pic.name}**: {pic.error}", icon=":material/broken_image:")
+            continue
+        if not (predictors or deepface_e2e):
+            continue
+        with st.spinner(f"Analysing {pic.name}..."):
+            res = cmp.cached_analysis(pic, predictors, detector, deepface_e2e, settings_key, align=align)
+        if res.error:
+            st.error(f"**{pic.name}**: {res.error}")
+            continue
+        if len(pictures) > 1 or pic.image is not None:
+            st.subheader(pic.name)
+        img_col, glance_col = st.columns([3, 2], gap="medium")
+        if pic.image is not None:
+            h, wd = pic.image.shape[:2]
+            img_col.image(cmp.annotated_image(res), caption=f"{wd}×{h} px · {len(res.boxes)} face(s) found")
+        if res.boxes:
+            glance_col.markdown("**At a glance**")
+            glance_col.dataframe(cmp.glance_table(res), hide_index=True, width="stretch")
+        for o in res.outputs:
+            if o["error"]:
+                st.warning(f"**{o['name']}** failed on this picture: {o['error']}")
+        if not res.boxes:
+            st.info("No face found in this picture. Try a photo where the face is larger, frontal and well lit, "
+                    "or lower *Smallest face* in the sidebar.", icon=":material/face:")
+            continue
+        if res.extra_faces:
+            st.caption(f"DeepFace found {len(res.extra_faces)} face(s) our detector did not (rows D1, D2, ... in "
+                       "the table).")
+        shown = min(len(res.boxes), cmp.MAX_FACES_SHOWN)
+        if len(res.boxes) > shown:
+            st.caption(f"{len(res.boxes)} faces: the first {shown} are shown in detail; the table below has all.")
+        for i in range(shown):
+            cmp.show_face(res, i, predictors, show_cam, key=f"{pic_i}-{pic.key}-{i}")
+        all_rows += res.rows
+
+    if all_rows:
+        st.subheader("All results")
+        df = cmp.results_frame(all_rows)
+        st.dataframe(df, hide_index=True, width="stretch", key="compare_results", column_config={
+            "confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+            "stress_confidence": st.column_config.NumberColumn("stress conf.", format="percent"),
+            "latency_ms": st.column_config.NumberColumn("ms", format="%.1f"),
+        })
+        st.download_button("Download as CSV", df.to_csv(index=False).encode(), "emotion_results.csv", "text/csv",
+                           icon=":material/download:", key="compare_csv")
+
+# ---------------------------------------------------------------- batch accuracy
+with batch_tab:
+    st.markdown("Measure the chosen models on **labelled faces**: accuracy, per-class accuracy and confusion "
+                "matrices, side by side. DeepFace runs on the same 48×48 crops as our models.")
+    batch_src = st.radio("Labelled faces from", ["FER2013 test split", "A zip of class folders"], horizontal=True,
+                         key="batch_source")
+    images = labels = classes = None
+    use_split = False
+    if batch_src == "FER2013 test split":
+        from core.data import default_data_path
+
+        data_path = default_data_path()
+        if data_path is None:
+            st.info(w.data_help())
+        else:
+            n = st.slider("Sample size (faces)", 50, 3600, 500, step=50, key="batch_n",
+                          help="A random, fixed sample of the test split (3,589 faces in FER2013). "
+                               "DeepFace takes about 10-30 ms per face on a CPU: all of them take a while.")
+            st.caption(f"From the test split of `{data_path}`.")
+            use_split = True
+    else:
+        up = st.file_uploader("Zip of a labelled folder (happy/*.jpg, sad/*.jpg, ...; or train/ and test/)",
+                              type=["zip"], key="batch_zip")
+        st.caption("Images should be face crops, like FER2013's; each is turned grey and resized to 48×48.")
+        if up is not None:
+            try:
+                with st.spinner("Reading the zip..."):
+                    images, labels, classes, desc = batch.zip_dataset(up.getvalue())
+                st.success(f"Read {desc}.")
+            except ValueError as e:
+                st.error(str(e), icon=":material/folder_off:")
+    have_models = bool(predictors or deepface_e2e)
+    ready = have_models and (use_split or (images is not None and len(labels) > 0))
+    if not have_models:
+        st.info("Pick at least one model in the sidebar.", icon=":material/arrow_back:")
+    # on labelled crops DeepFace always works on the crops, whatever the photo mode says
+    predictors_b = predictors + ([deepface_e2e] if deepface_e2e is not None else [])
+    if st.button("Measure", type="primary", disabled=not ready, icon=":material/play_arrow:", key="batch_run"):
+        if use_split:
+            ds, msg = L.get_dataset("emotion")
+            if ds is None:
+                st.error(msg)
+            else:
+                images, labels, classes = batch.sample_split(ds, "test", n)
+        if images is not None:
+            bar = st.progress(0.0, text="starting...")
+            st.session_state["batch_results"] = (batch.evaluate_all(predictors_b, images, labels, classes, bar),
+                                                 tuple(classes))
+            bar.empty()
+    if st.session_state.get("batch_results"):
+        results, res_classes = st.session_state["batch_results"]
+        batch.show_batch_results(results, res_classes)

@@ -1,0 +1,109 @@
+"""Experiments: every run side by side, their curves, confusion matrices and evaluations; promote, rename and
+delete runs; run and watch a hyper-parameter search (Optuna)."""
+import streamlit as st
+
+from core import jobs
+from core.runs import list_runs, list_shipped_runs, open_run
+from ui import experiments as X
+from ui import run_table as RT
+from ui import run_view as RV
+from ui import search_form as SF
+from ui import widgets as w
+from ui.format import display_state, state_pill
+from ui.page import page_link, setup_page
+
+setup_page()
+jobs.ensure_workers()  # queued runs whose worker is gone (a restart) get one again
+st.title("Experiments")
+st.markdown("Every training run side by side, and the shipped models' own training histories beside them. Tick "
+            "runs to overlay their curves, open one to see where it goes wrong, **promote** the best to the Webcam "
+            "and Compare pages, or let a **search** find better settings.")
+
+tab_runs, tab_search = st.tabs([":material/table_chart: Runs", ":material/travel_explore: Hyper-parameter search"])
+
+# ---------------------------------------------------------------- runs
+with tab_runs:
+    deleted = st.session_state.pop("exp_deleted", None)
+    if deleted:
+        st.success(f"Deleted {deleted}.", icon=":material/delete:")
+    runs = list_runs() + list_shipped_runs()
+    if not runs:
+        st.info("No runs yet. Start one on the **Train** page (or `python -m core train --recipe quick` in a "
+                "terminal); it shows up here by itself.", icon=":material/science:")
+        page_link("app_pages/train.py")
+    else:
+        df, picked = RT.runs_table(runs)
+        labels = RT.unique_labels(list(df["run_id"]), dict(zip(df["run_id"], df["name"])))
+        if not picked:
+            st.info("Tick one or more runs in the table (or pick them above) to see their curves and details.",
+                    icon=":material/touch_app:")
+        else:
+            st.subheader("Curves", divider="gray")
+            RT.overlay_curves(picked, labels)
+
+            st.subheader("One run in detail", divider="gray")
+            if st.session_state.get("exp_detail") not in picked:
+                st.session_state["exp_detail"] = picked[0]
+            rid = st.selectbox("Run", picked, key="exp_detail", format_func=lambda i: labels.get(i, i))
+            try:
+                run = open_run(rid)
+            except (ValueError, FileNotFoundError):
+                st.warning("This run no longer exists.")
+            else:
+                cfg = run.config()
+                RV.run_header(run, "shipped" if run.shipped else display_state(run), cfg)
+                RV.run_metrics_row(run, cfg, run.metrics())
+                if run.shipped:
+                    st.caption(f"A shipped model (`{run.checkpoint.name}`): its training history is read-only; its "
+                               "figures come from its model card (`python -m core card`).")
+                    X.results_view(run)
+                else:
+                    t1, t2, t3 = st.tabs([":material/grid_on: Results", ":material/fact_check: Evaluate",
+                                          ":material/edit: Manage"])
+                    with t1:
+                        X.results_view(run)
+                    with t2:
+                        X.evaluate_view(run)
+                    with t3:
+                        X.manage_view(run)
+
+# ---------------------------------------------------------------- search
+with tab_search:
+    if st.session_state.pop("se_started", False):
+        st.toast("Search started: its trials appear below as they run.", icon=":material/travel_explore:")
+    from core.jobs.search import list_studies
+
+    try:
+        studies = list_studies()
+    except Exception as e:  # noqa: BLE001 - a broken database must not break the page
+        studies = []
+        st.error(f"The search database cannot be read: {w.friendly_error(e)}")
+    procs = {p["study"]: p for p in jobs.search_processes()}
+    names = [s["name"] for s in studies] + [n for n in procs if n not in {s["name"] for s in studies}]
+    with st.expander("Start a new search", expanded=not names, icon=":material/add_circle:"):
+        SF.new_search_form()
+    st.subheader("Studies", divider="gray")
+    if not names:
+        st.info("No search yet. Choose the parameters above and press **Start search**. Each trial is a short "
+                "training run; Optuna picks the next settings from the results so far.",
+                icon=":material/travel_explore:")
+    else:
+        if st.session_state.get("se_view") not in names:
+            st.session_state["se_view"] = names[0]
+        name = st.selectbox("Study", names, key="se_view", help="Every search kept in the runs folder (optuna.db).")
+        alive = bool(procs.get(name, {}).get("alive"))
+
+        @st.fragment(run_every=SF.SEARCH_REFRESH_S if alive else None)
+        def _study():
+            now_alive = jobs.search_alive(name) if name in procs else False
+            if now_alive != alive:
+                st.rerun()
+            c1, c2 = st.columns([3, 1], vertical_alignment="center")
+            c1.markdown(state_pill("running" if alive else "idle") + f" &nbsp;**{name}**", unsafe_allow_html=True)
+            if alive and c2.button("Stop search", key=f"se_stop_{name}", icon=":material/stop_circle:",
+                                   help="The trial now training stops with a checkpoint; no new trial starts."):
+                jobs.stop_search(name)
+                st.toast("Stopping the search after a checkpoint…", icon=":material/stop_circle:")
+            SF.study_view(name, alive)
+
+        _study()

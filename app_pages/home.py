@@ -1,0 +1,109 @@
+"""Facial Emotion Lab: the home page. What the app does, where to go, and the state of things."""
+import pandas as pd
+import streamlit as st
+
+from core.data import default_data_path  # cheap: finds the file, reads nothing
+from core.predict.detectors import available_detectors, default_detector_name
+from core.settings import model_dir, runs_root
+from ui import loaders as L
+from ui import widgets as w
+from ui.page import available_pages, page_link, setup_page
+
+setup_page()
+
+st.title("Facial Emotion Lab")
+st.markdown(
+    "See **facial emotion recognition** at work: live on your webcam, on your own photos, and in numbers. "
+    "Every face is found, cut out as a 48×48 grey image (the **FER2013** format) and classified into seven "
+    "emotions: *angry, disgust, fear, happy, sad, surprise, neutral*. "
+    "The **stress view** folds them into two: *angry, fear* and *sad* count as **stress**, the rest as **no stress**. "
+    "Compare **DeepFace**'s pre-trained model with CNNs you train yourself."
+)
+
+st.subheader("Where to go")
+shown = available_pages()
+cols = st.columns(len(shown))
+for col, spec in zip(cols, shown):
+    with col.container(border=True, height="stretch"):
+        page_link(spec.file)
+        st.markdown(f"<div class='fel-card-text'>{spec.text}</div>", unsafe_allow_html=True)
+
+# ---------------------------------------------------------------- state of things
+st.subheader("At a glance")
+models = L.all_models()
+usable = [m for m in models if not getattr(m, "error", None)]
+df_status = L.deepface_status()
+data_path = default_data_path()
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Your models", len(usable),
+          help=f"Checkpoints in {model_dir()} (*.pt) and the training runs in {runs_root()}.")
+df_state = "random weights" if df_status.get("random") else "ready" if df_status.get("present") else "no weights"
+c2.metric("DeepFace", df_state,
+          help="DeepFace's pre-trained emotion model (TensorFlow).")
+c3.metric("Data set", "found" if data_path else "not set",
+          help="Needed to train, and to measure models on the FER2013 test split.")
+
+st.markdown("#### Models")
+if models:
+    rows = []
+    for m in models:
+        acc = w.model_accuracy(m)
+        rows.append({
+            "name": m.name,
+            "architecture": getattr(m, "arch", None),
+            "parameters": getattr(m, "params", None),
+            "test accuracy": None if acc is None else 100 * acc,
+            "kind": getattr(m, "kind", "emotion"),
+            "source": str(getattr(m, "source", "") or ""),
+            "status": "ok" if not getattr(m, "error", None) else f"cannot load: {m.error}",
+        })
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, width="stretch",
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="compact", help="trainable weights"),
+            "test accuracy": st.column_config.ProgressColumn(format="%.1f%%", min_value=0, max_value=100,
+                                                             help="on the test split it was evaluated on"),
+            "kind": st.column_config.TextColumn(help="emotion: 7 classes; stress: stress / no stress"),
+            "source": st.column_config.TextColumn("where it came from"),
+        },
+    )
+    if not usable:
+        w.no_model_message()
+else:
+    w.no_model_message()
+st.caption(f"Model folder: `{model_dir()}` (set `FEL_MODEL_DIR` to use another). Face detectors installed: "
+           f"{', '.join(available_detectors())} (default **{default_detector_name()}**).")
+
+left, right = st.columns(2)
+with left:
+    st.markdown("#### DeepFace")
+    if df_status.get("random"):
+        st.info(df_status.get("message", ""), icon=":material/casino:")
+    elif df_status.get("present"):
+        st.success(f"DeepFace's emotion weights are present (`{df_status.get('path', '')}`).",
+                   icon=":material/check_circle:")
+    else:
+        st.warning(df_status.get("message") or "DeepFace's weights are missing.", icon=":material/warning:")
+        st.caption("Without them the app works with your own models only.")
+with right:
+    st.markdown("#### Data set")
+    if data_path:
+        st.success(f"FER2013 found at `{data_path}`.", icon=":material/check_circle:")
+    else:
+        st.info(w.data_help(), icon=":material/info:")
+
+with st.expander("How it works"):
+    st.markdown(
+        "1. **Find faces**: a face detector (YuNet by default, OpenCV's Haar cascade where YuNet is not installed) "
+        "scans the picture, downscaled first so big photos stay fast, and finds each face's eyes, nose and mouth.\n"
+        "2. **Crop**: each face, with a small margin and turned upright on its eye line, becomes a 48×48 grey "
+        "image like those in FER2013.\n"
+
+        "3. **Classify**: a CNN gives a probability for each emotion; the one with the highest is the label, "
+        "its probability the *confidence*.\n"
+        "4. **Stress**: P(stress) = P(angry) + P(fear) + P(sad) for an emotion model, or a dedicated stress model.\n"
+        "5. **Explain**: Grad-CAM shows which parts of the face drove a CNN's decision.\n\n"
+        "FER2013 is hard: people agree with its labels only about 65% of the time, and good CNNs reach about 70% "
+        "test accuracy. Expect mistakes, especially between *fear*, *sad* and *surprise*."
+    )

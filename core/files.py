@@ -1,0 +1,72 @@
+"""Files that are the truth of a run, a model or an analysis: written so that readers never see half of one.
+
+Layer 0 of the engine: imports nothing of core.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: they become null (a figure that could not be measured)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(data, indent: int | None = 2) -> str:
+    """Strict JSON (NaN and infinity written as null); anything else unknown as its str()."""
+    return json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
+
+
+def write_json(path, data) -> None:
+    """Atomic: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(to_json(data))
+    os.replace(tmp, path)
+
+
+def read_json(path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def append_line(path, data) -> None:
+    """One JSON line, flushed to disk: an append-only log survives a kill between lines."""
+    with open(path, "a") as f:
+        f.write(to_json(data, indent=None) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_lines(path) -> list[dict]:
+    """The lines of an append-only log, in order; a torn last line (killed mid-write) is ignored."""
+    rows = []
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return rows
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            break
+    return rows
+
+
+def write_lines(path, rows) -> None:
+    """Replace an append-only log with exactly `rows` (atomic)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text("".join(to_json(r, indent=None) + "\n" for r in rows))
+    os.replace(tmp, path)

@@ -1,0 +1,192 @@
+"""The model catalogue: every checkpoint the pages and the CLI can offer (shipped `model/*.pt`, runs'
+`best.pt`), what each is (architecture, size, classes, accuracy), read cheaply and cached, and how a name
+a user types becomes a file (`resolve_model`)."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..labels import STRESS_CLASSES, canonical
+from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, read_state
+from ..models.int8 import unavailable_reason
+from ..runs import Run
+from ..settings import model_dir as default_model_dir
+from ..settings import runs_root
+from .cnn import friendly_name
+
+@dataclass
+class ModelInfo:
+    name: str
+    path: str
+    arch: str
+    params: int
+    classes: tuple
+    kind: str                 # "emotion" or "stress"
+    metrics: dict
+    source: str               # "shipped" (model/*.pt) or "run" (model/runs/<id>/best.pt)
+    error: str | None = None  # why the file cannot be used (the rest is then best effort)
+    input_size: int = 48
+    run_id: str | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        return model_accuracy(self.metrics)
+
+
+def model_accuracy(metrics: dict | None) -> float | None:
+    """The best accuracy figure a checkpoint carries: test first, then validation."""
+    m = metrics or {}
+    for key in ("test_accuracy", "test_acc", "accuracy", "val_accuracy", "val_acc", "best_acc"):
+        v = m.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+            return float(v)
+        if isinstance(v, dict) and isinstance(v.get("accuracy"), (int, float)):
+            return float(v["accuracy"])
+    test = m.get("test")
+    if isinstance(test, dict) and isinstance(test.get("accuracy"), (int, float)):
+        return float(test["accuracy"])
+    return None
+
+
+_INFO_CACHE: dict[tuple, ModelInfo] = {}
+_INFO_LOCK = threading.Lock()
+
+
+def _param_count(state_dict) -> int:
+    skip = ("running_mean", "running_var", "num_batches_tracked")
+    return int(sum(v.numel() for k, v in state_dict.items() if hasattr(v, "numel") and not k.endswith(skip)))
+
+
+def model_info(path, source: str = "shipped") -> ModelInfo:
+    """What a checkpoint is (name, architecture, size, classes, metrics), cached on (path, mtime, size).
+    A file that cannot be read, or that would run code when read, gets `error` set instead of raising."""
+    path = Path(path)
+    try:
+        st = path.stat()
+        info_json = path.parent / "info.json"
+        renamed = info_json.stat().st_mtime_ns if source == "run" and info_json.exists() else 0
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, source, renamed)
+    except OSError as e:
+        return ModelInfo(path.stem, str(path), "?", 0, (), "emotion", {}, source, f"cannot read {path}: {e}")
+    with _INFO_LOCK:
+        hit = _INFO_CACHE.get(key)
+    if hit is not None:
+        return hit
+    run_id = path.parent.name if source == "run" else None
+    try:
+        try:  # memory-mapped: the weights are not read, only their shapes
+            state = read_state(path, mmap=True)
+        except UnsafeCheckpoint:
+            raise
+        except RuntimeError:
+            state = read_state(path)
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError("not a Facial Emotion Lab checkpoint")
+        classes = tuple(canonical(c) for c in state["classes"])
+        arch = str(state["model"])
+        metrics = dict(state.get("metrics") or {})
+        if source == "run":
+            metrics = {**metrics, **_run_summary(path.parent)}
+        name = friendly_name(path, arch)
+        if source == "run":  # the title the user gave the run on the Experiments page, if any
+            title = Run(path.parent).info().get("title")
+            name = f"{title} ({arch})" if title else name
+        quantized = state.get("quantized") or {}
+        params = quantized.get("float_params") or _param_count(state.get("state_dict", {}))
+        unusable = None
+        if quantized:  # an int8 copy runs only where its quantized engine does
+            reason = unavailable_reason(quantized.get("backend", "x86"))
+            unusable = f"{path.name} is an int8 model: {reason}" if reason else None
+        info = ModelInfo(name, str(path), arch, int(params),
+                         classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
+                         source, unusable, int(state.get("input_size", 48)), run_id)
+        del state
+    except UnsafeCheckpoint as e:  # listed, with why, and never unpickled
+        info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source, str(e), 48, run_id)
+    except Exception as e:  # noqa: BLE001 - a corrupt file is listed, not fatal
+        info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source,
+                         f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {e})", 48, run_id)
+    with _INFO_LOCK:
+        if len(_INFO_CACHE) > 256:
+            _INFO_CACHE.clear()
+        _INFO_CACHE[key] = info
+    return info
+
+
+def _run_summary(run_dir: Path) -> dict:
+    """Test figures a finished run wrote beside its checkpoint (summary.json), if any."""
+    data = Run(run_dir).summary()
+    return {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)} \
+        if isinstance(data, dict) else {}
+
+
+def is_promoted(run_dir) -> bool:
+    """A run the user promoted on the Experiments page (info.json "promoted": true)."""
+    info = Run(run_dir).info()
+    return bool(info.get("promoted")) if isinstance(info, dict) else False
+
+
+def clear_info_cache() -> None:
+    with _INFO_LOCK:
+        _INFO_CACHE.clear()
+
+
+# The shipped models the pages offer first, in this order (the webcam takes the first); others follow by name.
+SHIPPED_FIRST = ("realtime", "default", "stress")
+
+
+def _shipped_rank(path: Path) -> tuple:
+    return (SHIPPED_FIRST.index(path.stem) if path.stem in SHIPPED_FIRST else len(SHIPPED_FIRST), path.name)
+
+
+def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
+    """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): shipped `*.pt` first
+    (realtime, default, stress, then the others by name),
+    then runs' `runs/*/best.pt` (newest first): only the promoted ones (what the webcam and compare
+    pages offer), or `runs="all"`, or `runs="none"`. With no `model_dir`, runs come from core.runs'
+    runs folder ($FEL_RUNS_DIR, default model/runs). Cheap: each file is read once per mtime."""
+    if runs not in ("promoted", "all", "none"):
+        raise ValueError(f"runs must be 'promoted', 'all' or 'none', not {runs!r}")
+    if model_dir is None:
+        base = default_model_dir()
+        runs_dir = runs_root()
+    else:
+        base = Path(model_dir)
+        runs_dir = base / "runs"
+    shipped = sorted((p for p in base.glob("*.pt") if p.is_file()), key=_shipped_rank)
+    out = [model_info(p, "shipped") for p in shipped]
+    run_files = []
+    if runs != "none" and runs_dir.is_dir():
+        run_files = [p for p in runs_dir.glob("*/best.pt") if p.is_file()
+                     and (runs == "all" or is_promoted(p.parent))]
+    run_files.sort(key=lambda p: p.parent.name, reverse=True)
+    out += [model_info(p, "run") for p in run_files]
+    return out
+
+
+def resolve_model(path_or_name, model_dir=None) -> Path:
+    """A checkpoint path from a path, a file name in model/, a run id, or a model's listed name."""
+    text = str(path_or_name).strip()
+    p = Path(text).expanduser()
+    if p.is_file():
+        return p
+    base = Path(model_dir) if model_dir else default_model_dir()
+    for cand in (base / text, base / f"{text}.pt", base / "runs" / text / "best.pt"):
+        if cand.is_file():
+            return cand
+    if model_dir is None:
+        cand = runs_root() / text / "best.pt"
+        if cand.is_file():
+            return cand
+    models = discover_models(model_dir, runs="all")
+    for m in models:
+        if text in (m.name, Path(m.path).stem, m.run_id) and not m.error:
+            return Path(m.path)
+    if p.suffix == ".pt" or "/" in text:
+        raise CheckpointError(f"checkpoint {text} does not exist")
+    known = ", ".join(m.name for m in models if not m.error) or "none"
+    raise CheckpointError(f"no model named {text!r} (a checkpoint path, a file in {base}, a run id, or "
+                          f"'deepface'); known models: {known}")

@@ -1,0 +1,50 @@
+"""Which model a page starts on: the most accurate for Compare, the fastest good-enough one for the Webcam."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..files import read_json
+from .catalogue import ModelInfo, discover_models
+
+
+def best_model(models: list[ModelInfo] | None = None, kind: str = "emotion", prefer_shipped: bool = True):
+    """The usable model of `kind` with the highest accuracy (shipped ones first, if any), or None."""
+    models = discover_models() if models is None else models
+    ok = [m for m in models if not m.error and m.kind == kind]
+    if prefer_shipped and any(m.source == "shipped" for m in ok):
+        ok = [m for m in ok if m.source == "shipped"]
+    if not ok:
+        return None
+    return max(ok, key=lambda m: (m.accuracy if m.accuracy is not None else -1.0))
+
+
+def compare_models(models: list[ModelInfo] | None = None) -> list[ModelInfo]:
+    """The models the Compare page starts with: our most accurate emotion model and our stress model,
+    so DeepFace is first compared with the best we have, not the fastest (empty when no model is usable)."""
+    models = discover_models() if models is None else models
+    return [m for m in (best_model(models), best_model(models, kind="stress")) if m is not None]
+
+
+# What a webcam model must reach on FER2013 PrivateTest (the accuracy bar for the real-time model).
+WEBCAM_ACCURACY_BAR = 0.66
+
+
+def saved_latency_ms(path) -> float | None:
+    """Milliseconds per face on 2 CPU threads, from the model's saved card (`<name>.card.json`), if any."""
+    card_file = Path(path).with_name(Path(path).name.removesuffix(".pt") + ".card.json")
+    card = read_json(card_file, None)
+    v = card.get("latency_ms_per_face_2_threads") if isinstance(card, dict) else None
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
+
+
+def webcam_model(models: list[ModelInfo] | None = None):
+    """The model the Webcam page starts on: the fastest shipped emotion model (by its card's latency) that
+    reaches WEBCAM_ACCURACY_BAR; with none there, the first usable model. Face detection costs more per frame
+    than any of our CNNs, so accuracy decides what users see, and speed only picks among models good enough."""
+    models = discover_models() if models is None else models
+    usable = [m for m in models if not m.error]
+    good = [m for m in usable if m.source == "shipped" and m.kind == "emotion"
+            and (m.accuracy or 0.0) >= WEBCAM_ACCURACY_BAR]
+    if good:
+        return min(good, key=lambda m: (saved_latency_ms(m.path) or float("inf"), m.params))
+    return usable[0] if usable else None

@@ -1,0 +1,245 @@
+"""What happens to a frame, for the webcam, the video pipeline and the CLI alike: find the faces (every N
+frames), follow them between detections (IoU tracks), crop them (aligned where the detector gives
+landmarks), run ONE batched forward pass per model over all faces, smooth each face's probabilities over
+the last frames, summarise them, and draw the labels.
+
+`FramePipeline` is that engine, state and all (the tracks); `LiveAnalyzer` wraps it for a live stream: the
+Webcam page hands `LiveAnalyzer.process` to streamlit-webrtc as its frame callback (it runs on the WebRTC
+worker thread, as in the streamlit-webrtc examples: a small callback, state outside it) and polls
+`snapshot()` from the script thread. No Streamlit here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..settings import live_threads, webcam_stats_path
+from . import draw
+from .crops import crop_faces
+from .summary import face_summary
+from .tracking import FaceTracker, smooth
+
+_local = threading.local()
+
+
+def _one_thread_here() -> None:
+    """Small batches (a few 48x48 faces) run fastest on one torch thread, and much faster than on two
+    when the CPU is busy. torch's thread count is per calling thread here: only the stream's thread
+    changes, the rest of the app (batch evaluation) keeps its setting."""
+    if getattr(_local, "done", False):
+        return
+    _local.done = True
+    try:
+        import torch
+
+        torch.set_num_threads(live_threads())
+    except Exception:  # noqa: BLE001 - a speed setting only
+        pass
+
+
+@dataclass
+class LiveSettings:
+    detect_every: int = 3       # run the face detector on every Nth frame; boxes are reused in between
+    smoothing: int = 5          # average probabilities over about the last K frames (1 = no smoothing)
+    show_stress: bool = True    # the stress marker under each face
+    margin: float = 0.15        # crop margin around each face box
+    align: bool = True          # rotate faces upright on their eye line (detectors with landmarks)
+    show_landmarks: bool = False
+
+
+def face_label(summary: dict | None, face_id: int, show_stress: bool = True) -> tuple[str, str | None, str | None]:
+    """(tag above the box, tag below it or None, the class whose colour the lower tag takes) for one face.
+    A stress model's own answer is the verdict: it gets no second stress tag."""
+    if not summary or not summary.get("emotion"):
+        return f"#{face_id}", None, None
+    emotion = summary["emotion"]
+    stress_model = emotion in ("stress", "no_stress")
+    shown = "STRESS" if emotion == "stress" else emotion.replace("_", " ")
+    sub = sub_cls = None
+    if show_stress and summary.get("stress") and not stress_model:
+        stressed = summary["stress"] == "stress"
+        sub = f"{'STRESS' if stressed else 'no stress'} {summary['stress_confidence']:.0%}"
+        sub_cls = "stress" if stressed else "no_stress"
+    return f"#{face_id} {shown} {summary['confidence']:.0%}", sub, sub_cls
+
+
+class FramePipeline:
+    """Detector + tracker + crops + predictors + smoothing for a stream of frames (one per call to `step`)."""
+
+    def __init__(self, detector=None, predictors=(), settings: LiveSettings | None = None):
+        self.detector = detector
+        self.predictors = list(predictors)
+        self.settings = settings or LiveSettings()
+        self.tracker = FaceTracker()
+        self.frames = 0
+
+    def set_predictors(self, predictors) -> None:
+        """Other models, other classes: every track starts smoothing afresh."""
+        self.predictors = list(predictors)
+        for t in self.tracker.tracks:
+            t.probs = {}
+
+    def step(self, image: np.ndarray, color: str = "rgb", detect: bool | None = None) -> list[dict]:
+        """One frame: the faces on it, each {id, box, landmarks, score, models: [{name, classes, probs,
+        **summary}]}, with the first model's summary and probabilities also at the top level."""
+        s = self.settings
+        if detect is None:
+            detect = self.frames % max(1, s.detect_every) == 0 or not self.tracker.tracks
+        self.frames += 1
+        if self.detector is not None and detect:
+            self.tracker.update(self.detector.detect(image, color=color))
+        tracks = self.tracker.active()
+        if not tracks:
+            return []
+        faces = [{"id": t.id, "box": list(t.box), "landmarks": t.landmarks, "score": t.score, "models": [],
+                  "emotion": None, "confidence": float("nan"), "stress": None, "stress_confidence": float("nan"),
+                  "p_stress": float("nan"), "probs": []} for t in tracks]
+        if not self.predictors:  # no model: the faces only
+            return faces
+        crops = crop_faces(image, tracks, margin=s.margin, color=color, align=s.align)
+        for m, predictor in enumerate(self.predictors):
+            probs = np.asarray(predictor.predict(list(crops)), dtype=np.float64)  # one batched pass per model
+            classes = list(predictor.classes)
+            for t, face, p in zip(tracks, faces, probs):
+                q = t.probs[m] = smooth(t.probs.get(m), p, s.smoothing)
+                face["models"].append({"name": getattr(predictor, "name", f"model {m + 1}"), "classes": classes,
+                                       "probs": [float(v) for v in q], **face_summary(q, classes)})
+        for t in tracks:
+            t.age += 1
+        for face in faces:
+            first = face["models"][0]
+            face.update({k: first[k] for k in ("emotion", "confidence", "stress", "stress_confidence", "p_stress",
+                                               "probs")})
+        return faces
+
+    def draw(self, out: np.ndarray, faces: list[dict], color: str = "rgb") -> np.ndarray:
+        """The faces' boxes and labels (and landmarks, if asked) on `out`, in place."""
+        for f in faces:
+            label, sub, sub_cls = face_label(f if f.get("emotion") else None, f["id"], self.settings.show_stress)
+            draw.draw_face(out, f["box"], label, draw.class_color(f.get("emotion")), color, sub,
+                           draw.class_color(sub_cls) if sub_cls else None)
+            if self.settings.show_landmarks and f.get("landmarks"):
+                draw.draw_landmarks(out, f["landmarks"], color)
+        return out
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.frames = 0
+
+
+class LiveAnalyzer:
+    """Holds the frame pipeline (model, detector, face tracks) for one webcam stream.
+
+    `configure()` may be called at any time from the script thread (the sidebar changed); `process()`
+    runs on the WebRTC thread. A lock keeps the two apart; a failing model never kills the stream:
+    the frame comes back with the error written on it and `snapshot()["error"]` says what happened.
+    """
+
+    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None, stats_path=None):
+        self._lock = threading.Lock()
+        self.pipeline = FramePipeline(detector, [predictor] if predictor is not None else [], settings)
+        self.frames = 0
+        self.frames_with_faces = 0
+        self.max_faces = 0
+        self.fps = 0.0
+        self.latency_ms = 0.0
+        self.error: str | None = None
+        self._times: deque = deque(maxlen=30)
+        self._latencies: deque = deque(maxlen=30)
+        self._faces: list[dict] = []
+        self._stats_path = Path(stats_path) if stats_path else webcam_stats_path()
+        self._stats_written = 0.0
+
+    @property
+    def predictor(self):
+        return self.pipeline.predictors[0] if self.pipeline.predictors else None
+
+    @property
+    def settings(self) -> LiveSettings:
+        return self.pipeline.settings
+
+    # ------------------------------------------------------------ from the script thread
+    def configure(self, predictor=..., detector=None, settings: LiveSettings | None = None) -> None:
+        """Change the model (None: faces only), the detector or the settings; omitted ones stay."""
+        with self._lock:
+            if predictor is not ... and predictor is not self.predictor:
+                self.pipeline.set_predictors([predictor] if predictor is not None else [])
+                self.error = None
+            if detector is not None:
+                self.pipeline.detector = detector
+            if settings is not None:
+                self.pipeline.settings = settings
+
+    def snapshot(self) -> dict:
+        """What the page shows beside the video: counters and, per face, the smoothed probabilities."""
+        with self._lock:
+            p = self.predictor
+            return {
+                "frames": self.frames, "frames_with_faces": self.frames_with_faces, "max_faces": self.max_faces,
+                "fps": round(self.fps, 1), "latency_ms": round(self.latency_ms, 1), "error": self.error,
+                "model": getattr(p, "name", None), "classes": list(getattr(p, "classes", ()) or ()),
+                "faces": [{k: v for k, v in f.items() if k != "models"} for f in self._faces],
+            }
+
+    # ------------------------------------------------------------ from the WebRTC thread
+    def process(self, image: np.ndarray, color: str = "bgr") -> np.ndarray:
+        """Analyse one frame and return it annotated (same size, same colour order)."""
+        _one_thread_here()
+        t0 = time.perf_counter()
+        with self._lock:
+            out = image.copy()
+            try:
+                faces = self.pipeline.step(image, color)
+                self.error = None
+            except Exception as e:  # noqa: BLE001 - a live stream must survive anything a model does
+                faces = []
+                self.error = f"{type(e).__name__}: {e}"
+            self._faces = faces
+            self.pipeline.draw(out, faces, color)
+            self._count(t0, len(faces))
+            draw.banner(out, f"{self.fps:4.1f} fps  {self.latency_ms:4.0f} ms/frame  faces: {len(faces)}", color=color)
+            if self.error:
+                draw.draw_label(out, self.error[:80], 4, out.shape[0] - 4, draw.STRESS_COLOR, color,
+                                font_scale=0.45 * draw.text_scale(out))
+            self._write_stats()
+        return out
+
+    def _count(self, t0: float, n_faces: int) -> None:
+        """Frames/s and per-frame latency over the last ~2 seconds (robust to the slow first frame)."""
+        now = time.perf_counter()
+        self._times.append(now)
+        self._latencies.append((now - t0) * 1000)
+        if len(self._times) >= 2:
+            self.fps = (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-6)
+        self.latency_ms = sum(self._latencies) / len(self._latencies)  # mean: detection frames count too
+        self.frames += 1
+        if n_faces:
+            self.frames_with_faces += 1
+            self.max_faces = max(self.max_faces, n_faces)
+
+    def _write_stats(self, force: bool = False) -> None:
+        """The counters as JSON in FEL_WEBCAM_STATS (the browser test reads them), twice a second at most."""
+        if self._stats_path is None:
+            return
+        now = time.time()
+        if not force and now - self._stats_written < 0.5:
+            return
+        self._stats_written = now
+        data = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "max_faces": self.max_faces,
+                "faces": len(self._faces), "fps": self.fps, "latency_ms": self.latency_ms, "error": self.error,
+                "model": getattr(self.predictor, "name", None), "detector": getattr(self.pipeline.detector,
+                                                                                     "detector_name", None),
+                "labels": [f["emotion"] for f in self._faces], "time": now}
+        try:
+            tmp = self._stats_path.with_name(self._stats_path.name + ".tmp")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self._stats_path)
+        except OSError:
+            pass

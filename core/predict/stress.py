@@ -1,0 +1,58 @@
+"""Stress from emotions: P(stress) is the sum of the stress emotions' probabilities (core.labels), and any
+emotion predictor (ours or DeepFace) can be asked as a stress predictor."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..labels import STRESS_CLASSES, canonical, stress_index, stress_probability
+from .base import Predictor
+
+
+class StressFromEmotion(Predictor):
+    """Any emotion predictor (ours or DeepFace) seen as a stress predictor: P(stress) is the sum of
+    the stress emotions' probabilities (core.labels.STRESS_EMOTIONS unless given)."""
+
+    kind = "stress"
+
+    def __init__(self, predictor: Predictor, stress_emotions=None):
+        self.predictor = predictor
+        self.stress_emotions = stress_emotions
+        self.classes = STRESS_CLASSES
+        self.source = getattr(predictor, "source", "?")
+        self.name = f"{predictor.name} -> stress"
+        self._passthrough = tuple(canonical(c) for c in predictor.classes) == STRESS_CLASSES
+        if not self._passthrough:
+            stress_index(predictor.classes, stress_emotions)  # unknown stress emotions raise now
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        probs = np.asarray(self.predictor.predict(crops), dtype=np.float64)
+        if len(probs) == 0:
+            return np.zeros((0, 2), dtype=np.float64)
+        if self._passthrough:
+            return probs
+        p = np.clip(stress_probability(probs, self.predictor.classes, self.stress_emotions), 0.0, 1.0)
+        return np.stack([1.0 - p, p], axis=1)
+
+
+def p_stress(probs, classes, stress_emotions=None) -> np.ndarray | float:
+    """P(stress) of one row (C,) or of rows (N, C), for emotion and stress classes alike."""
+    probs = np.asarray(probs, dtype=np.float64)
+    names = [canonical(c) for c in classes]
+    if sorted(names) == sorted(STRESS_CLASSES):
+        out = probs[..., names.index("stress")]
+    else:
+        out = stress_probability(probs, names, stress_emotions)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def stress_verdict(probs, classes, stress_emotions=None, threshold: float = 0.5) -> tuple[str, float]:
+    """("stress" | "no_stress", confidence in that label) for one face's probabilities."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim == 2 and probs.shape[0] == 1:
+        probs = probs[0]
+    if probs.ndim != 1 or len(probs) != len(classes):
+        raise ValueError(f"stress_verdict takes one row of {len(classes)} probabilities, got shape {probs.shape}")
+    p = float(np.clip(p_stress(probs, classes, stress_emotions), 0.0, 1.0))
+    return ("stress", p) if p >= threshold else ("no_stress", 1.0 - p)

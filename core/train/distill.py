@@ -1,0 +1,43 @@
+"""Knowledge distillation (Hinton et al., 2015): a small, fast student also learns a trained teacher's
+soft answers on the same augmented batch. The usual way to bring a real-time model close to an
+accurate one: the teacher's probabilities say which wrong answers are nearly right."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..labels import canonical
+from ..models.checkpoint import load_model
+from ..predict.catalogue import resolve_model
+
+
+class Teacher:
+    """A trained checkpoint (path, file in model/, run id or model name), frozen, on the student's device."""
+
+    def __init__(self, source: str, classes, input_size: int, device="cpu"):
+        self.path = resolve_model(source)
+        model, meta = load_model(self.path)
+        if [canonical(c) for c in meta["classes"]] != [canonical(c) for c in classes]:
+            raise ValueError(f"teacher {self.path} predicts {list(meta['classes'])}, but this run learns "
+                             f"{list(classes)}: pick a teacher trained on the same classes")
+        if int(meta["input_size"]) != int(input_size):
+            raise ValueError(f"teacher {self.path} takes {meta['input_size']}px faces, this run {input_size}px")
+        self.model = model.to(device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.mean, self.std = float(meta["mean"]), float(meta["std"])
+        self.name = f"{meta['model']} from {self.path}"
+
+    @torch.no_grad()
+    def __call__(self, x01: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch in [0, 1], normalised the teacher's own way."""
+        return self.model((x01 - self.mean) / self.std)
+
+
+def distill_loss(hard: torch.Tensor, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                 weight: float, temperature: float) -> torch.Tensor:
+    """(1 - weight) * the labels' loss + weight * T^2 * KL(teacher || student) at temperature T."""
+    t = temperature
+    soft = F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                    reduction="batchmean", log_target=True) * (t * t)
+    return (1 - weight) * hard + weight * soft

@@ -1,0 +1,123 @@
+"""A model card's figures, measured by one command, and the saved cards side by side:
+
+    python -m core card model/realtime.pt           # markdown: accuracy (+TTA), per-class F1, latency
+    python -m core card --table                     # the saved cards (model/*.card.json) side by side
+
+The checkpoint and the data set are loaded once (core.workflows.evaluation.Subject); every split and
+test-time augmentation, and the stress view of an emotion model, is measured from them.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import to_stress
+from ..evaluate import align_probs, metrics_from_probs, predict_probs
+from ..labels import STRESS_CLASSES
+from ..models import count_parameters
+from .evaluation import Subject, open_subject
+
+
+def latency_ms_per_face(model, input_size: int = 48, threads: int = 2, repeats: int = 200) -> float:
+    """Median time of one forward pass on one face, after warm-up, with `threads` torch threads."""
+    torch.set_num_threads(threads)
+    x = torch.randn(1, 1, input_size, input_size)
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 20):
+            t = time.perf_counter()
+            model(x)
+            if i >= 20:
+                times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
+
+
+def card(path, data=None) -> dict:
+    """Every figure of a model card, measured now, on one load of the checkpoint and of the data set."""
+    subject = open_subject(path, data)
+    state, model = subject.state, subject.model
+    quantized = state.get("quantized") or {}
+    out = {"checkpoint": str(path), "model": state["model"], "model_kwargs": state["model_kwargs"],
+           "params": quantized.get("float_params") or count_parameters(model), "classes": state["classes"],
+           "training": state.get("training", {}), "run_id": state.get("run_id"), "config": state.get("config", {})}
+    if quantized:
+        out["quantized"] = quantized
+    for split in ("val", "test"):
+        for tta in (None, "flip", "tencrop"):
+            r = subject.evaluate(split, tta)
+            out[f"{split}_{tta or 'none'}"] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                                               "per_class": r["per_class"], "confusion": r["confusion"]}
+    if tuple(state["classes"]) != STRESS_CLASSES:
+        out["test_stress_from_emotion"] = stress_from_emotion(subject)
+    out["latency_ms_per_face_2_threads"] = latency_ms_per_face(model, subject.input_size)
+    return out
+
+
+def stress_from_emotion(subject: Subject, split: str = "test") -> dict:
+    """An emotion model answering stress / no stress through the mapping in core.labels (P(stress) = sum of the
+    stress emotions), scored against the stress view of the split's labels; with the majority-class share,
+    the accuracy of always answering the commoner verdict."""
+    s = subject.dataset.splits[split]
+    state = subject.state
+    probs = align_probs(predict_probs(subject.model, s.images, state["mean"], state["std"]).numpy(),
+                        state["classes"], STRESS_CLASSES)
+    labels = to_stress(subject.dataset).splits[split].labels.numpy()
+    r = metrics_from_probs(probs, labels, STRESS_CLASSES)
+    return {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "per_class": r["per_class"],
+            "confusion": r["confusion"], "majority_share": float(max(np.mean(labels), 1 - np.mean(labels)))}
+
+
+def card_markdown(c: dict) -> str:
+    t = c["training"]
+    q = c.get("quantized")
+    int8 = (f", **int8** ({q['backend']} backend; quantized from `{q['source']}` after training, calibrated on "
+            f"{q['calibration_images']:,} training images, seed {q['seed']})" if q else "")
+    lines = [
+        f"**{c['model']}** {c['model_kwargs']}{int8}, {c['params']:,} parameters, classes {', '.join(c['classes'])}",
+        "",
+        "| split | accuracy | + flip TTA | + ten-crop TTA | macro-F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for split, label in (("val", "PublicTest (val)"), ("test", "PrivateTest (test)")):
+        lines.append(f"| {label} | {c[f'{split}_none']['accuracy']:.2%} | {c[f'{split}_flip']['accuracy']:.2%} | "
+                     f"{c[f'{split}_tencrop']['accuracy']:.2%} | {c[f'{split}_none']['macro_f1']:.3f} |")
+    lines += ["", "Per-class F1 on PrivateTest (no TTA): " + ", ".join(
+        f"{r['class']} {r['f1']:.2f}" for r in c["test_none"]["per_class"]), "",
+        f"CPU latency: {c['latency_ms_per_face_2_threads']:.2f} ms per face (one forward pass, 2 threads, median).",
+    ]
+    if "test_stress_from_emotion" in c:
+        st = c["test_stress_from_emotion"]
+        lines.append(f"Stress / no stress on PrivateTest, derived from the emotions (angry, fear, sad -> stress): "
+                     f"{st['accuracy']:.2%} accuracy, macro-F1 {st['macro_f1']:.3f} (always answering the commoner "
+                     f"verdict: {st['majority_share']:.2%}).")
+    if t:
+        lines.append(f"Training: {t.get('epochs')} epochs, {t.get('seconds', 0) / 60:.0f} min of training steps "
+                     f"on {t.get('hardware')}.")
+    return "\n".join(lines)
+
+
+def card_table(paths) -> str:
+    """One markdown row per card (`model/<name>.card.json`, written by `card --json`): the comparison at a glance."""
+    lines = ["| model | architecture | parameters | file | PublicTest | PrivateTest | + flip TTA | macro-F1 | "
+             "CPU ms / face | training |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        path = Path(path)
+        c = json.loads(path.read_text())
+        ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
+        size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
+        arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
+        if c.get("quantized"):
+            arch += ", int8"
+        if tuple(c["classes"]) == STRESS_CLASSES:
+            arch += ", stress / no stress"
+        t = c.get("training") or {}
+        trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
+        lines.append(f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
+                     f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
+                     f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
+                     f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""What the pages load once and keep across reruns: the model list (refreshed when a checkpoint appears),
+predictors (warmed up), face detectors, DeepFace's status, the data set."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.data import default_data_path, load_dataset
+from core.predict.catalogue import discover_models
+from core.predict.detectors import create_detector, fallback_notice
+from core.predict.loading import load_predictor
+from core.settings import model_dir, runs_root
+
+from .widgets import data_help
+
+
+def _folder_signature(folders) -> tuple:
+    """Cheap fingerprint of the checkpoints in the model folders, so the list refreshes when one appears."""
+    items = []
+    for folder, patterns in folders:
+        for pattern in patterns:
+            for p in Path(folder).glob(pattern):
+                try:
+                    st_ = p.stat()
+                    items.append((str(p), st_.st_mtime_ns, st_.st_size))
+                except OSError:
+                    pass
+    return tuple(sorted(items))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _discover(folder: str, runs: str, signature: tuple) -> list:
+    return discover_models()  # reads $FEL_MODEL_DIR and the runs folder ($FEL_RUNS_DIR) itself
+
+
+def all_models() -> list:
+    """Every checkpoint found (ModelInfo), including broken ones (their `error` says why):
+    model/*.pt (shipped) and the training runs' best.pt."""
+    folder, runs = model_dir(), runs_root()
+    sig = _folder_signature([(folder, ("*.pt", "runs/*/best.pt")), (runs, ("*/best.pt", "*/summary.json"))])
+    try:
+        return list(_discover(str(folder), str(runs), sig))
+    except Exception as e:  # noqa: BLE001
+        st.warning(f"Could not list the models in `{folder}`: {e}")
+        return []
+
+
+def usable_models() -> list:
+    return [m for m in all_models() if not getattr(m, "error", None)]
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _predictor(source: str, tta, deepface_home: str | None):
+    p = load_predictor(source, tta=tta)
+    if hasattr(p, "load"):  # DeepFace: load TensorFlow and the weights now, not on the first frame
+        p.load()
+    try:  # warm up: the first forward pass is slow, and it should not count in the latency we show
+        p.predict([np.full((48, 48), 128, np.uint8)])
+    except Exception:  # noqa: BLE001 - a real failure shows up (with its message) on real faces
+        pass
+    return p
+
+
+def get_predictor(source: str, tta=None):
+    """A loaded predictor ("deepface" or a checkpoint path), kept across reruns. Raises on failure."""
+    return _predictor(str(source), tta, os.environ.get("DEEPFACE_HOME"))
+
+
+@st.cache_data(show_spinner=False, ttl=20)
+def _weights_status(deepface_home: str | None) -> dict:
+    from core.predict.deepface import weights_status  # no TensorFlow: only the weights file is looked at
+
+    return dict(weights_status())
+
+
+def deepface_status() -> dict:
+    """DeepFace's weights: present or not, and what to do (no TensorFlow import)."""
+    try:
+        return _weights_status(os.environ.get("DEEPFACE_HOME"))
+    except Exception as e:  # noqa: BLE001
+        return {"present": False, "message": f"DeepFace is not usable here: {e}"}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _detector(name: str | None, min_size: float, detect_width: int):
+    return create_detector(name, fallback=True, min_size=min_size, detect_width=detect_width)
+
+
+def get_detector(name: str | None = None, min_size: float = 0.08, detect_width: int = 480):
+    """A face detector by name (None: the default), kept across reruns. One that cannot load here is replaced
+    by Haar, and the page says so once (`detector_notice`)."""
+    return _detector(name, float(min_size), int(detect_width))
+
+
+def detector_notice(name: str | None = None) -> str | None:
+    return fallback_notice(name)
+
+
+@st.cache_resource(show_spinner="Loading the data set (the first time takes a little while)...", max_entries=2)
+def _dataset(path: str, task: str):
+    return load_dataset(path, task=task)
+
+
+def get_dataset(task: str = "emotion"):
+    """(dataset, None) or (None, message) for the configured data set."""
+    path = default_data_path()
+    if path is None:
+        return None, data_help()
+    try:
+        return _dataset(str(path), task), None
+    except Exception as e:  # noqa: BLE001
+        return None, f"The data set at `{path}` could not be read: {e}"

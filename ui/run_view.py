@@ -1,0 +1,247 @@
+"""One run, live: its header, state, progress, numbers, curves, controls (stop, cancel, resume) and log,
+refreshed while it trains; and the queue beside it. Everything is read from the run's folder."""
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from core import jobs
+from core.config import TrainConfig
+from core.runs import Run
+
+from . import charts
+from .format import data_name, display_state, fmt_duration, fmt_pct, run_started, state_pill
+
+
+REFRESH_S = 2           # live view refresh while a run is active
+
+
+_CSS = """
+<style>
+  .fel-run-head { display:flex; align-items:center; gap:0.6rem; flex-wrap:wrap; margin-bottom:0.1rem; }
+  .fel-run-title { font-size:1.25rem; font-weight:700; color:#1f2333; }
+  .fel-kv { color:#4b5563; font-size:0.88rem; }
+  .fel-kv b { color:#1f2333; font-weight:600; }
+</style>
+"""
+
+
+def progress_of(run: Run, cfg: TrainConfig | None = None) -> tuple[float, str]:
+    """(fraction done, one line) from progress.json and the metrics."""
+    p = run.progress()
+    cfg = cfg or run.config()
+    if not p or "epoch" not in p:
+        done = len(run.metrics())
+        return done / max(cfg.epochs, 1), "Starting: loading the data set and building the model…"
+    epochs, steps = max(int(p.get("epochs", cfg.epochs)), 1), max(int(p.get("steps", 1)), 1)
+    epoch, step = int(p.get("epoch", 1)), int(p.get("step", 0))
+    frac = min(1.0, ((epoch - 1) * steps + step) / (epochs * steps))
+    parts = [f"Epoch {epoch}/{epochs}", f"batch {step}/{steps}"]
+    if p.get("images_per_s"):
+        parts.append(f"{p['images_per_s']:,.0f} images/s")
+    if p.get("eta_s") is not None and frac < 1:
+        parts.append(f"about {fmt_duration(p['eta_s'])} left")
+    if p.get("loss") is not None:
+        parts.append(f"loss {p['loss']:.3f}, accuracy {100 * p.get('acc', 0):.1f}% this epoch")
+    return frac, " · ".join(parts)
+
+
+def run_options(runs: list[Run]) -> list[str]:
+    """Active runs first (running, then the queue), then the others, newest first."""
+    active = [r.id for r in jobs.active_runs()]
+    return active + [r.id for r in runs if r.id not in active]
+
+
+def run_label(run_id: str) -> str:
+    """A stable label (the state shows beside the run, not here: a label must not change under the user's click)."""
+    try:
+        run = Run.open(run_id)
+    except (ValueError, FileNotFoundError):
+        return run_id
+    when = run_started(run)
+    return f"{run.title} · {when:%b %d, %H:%M}" if when else run.title
+
+
+def run_header(run: Run, state: str, cfg: TrainConfig) -> None:
+    st.html(_CSS)
+    items = [("model", f"{cfg.model}" + (f" ×{cfg.width}" if cfg.width else "")), ("task", cfg.task),
+             ("data", data_name(cfg)), ("epochs", cfg.epochs), ("batch", cfg.batch_size),
+             ("optimizer", f"{cfg.optimizer} lr {cfg.lr:g}")]
+    if cfg.limit:
+        items.append(("images", f"{cfg.limit:,}"))
+    kv = " · ".join(f"{k} <b>{html.escape(str(v))}</b>" for k, v in items)
+    title = run.title
+    st.markdown(f"<div class='fel-run-head'><span class='fel-run-title'>{html.escape(title)}</span>"
+                f"{state_pill(state)}</div><div class='fel-kv'>{kv} · folder <code>{html.escape(run.id)}</code></div>",
+                unsafe_allow_html=True)
+
+
+def run_metrics_row(run: Run, cfg: TrainConfig, rows: list[dict]) -> None:
+    summary = run.summary()
+    best = max(rows, key=lambda r: r["val_acc"]) if rows else None
+    c = st.columns(4)
+    c[0].metric("Epochs done", f"{len(rows)} / {cfg.epochs}")
+    c[1].metric("Best val. accuracy", fmt_pct(best["val_acc"]) if best else "–",
+                help=f"at epoch {best['epoch']}" if best else None)
+    if summary.get("test_acc") is not None:
+        c[2].metric("Test accuracy", fmt_pct(summary["test_acc"]), help="of the best epoch's weights")
+    else:
+        c[2].metric("Train accuracy", fmt_pct(rows[-1]["train_acc"]) if rows else "–")
+    c[3].metric("Training time", fmt_duration(sum(r.get("seconds", 0) for r in rows)) if rows else "–")
+
+
+def run_controls(run: Run, state: str, key: str) -> None:
+    """Stop / resume / cancel. A click reruns the fragment (or the page where the refresh must change)."""
+    cols = st.columns([1, 1, 3])
+    if state in ("running", "stopping"):
+        if cols[0].button("Stop", key=f"{key}_stop", icon=":material/stop_circle:", disabled=state == "stopping",
+                          help="Saves a checkpoint at once (mid-epoch); Resume continues from exactly there."):
+            jobs.stop(run)
+            st.toast(f"Stopping {run.title}: saving a checkpoint…", icon=":material/stop_circle:")
+            st.rerun()
+    elif state == "queued":
+        if cols[0].button("Cancel", key=f"{key}_cancel", icon=":material/cancel:",
+                          help="Take it out of the queue. You can still start it later with Resume."):
+            _queue_action(jobs.cancel, run, "taken out of the queue.", ":material/cancel:")
+    elif state in ("stopped", "interrupted", "failed", "cancelled", "pruned"):
+        label = "Resume" if (run.last_path.exists() and state != "failed") else (
+            "Retry" if state == "failed" else "Start")
+        if cols[0].button(label, key=f"{key}_resume", icon=":material/play_arrow:", type="primary",
+                          help="Queue it again; it continues from its last checkpoint (or starts over if it has none)."):
+            _queue_action(jobs.resume, run, "is queued again.", ":material/play_arrow:")
+
+
+def _queue_action(action, run: Run, done: str, icon: str) -> None:
+    """Cancel or resume through the launcher: a toast and a redraw when it worked; its reason, left on the
+    page (a rerun would wipe it at once), when it refused."""
+    try:
+        action(run)
+    except ValueError as e:
+        st.warning(str(e))
+        return
+    st.toast(f"{run.title} {done}", icon=icon)
+    st.rerun()
+
+
+def state_message(run: Run, state: str, rows: list[dict]) -> None:
+    status = run.status()
+    if state == "failed":
+        st.error(f"**Training failed.** {status.get('error') or 'See the log below.'}", icon=":material/error:")
+    elif state == "interrupted":
+        st.warning(f"**Interrupted.** The process training this run ended without finishing (the computer "
+                   f"restarted, or it was killed). Nothing is lost: **Resume** continues from the last checkpoint "
+                   f"({len(rows)} epoch(s) done).", icon=":material/warning:")
+    elif state == "stopped":
+        st.info("Stopped with a checkpoint. **Resume** continues at the same batch.", icon=":material/pause_circle:")
+    elif state == "cancelled":
+        st.info("Taken out of the queue before it started.", icon=":material/cancel:")
+    elif state == "pruned":
+        st.info("Ended early by the hyper-parameter search: it was doing worse than earlier trials.",
+                icon=":material/content_cut:")
+    elif state == "queued":
+        pos = jobs.queue_position(run)
+        n = jobs.max_parallel()
+        st.info(f"**Waiting in the queue**{f' (position {pos})' if pos else ''}. It starts as soon as "
+                f"{'a run' if n > 1 else 'the run'} before it ends (runs at once: {n}).", icon=":material/schedule:")
+    elif state == "finished":
+        s = run.summary()
+        if s:
+            st.success(f"**Finished.** Best validation accuracy {fmt_pct(s.get('best_val_acc'))} at epoch "
+                       f"{s.get('best_epoch')}; test accuracy {fmt_pct(s.get('test_acc'))}. Compare it with the others "
+                       "on the **Experiments** page.", icon=":material/check_circle:")
+
+
+def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines: int = 12) -> str:
+    """Everything about one run: header, state, progress, numbers, curves, controls, log. Returns the state."""
+    try:
+        cfg = run.config()
+    except Exception as e:  # noqa: BLE001
+        st.error(f"The configuration of run `{run.id}` cannot be read: {e}")
+        return "failed"
+    state = display_state(run)
+    rows = run.metrics()
+    run_header(run, state, cfg)
+    if state in ("running", "stopping"):
+        frac, text = progress_of(run, cfg)
+        st.progress(frac, text=text)
+    state_message(run, state, rows)
+    if show_controls:
+        run_controls(run, state, key)
+    run_metrics_row(run, cfg, rows)
+    if rows:
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(charts.curves_figure({run.title: rows}, "loss", height=300), key=f"{key}_loss",
+                        config={"displayModeBar": False})
+        c2.plotly_chart(charts.curves_figure({run.title: rows}, "acc", height=300), key=f"{key}_acc",
+                        config={"displayModeBar": False})
+    elif state in ("running", "queued", "stopping"):
+        st.caption("The curves appear when the first epoch ends.")
+    log = run.tail_log(log_lines)
+    with st.expander("Log (last lines)", expanded=state in ("failed",), icon=":material/article:"):
+        st.code(log or "(nothing yet)", language=None)
+        out = run.dir / "output.log"
+        if state == "failed" and out.exists():
+            tail = "\n".join(out.read_text(errors="replace").splitlines()[-15:])
+            if tail.strip():
+                st.caption("Process output")
+                st.code(tail, language=None)
+    return state
+
+
+def live_run(run_id: str) -> None:
+    """The selected run, refreshed every few seconds while it is queued or running."""
+    try:
+        run = Run.open(run_id)
+    except (ValueError, FileNotFoundError):
+        st.info("This run no longer exists.")
+        return
+    active = run.state() in ("queued", "running")
+
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def _live():
+        now_active = run.state() in ("queued", "running")
+        if now_active != active:
+            st.rerun()  # the whole page: the refresh switches on or off, the lists change
+        run_view(run, key=f"live_{run.id}")
+
+    _live()
+
+
+def queue_panel(refresh: bool = False) -> None:
+    """Running runs and the queue, in the order they will start; cancel a waiting run; runs at once."""
+
+    @st.fragment(run_every=REFRESH_S * 2 if refresh else None)
+    def _queue():
+        queued = jobs.queued_runs()
+        running = jobs.running_runs()
+        n = jobs.max_parallel()
+        with st.container(border=True):
+            st.markdown("##### :material/queue: Queue")
+            st.caption(f"{len(running)} running · {len(queued)} waiting · up to **{n}** at a time")
+            if not queued and not running:
+                st.caption("Nothing running: a run you start begins at once.")
+            for r in running:
+                frac, text = progress_of(r)
+                st.progress(frac, text=f"**{html.escape(r.title)}** · {text.split(' · ')[0]}")
+            for i, r in enumerate(queued, 1):
+                managed = " · search trial" if r.status().get("managed") else ""
+                st.markdown(f"**{i}.** {html.escape(r.title)} <span class='fel-kv'>· waiting{managed}</span>",
+                            unsafe_allow_html=True)
+                if st.button("Cancel", key=f"q_cancel_{r.id}", icon=":material/close:", type="tertiary",
+                             help="Take it out of the queue (Resume starts it later)."):
+                    try:
+                        jobs.cancel(r)
+                    except ValueError as e:
+                        st.warning(str(e))
+                    st.rerun()
+            with st.popover("Runs at once", icon=":material/settings:", width="stretch"):
+                new = st.number_input("Runs training at the same time", min_value=1, max_value=jobs.MAX_PARALLEL,
+                                      value=n, step=1, key="q_max_parallel",
+                                      help="On a small computer one at a time is fastest overall: two runs share "
+                                           "the same cores and each takes twice as long.")
+                if st.button("Save", key="q_save", disabled=new == n):
+                    jobs.set_max_parallel(int(new))
+                    st.rerun()
+
+    _queue()

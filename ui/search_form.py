@@ -1,0 +1,164 @@
+"""The hyper-parameter search on the Experiments page: the form that starts a background search (parameters
+to search and their ranges), and a study's trials, best result and Optuna's plots."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.config import OPTIMIZERS, SCHEDULES, TASKS
+from core.data import default_data_path
+from core.jobs import search
+from core.jobs.search import DEFAULT_PARAMS, SEARCHABLE, validate_space
+from core.models import list_models
+from core.train.recipes import RECIPES
+
+from . import charts
+from .format import fmt_pct
+
+
+SEARCH_REFRESH_S = 5
+
+
+PARAM_CHOICES = {"batch_size": [16, 32, 64, 128, 256, 512], "optimizer": list(OPTIMIZERS),
+                 "schedule": list(SCHEDULES), "width": [8, 16, 24, 32, 48, 64, 96, 128]}
+
+
+def search_space_inputs(n_cols: int = 2) -> dict:
+    """A checkbox per searchable parameter, and its range or choices when ticked. Returns the space."""
+    ss = st.session_state
+    space = {}
+    names = [n for n in SEARCHABLE if n != "model"]  # the architectures are chosen above
+    cols = st.columns(n_cols, gap="medium")
+    for i, name in enumerate(names):
+        meta = SEARCHABLE[name]
+        d = meta["default"]
+        key = f"se_on_{name}"
+        if key not in ss:
+            ss[key] = name in DEFAULT_PARAMS
+        with cols[i % n_cols]:
+            on = st.checkbox(meta["label"].capitalize(), key=key)
+            if not on:
+                continue
+            if meta["kind"] == "categorical":
+                choices = st.multiselect(f"{meta['label']}: choices", PARAM_CHOICES.get(name, d["choices"]),
+                                         default=d["choices"], key=f"se_ch_{name}", label_visibility="collapsed")
+                space[name] = {"choices": list(choices)}
+                continue
+            c1, c2 = st.columns(2)
+            if meta["kind"] == "int":
+                lo = c1.number_input("from", min_value=meta["bounds"][0], max_value=meta["bounds"][1],
+                                     value=d["low"], step=1, key=f"se_lo_{name}")
+                hi = c2.number_input("to", min_value=meta["bounds"][0], max_value=meta["bounds"][1],
+                                     value=d["high"], step=1, key=f"se_hi_{name}")
+                space[name] = {"low": int(lo), "high": int(hi)}
+            else:
+                lo = c1.number_input("from", min_value=float(meta["bounds"][0]), max_value=float(meta["bounds"][1]),
+                                     value=float(d["low"]), format="%g", key=f"se_lo_{name}")
+                hi = c2.number_input("to", min_value=float(meta["bounds"][0]), max_value=float(meta["bounds"][1]),
+                                     value=float(d["high"]), format="%g", key=f"se_hi_{name}")
+                log = st.checkbox("log scale", value=bool(d.get("log")), key=f"se_log_{name}",
+                                  help="Sample on a log scale (for ranges over several powers of ten).")
+                space[name] = {"low": float(lo), "high": float(hi), "log": bool(log)}
+    return space
+
+
+def new_search_form() -> None:
+    ss = st.session_state
+    if "se_name" not in ss:
+        ss["se_name"] = f"search-{time.strftime('%m%d-%H%M')}"
+        p = default_data_path()
+        ss["se_data"] = ss.get("tr_data") or (str(p) if p else "")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.text_input("Study name", key="se_name", max_chars=60,
+                      help="Letters, digits, - and _. Starting a study with an existing name adds trials to it.")
+        c1, c2, c3 = st.columns(3)
+        trials = c1.number_input("Trials", min_value=1, max_value=200, value=10, step=1, key="se_trials")
+        epochs = c2.number_input("Epochs each", min_value=1, max_value=200, value=5, step=1, key="se_epochs",
+                                 help="Epochs per trial.")
+        limit = c3.number_input("Images each", min_value=0, value=5000, step=1000, key="se_limit",
+                                help="Training images per trial (0 = all): a search tries many settings, so each "
+                                     "trial is kept short.")
+        st.text_input("Data set", key="se_data")
+        c1, c2 = st.columns(2)
+        task = c1.radio("Task", list(TASKS), key="se_task", horizontal=True)
+        recipe = c2.selectbox("Start from recipe", sorted(RECIPES), index=sorted(RECIPES).index("realtime"),
+                              key="se_recipe", help="Everything not searched comes from this recipe.")
+        models = st.multiselect("Architectures to try", list_models(), default=["mini_xception"], key="se_models")
+    with right:
+        st.markdown("**Parameters to search** · the others stay as in the recipe")
+        space = search_space_inputs()
+    st.caption(f"Up to {int(trials) * int(epochs)} epochs in all; weak trials are stopped early (median pruning). "
+               "Trials take turns with the other runs in the queue.")
+    if st.button("Start search", type="primary", icon=":material/travel_explore:", key="se_start"):
+        errs = [] if models else ["pick at least one architecture"]
+        errs += validate_space(space)
+        data = ss["se_data"].strip()
+        if not data:
+            errs.append("choose a data set")
+        if errs:
+            st.error("Please fix these first:\n\n" + "\n".join(f"- {e}" for e in errs), icon=":material/error:")
+            return
+        try:
+            jobs.start_search(ss["se_name"].strip(), n_trials=int(trials), epochs=int(epochs), models=models,
+                                  limit=int(limit), task=task, data=data, space=space, recipe=recipe)
+        except (ValueError, OSError) as e:
+            st.error(f"The search could not be started: {e}", icon=":material/error:")
+        else:
+            ss["se_view"] = ss["se_name"].strip()
+            ss["se_started"] = True
+            st.rerun()
+
+
+def study_view(name: str, alive: bool) -> None:
+    try:
+        study = search.load_study(name)
+    except ValueError:
+        study = None
+    if study is None:
+        if alive:
+            st.info("The search is starting (loading the data set)…", icon=":material/hourglass_top:")
+            st.code(jobs.search_log(name, 8) or "(no output yet)", language=None)
+        else:
+            st.warning("This search ended before its first trial.", icon=":material/warning:")
+            log = jobs.search_log(name, 15)
+            if log:
+                st.code(log, language=None)
+        return
+    rows = search.trials_table(study)
+    states = [r["state"] for r in rows]
+    done = [r for r in rows if r["state"] == "complete" and r["val_acc"] is not None]
+    best = max(done, key=lambda r: r["val_acc"]) if done else None
+    c = st.columns(4)
+    c[0].metric("Trials", len(rows))
+    c[1].metric("Finished / pruned", f"{states.count('complete')} / {states.count('pruned')}")
+    c[2].metric("Failed", states.count("fail") + states.count("interrupted"))
+    c[3].metric("Best val. accuracy", fmt_pct(best["val_acc"]) if best else "–",
+                help=f"trial {best['trial']}" if best else None)
+    if best:
+        params = {k[6:]: v for k, v in best.items() if k.startswith("param ")}
+        st.success("**Best so far:** " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
+                                                   for k, v in params.items())
+                   + f" (run `{best['run_id']}`)", icon=":material/emoji_events:")
+    if rows:
+        df = pd.DataFrame(rows)
+        df["val_acc"] = df["val_acc"].map(lambda v: None if v is None else 100 * v)
+        st.dataframe(df.drop(columns=["error"] if df["error"].isna().all() else []), hide_index=True,
+                     key=f"se_trials_{name}", height=min(320, 38 + 35 * len(df)),
+                     column_config={"val_acc": st.column_config.ProgressColumn("val acc", format="%.1f%%",
+                                                                               min_value=0, max_value=100),
+                                    "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
+                                    "run_id": st.column_config.TextColumn("run")})
+    tabs = st.tabs(["Optimization history", "Parallel coordinates", "Parameter importance", "Per-epoch values"])
+    for tab, kind in zip(tabs, ("history", "parallel", "importances", "intermediate")):
+        with tab:
+            fig, why = charts.optuna_figure(kind, study)
+            if fig is None:
+                st.info(why, icon=":material/hourglass_empty:")
+            else:
+                st.plotly_chart(fig, key=f"se_fig_{kind}_{name}")
+    with st.expander("Search log", icon=":material/article:"):
+        st.code(jobs.search_log(name, 20) or "(started from the command line: no log here)", language=None)

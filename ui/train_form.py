@@ -1,0 +1,223 @@
+"""The Train page's form: a recipe fills every field, the user changes what they like, and the form becomes
+a TrainConfig (the widgets keep their values in session state, under one prefix)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.data import default_data_path
+from core.models import describe, list_models, model_defaults
+from core.predict.catalogue import discover_models
+from core.train import describe_device
+from core.train.recipes import RECIPES, recipe_config
+
+
+FORM_FIELDS = ("model", "width", "dropout", "epochs", "batch_size", "optimizer", "lr", "momentum", "schedule",
+               "warmup_epochs", "weight_decay", "label_smoothing", "seed", "flip")
+
+
+AUG_AMOUNTS = {"shift": 4, "rotate": 10.0, "scale": 0.1, "erase": 0.25}  # the amount a switch turns on
+
+
+RECIPE_TEXT = {
+    "quick": "3 epochs of a small mini-Xception: a first look in minutes.",
+    "realtime": "The webcam model: mini-Xception (width 16), AdamW, 40 epochs. Fast on a CPU.",
+    "default": "Our most accurate recipe: VGG-style CNN, SGD + cosine, 60 epochs. Best on a GPU (hours on a CPU).",
+    "stress": "Stress / no stress: mini-Xception (width 32) on the stress view of the data.",
+}
+
+
+def default_recipe() -> str:
+    """`default` (the accurate VGG) where there is a GPU; `realtime` on a CPU, where VGG takes many hours."""
+    try:
+        import torch
+
+        return "default" if torch.cuda.is_available() else "realtime"
+    except Exception:  # noqa: BLE001
+        return "realtime"
+
+
+def recipe_description(name: str) -> str:
+    if name in RECIPE_TEXT:
+        return RECIPE_TEXT[name]
+    if name.startswith("seed-"):
+        return f"The shared comparison recipe for the `{name[5:]}` architecture: SGD + cosine, 30 epochs."
+    return ""
+
+
+def model_default(model: str, key: str, fallback=None):
+    try:
+        return model_defaults(model).get(key, fallback)
+    except ValueError:
+        return fallback
+
+
+def apply_recipe(name: str, prefix: str = "tr_") -> None:
+    """Fill the form's widgets from a recipe (the widgets read their value from session state)."""
+    cfg = recipe_config(name)
+    ss = st.session_state
+    for f in FORM_FIELDS:
+        ss[prefix + f] = getattr(cfg, f)
+    ss[prefix + "width"] = int(cfg.width or model_default(cfg.model, "width", 32))
+    ss[prefix + "dropout"] = float(cfg.dropout if cfg.dropout is not None else model_default(cfg.model, "dropout", 0.0))
+    ss[prefix + "lr"] = float(cfg.lr)
+    ss[prefix + "weight_decay"] = float(cfg.weight_decay)
+    ss[prefix + "warmup_epochs"] = float(cfg.warmup_epochs)
+    ss[prefix + "label_smoothing"] = float(cfg.label_smoothing)
+    ss[prefix + "momentum"] = float(cfg.momentum)
+    for k, amount in AUG_AMOUNTS.items():
+        v = getattr(cfg, k)
+        ss[prefix + "use_" + k] = bool(v)
+        ss[prefix + k] = type(amount)(v or amount)
+    if cfg.task != TrainConfig().task or name == "stress":
+        ss[prefix + "task"] = cfg.task
+
+
+def on_model_change(prefix: str = "tr_") -> None:
+    m = st.session_state[prefix + "model"]
+    st.session_state[prefix + "width"] = int(model_default(m, "width", 32))
+    st.session_state[prefix + "dropout"] = float(model_default(m, "dropout", 0.0) or 0.0)
+
+
+def init_form(prefix: str = "tr_") -> None:
+    ss = st.session_state
+    if prefix + "recipe" not in ss:
+        ss[prefix + "recipe"] = default_recipe()
+        ss[prefix + "task"] = "emotion"
+        apply_recipe(ss[prefix + "recipe"], prefix)
+        ss[prefix + "name"] = ""
+        ss[prefix + "limit"] = 0
+        ss[prefix + "threads"] = 0
+        ss[prefix + "val_fraction"] = 0.1
+    ss.setdefault(prefix + "teacher", "")
+    ss.setdefault(prefix + "distill", float(TrainConfig().distill))
+    if prefix + "data" not in ss:
+        p = default_data_path()
+        ss[prefix + "data"] = str(p) if p else ""
+
+
+def config_from_form(prefix: str = "tr_") -> TrainConfig:
+    ss = st.session_state
+    g = lambda k: ss[prefix + k]  # noqa: E731
+    return TrainConfig(
+        data=str(g("data")).strip(), task=g("task"), model=g("model"), width=int(g("width")),
+        dropout=float(g("dropout")), epochs=int(g("epochs")), batch_size=int(g("batch_size")),
+        optimizer=g("optimizer"), lr=float(g("lr")), momentum=float(g("momentum")), schedule=g("schedule"),
+        warmup_epochs=float(g("warmup_epochs")), weight_decay=float(g("weight_decay")),
+        label_smoothing=float(g("label_smoothing")), flip=bool(g("flip")),
+        shift=int(g("shift")) if g("use_shift") else 0, rotate=float(g("rotate")) if g("use_rotate") else 0.0,
+        scale=float(g("scale")) if g("use_scale") else 0.0, erase=float(g("erase")) if g("use_erase") else 0.0,
+        seed=int(g("seed")), threads=int(g("threads")), val_fraction=float(g("val_fraction")), limit=int(g("limit")),
+        name=str(g("name")).strip(), recipe=g("recipe"), teacher=str(ss.get(prefix + "teacher") or ""),
+        distill=float(ss.get(prefix + "distill", TrainConfig().distill)),
+    )
+
+
+AUG_LABELS = {"flip": "Flip", "shift": "Shift", "rotate": "Rotate", "scale": "Scale", "erase": "Erase"}
+
+
+def recipe_section(prefix: str = "tr_") -> None:
+    p = prefix
+    first = [r for r in ("realtime", "quick", "default", "stress") if r in RECIPES]
+    recipes = first + sorted(r for r in RECIPES if r not in first)
+    st.selectbox("Recipe", recipes, key=p + "recipe", on_change=lambda: apply_recipe(st.session_state[p + "recipe"], p),
+                 help="A recipe fills in every setting with values known to work; change any of them after.")
+    note = "" if default_recipe() == "default" else (
+        " Without a GPU, **realtime** is the sensible start; **default** is the most accurate but takes hours.")
+    st.caption(recipe_description(st.session_state[p + "recipe"]) + note)
+    c1, c2, c3 = st.columns([2, 1, 1])
+    c1.selectbox("Model", list_models(), key=p + "model", on_change=lambda: on_model_change(p),
+                 help="\n".join(f"- **{m}**: {describe(m)}" for m in list_models()))
+    c2.number_input("Width", min_value=4, max_value=512, step=4, key=p + "width",
+                    help="Channels of the first layer; deeper layers have more. Wider = more accurate, slower.")
+    c3.number_input("Dropout", min_value=0.0, max_value=0.95, step=0.05, key=p + "dropout",
+                    help="Share of units switched off at random in training, against over-fitting.")
+    st.caption(describe(st.session_state[p + "model"]))
+
+
+def optimisation_section(prefix: str = "tr_") -> None:
+    p = prefix
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Epochs", min_value=1, max_value=1000, step=1, key=p + "epochs",
+                    help="Passes over the training images.")
+    c2.selectbox("Batch size", [8, 16, 32, 64, 128, 256, 512], key=p + "batch_size", help="Images per step.")
+    c3.selectbox("Optimizer", OPTIMIZERS, key=p + "optimizer", help="SGD (Nesterov momentum), Adam or AdamW.")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Learning rate", min_value=1e-6, max_value=10.0, step=1e-4, format="%g", key=p + "lr",
+                    help="Typical: 0.05 for SGD, 0.001 to 0.005 for Adam(W).")
+    c2.selectbox("Schedule", SCHEDULES, key=p + "schedule",
+                 help="cosine: decays smoothly after a warm-up; onecycle: up then down; plateau: halves when "
+                      "validation stalls; none: constant.")
+    c3.number_input("Warm-up epochs", min_value=0.0, max_value=100.0, step=0.5, key=p + "warmup_epochs",
+                    help="The learning rate climbs from 0 during these epochs.")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Weight decay", min_value=0.0, max_value=0.99, step=1e-4, format="%g", key=p + "weight_decay",
+                    help="Pulls weights towards 0 (not BatchNorm or biases).")
+    c2.number_input("Label smoothing", min_value=0.0, max_value=0.99, step=0.05, key=p + "label_smoothing",
+                    help="Softens the targets: FER2013's labels are noisy, 0.1 helps.")
+    c3.number_input("Momentum", min_value=0.0, max_value=0.999, step=0.05, key=p + "momentum",
+                    help="Used by SGD only.")
+    teachers = teacher_options()
+    if st.session_state.get(p + "teacher") not in teachers:  # a teacher deleted since it was picked
+        st.session_state[p + "teacher"] = ""
+    c1, c2 = st.columns([2, 1])
+    c1.selectbox("Learn from a teacher (distillation)", list(teachers), format_func=teachers.get, key=p + "teacher",
+                 help="A trained model whose soft answers the new model also learns, on the same augmented "
+                      "images: the usual way to make a small, fast model nearly as good as a big one. The "
+                      "teacher must know the same classes (emotions, or stress / no stress).")
+    c2.number_input("Teacher's weight", min_value=0.0, max_value=1.0, step=0.1, key=p + "distill",
+                    disabled=not st.session_state.get(p + "teacher"),
+                    help="Share of the loss from the teacher's answers; the labels get the rest.")
+
+
+def teacher_options() -> dict[str, str]:
+    """"" (no teacher) and every loadable checkpoint, shipped ones first: path -> label."""
+    out = {"": "none"}
+    for m in discover_models(runs="all"):
+        if not m.error:
+            out[str(m.path)] = f"{m.name} ({m.kind})"
+    return out
+
+
+def _aug_selected(prefix: str) -> list[str]:
+    ss = st.session_state
+    return [k for k in AUG_LABELS if (ss[prefix + "flip"] if k == "flip" else ss[prefix + "use_" + k])]
+
+
+def _on_aug_change(prefix: str) -> None:
+    ss = st.session_state
+    chosen = set(ss[prefix + "aug"] or [])
+    ss[prefix + "flip"] = "flip" in chosen
+    for k in AUG_AMOUNTS:
+        ss[prefix + "use_" + k] = k in chosen
+
+
+def augmentation_section(prefix: str = "tr_") -> None:
+    p = prefix
+    ss = st.session_state
+    ss[p + "aug"] = _aug_selected(p)  # the pills mirror the switches the recipe set
+    st.pills("Random changes to each training batch, so the model learns faces rather than pictures",
+             list(AUG_LABELS), selection_mode="multi", format_func=AUG_LABELS.get, key=p + "aug",
+             on_change=_on_aug_change, args=(p,),
+             help="Flip: mirror left-right. Shift: move by a few pixels. Rotate: tilt. Scale: zoom in or out. "
+                  "Erase: blank a random patch.")
+    with st.expander("Amounts", icon=":material/tune:"):
+        c1, c2 = st.columns(2)
+        c1.number_input("Shift (pixels)", min_value=1, max_value=12, step=1, key=p + "shift")
+        c2.number_input("Rotation (degrees)", min_value=1.0, max_value=45.0, step=1.0, key=p + "rotate")
+        c1.number_input("Scale (±)", min_value=0.01, max_value=0.5, step=0.05, key=p + "scale")
+        c2.number_input("Erase probability", min_value=0.05, max_value=1.0, step=0.05, key=p + "erase")
+
+
+def advanced_section(prefix: str = "tr_") -> None:
+    p = prefix
+    c1, c2 = st.columns(2)
+    c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=p + "seed",
+                    help="Same seed, same settings: the same run.")
+    c2.number_input("Training images (0 = all)", min_value=0, step=1000, key=p + "limit",
+                    help="Train on a random subset: for quick tries.")
+    c1.number_input("CPU threads (0 = all)", min_value=0, max_value=256, step=1, key=p + "threads")
+    c2.number_input("Validation share", min_value=0.01, max_value=0.49, step=0.01, key=p + "val_fraction",
+                    help="For image folders without a val/ folder: the share of train set aside.")
+    st.caption(f"Runs train on this machine's **{describe_device()}**; a CUDA GPU is used automatically when "
+               "there is one, and its checkpoints still run on a CPU.")
