@@ -73,9 +73,10 @@ with tab_search:
         st.toast("Search started: its trials appear below as they run.", icon=":material/travel_explore:")
     from core.jobs.search import list_studies
 
+    study_url = SF.study_url()  # FEL_STUDY_STORAGE (e.g. a PostgreSQL study shared by many machines), or None
     try:
-        studies = list_studies()
-    except Exception as e:  # noqa: BLE001 - a broken database must not break the page
+        studies = list_studies(url=study_url)
+    except Exception as e:  # noqa: BLE001 - a broken or unreachable database must not break the page
         studies = []
         st.error(f"The search database cannot be read: {w.friendly_error(e)}")
     procs = {p["study"]: p for p in jobs.search_processes()}
@@ -83,6 +84,7 @@ with tab_search:
     with st.expander("Start a new search", expanded=not names, icon=":material/add_circle:"):
         SF.new_search_form()
     st.subheader("Studies", divider="gray")
+    st.caption(SF.database_caption(study_url))
     if not names:
         st.info("No search yet. Choose the parameters above and press **Start search**. Each trial is a short "
                 "training run; Optuna picks the next settings from the results so far.",
@@ -90,7 +92,7 @@ with tab_search:
     else:
         if st.session_state.get("se_view") not in names:
             st.session_state["se_view"] = names[0]
-        name = st.selectbox("Study", names, key="se_view", help="Every search kept in the runs folder (optuna.db).")
+        name = st.selectbox("Study", names, key="se_view", help="Every search in the study database named above.")
         alive = bool(procs.get(name, {}).get("alive"))
 
         @st.fragment(run_every=SF.SEARCH_REFRESH_S if alive else None)
@@ -104,6 +106,6 @@ with tab_search:
                                    help="The trial now training stops with a checkpoint; no new trial starts."):
                 jobs.stop_search(name)
                 st.toast("Stopping the search after a checkpoint…", icon=":material/stop_circle:")
-            SF.study_view(name, alive)
+            SF.study_view(name, alive, study_url)
 
         _study()

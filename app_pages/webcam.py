@@ -1,7 +1,5 @@
 """Webcam: live emotion recognition on the user's camera (streamlit-webrtc). What happens to each frame is
 core.predict.frame; this page only picks the settings and shows the results."""
-from html import escape
-
 import streamlit as st
 
 from core.predict import frame
@@ -141,8 +139,7 @@ def _face_panel(snap: dict) -> None:
               help="Our work per frame (face detection every N frames, crops, the model, drawing), averaged "
                    "over the last 30 frames. Frames/s also counts the video transport.")
     c3.metric("Faces", len(faces))
-    st.markdown(f"<span class='fel-muted'>faces: {len(faces)} · frames processed: {snap['frames']} · "
-                f"model: {escape(str(snap['model'] or 'none'))}</span>", unsafe_allow_html=True)
+    st.markdown(w.stream_caption(snap), unsafe_allow_html=True)
     if snap.get("error"):
         st.error(f"The model failed on the last frame: {snap['error']}")
     if not faces:

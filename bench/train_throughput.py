@@ -1,7 +1,12 @@
-"""Training throughput: our loop (uint8 tensors in memory, augmentation on whole batches) against the
-seed projects' way (a per-sample Dataset doing per-image PIL transforms through a DataLoader).
-Same model, same data, same threads, same process. Prints images/s of each and the ratio.
+"""Training throughput, two comparisons in one process each (same data, same threads):
 
+- `--steps`: one training step of vgg and of resnet (width 32, batch 128) as the loop took it before (NCHW,
+  48 px faces) against the loop now (channels_last where safe, 40 px random crops), and each change alone;
+  steps of the four kinds are interleaved round by round, and the median is printed with the ratio;
+- otherwise: our loop (uint8 tensors in memory, augmentation on whole batches) against the seed projects'
+  way (a per-sample Dataset doing per-image PIL transforms through a DataLoader).
+
+    python bench/train_throughput.py --steps         # the step speed-ups (a few minutes)
     python bench/train_throughput.py                 # 8,192 FER2013 training images, mini_xception
     python bench/train_throughput.py --images 0      # one whole epoch (28,709 images)
 """
@@ -90,6 +95,41 @@ def ours(cfg_kwargs, data) -> float:
     return row["images_per_s"]
 
 
+def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> None:
+    """Median seconds per training step, old loop vs new, for vgg and resnet at width 32."""
+    from core.config import TrainConfig
+    from core.models import create_model
+    from core.models.layout import channels_last_ok
+    from core.train import make_optimizer
+    from core.train.step import make_batch, train_step
+
+    kinds = {"before (NCHW, 48 px)": (False, 0), "channels_last only": (True, 0), "40 px crops only": (False, 40),
+             "now (channels_last + 40 px crops)": (True, 40)}
+    for arch in ("vgg", "resnet"):
+        setups = {}
+        for label, (cl, crop) in kinds.items():
+            cfg = TrainConfig(model=arch, width=32, batch_size=batch, crop=crop, shift=0 if crop else 4,
+                              channels_last=cl)
+            torch.manual_seed(0)
+            model = create_model(arch, num_classes=7, **cfg.model_kwargs())
+            layout = torch.channels_last if cl and channels_last_ok(model) else torch.contiguous_format
+            model = model.to(memory_format=layout).train()
+            setups[label] = (cfg, model, make_optimizer(cfg, model), layout, torch.Generator().manual_seed(0), [])
+        for r in range(rounds + 1):  # round 0 warms up
+            for label, (cfg, model, opt, layout, gen, times) in setups.items():
+                idx = torch.randint(0, len(y), (batch,), generator=gen)
+                t0 = time.perf_counter()
+                xb, ya, yb, lam = make_batch(x8, y, idx, gen, cfg, [0, r], layout)
+                train_step(model, opt, xb, ya, 0.5, 0.25, cfg, None, yb, lam)
+                if r:
+                    times.append(time.perf_counter() - t0)
+        base = float(np.median(setups["before (NCHW, 48 px)"][5]))
+        print(f"{arch} width 32, batch {batch}, {threads} threads:")
+        for label, (*_, times) in setups.items():
+            med = float(np.median(times))
+            print(f"  {label:<36} {med:6.3f} s / step   {base / med:4.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="FER2013 CSV (default: the one core finds)")
@@ -97,6 +137,7 @@ def main():
     ap.add_argument("--images", type=int, default=8192, help="training images to use (0 = the whole epoch)")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", action="store_true", help="only the step speed-ups of vgg and resnet, before vs now")
     args = ap.parse_args()
 
     from core.data import default_data_path, load_dataset, pixel_stats
@@ -114,6 +155,9 @@ def main():
         keep = subsample(y, args.images, 0)
         x, y = x[keep], y[keep]
     mean, std = pixel_stats(x)
+    if args.steps:
+        step_speedups(x, y, args.threads)
+        return
     print(f"{args.model}, {len(y)} training images, batch {args.batch_size}, {args.threads} threads, "
           f"{os.cpu_count()} cores")
 

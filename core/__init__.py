@@ -9,8 +9,9 @@ checks the import graph, and that it has no circle):
     2  models      the model registry and families, the checkpoint format, int8 models
     3  config, evaluate                              a run's configuration; metrics and probabilities
     4  runs        the run folder (and shipped models as read-only runs)
-    5  predict     predictors, the model catalogue, detectors, crops, tracking, the frame pipeline, video
-    6  train       the training loop, optimiser, distillation, recipes, plots
+    5  predict     predictors, the model catalogue, detectors, crops, tracking, the frame pipeline
+    6  train       the training loop, optimiser, distillation, recipes, plots, DDP
+    6  video       a clip's faces followed, their emotions over time, the analysis folder, the annotated copy
     7  jobs, workflows                               queue, workers, searches; evaluate, quantize, card, ship
     8  cli         `python -m core ...`
 """

@@ -39,6 +39,11 @@ class TrainConfig:
     rotate: float = 10.0           # degrees
     scale: float = 0.1             # +-10 %
     erase: float = 0.25            # probability of random erasing
+    crop: int = 0                  # train on random crops of this size (e.g. 40 of 48), test on the centre; 0 = off
+    mixup: float = 0.0             # mixup's Beta(alpha, alpha); 0 = off
+    cutmix: float = 0.0            # CutMix's Beta(alpha, alpha); 0 = off (both on: each batch takes one)
+    channels_last: bool = True     # NHWC memory layout where every layer is safe in it (faster on CPU and GPU)
+    amp: bool = True               # bf16 autocast on a CUDA GPU (the CPU stays in float32)
     seed: int = 0
     threads: int = 0               # 0 = all cores
     device: str = "auto"           # auto = a CUDA GPU if there is one, else the CPU; or cpu, cuda, cuda:N
@@ -76,6 +81,9 @@ class TrainConfig:
             (0 <= self.rotate <= 45, "rotation must be between 0 and 45 degrees"),
             (0 <= self.scale <= 0.5, "scale must be between 0 and 0.5"),
             (0 <= self.erase <= 1, "erase probability must be in [0, 1]"),
+            (self.crop == 0 or 16 <= self.crop <= self.image_size, "crop must be 0 (off) or between 16 and the image size"),
+            (0 <= self.mixup <= 5, "mixup alpha must be between 0 (off) and 5"),
+            (0 <= self.cutmix <= 5, "cutmix alpha must be between 0 (off) and 5"),
             (0 <= self.threads <= 256, "threads must be between 0 and 256"),
             (0 < self.val_fraction < 0.5, "validation fraction must be in (0, 0.5)"),
             (self.limit >= 0, "limit must be >= 0"),
@@ -85,8 +93,18 @@ class TrainConfig:
             errs.append("device must be auto, cpu, cuda or cuda:N")
         return errs
 
+    @property
+    def input_size(self) -> int:
+        """What the network sees: the crop, or the whole face."""
+        return int(self.crop or self.image_size)
+
     def model_kwargs(self) -> dict:
-        return {k: v for k, v in (("width", self.width), ("dropout", self.dropout)) if v is not None}
+        from .models import model_defaults
+
+        kw = {k: v for k, v in (("width", self.width), ("dropout", self.dropout)) if v is not None}
+        if "input_size" in model_defaults(self.model):  # a dense head sized by its input
+            kw["input_size"] = self.input_size
+        return kw
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -13,14 +13,33 @@ from .labels import STRESS_CLASSES, canonical, stress_probability
 TTA_MODES = (None, "flip", "tencrop")
 
 
-def tta_views(x: torch.Tensor, tta, shift: int = 3):
-    """Views of a float batch to average over: identity; + flip; or 5 shifts x 2 flips ('ten-crop')."""
+def tta_views(x: torch.Tensor, tta, size: int | None = None, shift: int = 3):
+    """Views of a float batch (N, C, H, W) to average over, each `size` square (default H).
+
+    A model that sees the whole face (size == H): identity; + flip; or "ten-crop", crops of (H - 2 shift) at the
+    four corners and the centre resized back, and their mirrors. A model trained on crops (size < H, e.g. 40
+    of 48): the centre crop; + its mirror; or the ten crops of the published recipes, the four corners and
+    the centre, and their mirrors."""
+    h, w = x.shape[-2:]
+    size = int(size or h)
+    if size < h:
+        o = (h - size) // 2
+        centre = x[..., o:o + size, o:o + size]
+        if not tta:
+            return [centre]
+        if tta == "flip":
+            return [centre, centre.flip(-1)]
+        if tta == "tencrop":
+            e = h - size
+            crops = [centre] + [x[..., i:i + size, j:j + size] for i, j in ((0, 0), (0, e), (e, 0), (e, e))]
+            return crops + [v.flip(-1) for v in crops]
+    elif size > h:
+        raise ValueError(f"faces of {h} px cannot give views of {size} px")
     if not tta:
         return [x]
     if tta == "flip":
         return [x, x.flip(-1)]
-    if tta == "tencrop":  # crops of (H - 2s) at the 4 corners and centre, resized back: shifted views
-        h, w = x.shape[-2:]
+    if tta == "tencrop":
         c = h - 2 * shift
         offsets = [(shift, shift), (0, 0), (0, 2 * shift), (2 * shift, 0), (2 * shift, 2 * shift)]
         crops = [F.interpolate(x[..., i:i + c, j:j + c], size=(h, w), mode="bilinear", align_corners=False)
@@ -31,15 +50,21 @@ def tta_views(x: torch.Tensor, tta, shift: int = 3):
 
 @torch.inference_mode()
 def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None, batch_size: int = 128,
-                  progress=None) -> torch.Tensor:
-    """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views."""
+                  progress=None, input_size: int | None = None) -> torch.Tensor:
+    """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views (each of the model's
+    `input_size`, the whole face by default)."""
     model.eval()
-    dev = next(model.parameters(), torch.empty(0)).device  # a model still on the GPU it trained on (int8: CPU)
+    param = next(model.parameters(), None)  # a model still on the GPU it trained on (int8: no parameters, CPU)
+    dev = param.device if param is not None else torch.device("cpu")
+    layout = torch.channels_last if param is not None and param.dim() == 4 and \
+        param.is_contiguous(memory_format=torch.channels_last) and not param.is_contiguous() else None
     out = []
     for i in range(0, len(images), batch_size):
-        x = normalize(images[i:i + batch_size], mean, std).to(dev)
-        views = tta_views(x, tta)
-        out.append((sum(F.softmax(model(v), 1) for v in views) / len(views)).cpu())
+        x = normalize(images[i:i + batch_size].to(dev), mean, std)
+        views = tta_views(x, tta, input_size)
+        if layout is not None:
+            views = [v.contiguous(memory_format=layout) for v in views]
+        out.append((sum(F.softmax(model(v), 1) for v in views) / len(views)).float().cpu())
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
     return torch.cat(out) if out else torch.empty(0)
@@ -70,9 +95,10 @@ def metrics_from_probs(probs, labels, classes) -> dict:
     }
 
 
-def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_size=128, progress=None) -> dict:
-    probs = predict_probs(model, images, mean, std, tta, batch_size, progress)
-    return {**metrics_from_probs(probs.numpy(), labels.numpy() if torch.is_tensor(labels) else labels, classes),
+def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_size=128, progress=None,
+                   input_size: int | None = None) -> dict:
+    probs = predict_probs(model, images, mean, std, tta, batch_size, progress, input_size)
+    return {**metrics_from_probs(probs.numpy(), labels.cpu().numpy() if torch.is_tensor(labels) else labels, classes),
             "tta": tta}
 
 

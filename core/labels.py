@@ -1,4 +1,5 @@
-"""Class names and the emotion -> stress mapping, kept in one place so every caller agrees."""
+"""Class names and the emotion -> stress mapping, kept in one place so every caller agrees. Layer 0 of the
+engine: imports nothing of core."""
 from __future__ import annotations
 
 import numpy as np

@@ -5,7 +5,8 @@ from the kernel and returns them on free. A batch's large tensors (model48's fir
 512-face evaluation batch are 150 MB; vgg's for a training batch of 128, 37 MB) are then
 page-faulted in again for every batch: evaluating a model here spent as much CPU time in the
 kernel as in PyTorch. Evaluation batches are 128 faces, so that they fit under the raised threshold. Raising the thresholds lets glibc reuse those pages. Linux/glibc only; nothing
-happens elsewhere, when FEL_KEEP_FREED_MEMORY=0, or when the user tuned glibc's malloc already."""
+happens elsewhere, when FEL_KEEP_FREED_MEMORY=0, or when the user tuned glibc's malloc already. Layer 0 of the
+engine: imports only core.settings."""
 from __future__ import annotations
 
 import ctypes

@@ -208,11 +208,16 @@ class Run:
         return data
 
     @property
+    def user_title(self) -> str:
+        """The title the user gave the run on the Experiments page ("" if none)."""
+        info = self.info()
+        return str(info.get("title") or "") if isinstance(info, dict) else ""
+
+    @property
     def title(self) -> str:
         """What to call a run: the title the user gave it, else the name it was started with, else its id."""
-        title = self.info().get("title")
-        if title:
-            return str(title)
+        if self.user_title:
+            return self.user_title
         name = (read_json(self.config_path, {}) or {}).get("name") if self.config_path.exists() else None
         return str(name) if name else self.id
 

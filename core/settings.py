@@ -13,6 +13,7 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_VIDEO_DIR | video analyses (`<analysis-id>/`) | `<repo>/model/videos` |
 | FEL_SAMPLE_DIR | sample photos | `<repo>/sample_images` |
 | FER2013_PATH | the data set | `data/fer2013.csv[.gz]`, `data/fer2013/`, `../shared/datasets/fer2013/` |
+| FEL_DATA_ROOTS | folders the app may read data sets from (`:`-separated), beside data/ and FER2013's | none |
 | FEL_STUDY_STORAGE | the search's database URL (any SQLAlchemy URL Optuna takes) | `sqlite:///<runs>/optuna.db` |
 | FEL_ICE_SERVERS | STUN/TURN servers for the webcam (JSON) | none (localhost) |
 | FEL_INFER_THREADS | torch threads for inference | min(2, cores) |
@@ -21,6 +22,8 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_WEBCAM_STATS | a file the webcam analyser writes its counters to (browser tests) | none |
 | FEL_KEEP_FREED_MEMORY | 0: leave glibc's malloc thresholds alone | 1 |
 | FEL_DETECTOR | the face detector the pages and the CLI start with | the best one installed |
+| FEL_DDP_TIMEOUT | seconds a training process waits for the others before it ends the run as failed | 300 |
+| FEL_DDP_TRACE | (tests) a folder where each training process writes what it trained on | none |
 """
 from __future__ import annotations
 
@@ -77,6 +80,32 @@ def data_candidates() -> list[Path]:
             ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"]
 
 
+def data_roots() -> list[Path]:
+    """The folders a data set typed into the app may come from: the project's data/ (and the data cache, where
+    the demo set is written), the folder FER2013 was found in, and FEL_DATA_ROOTS. The CLI reads any path."""
+    roots = [ROOT / "data", cache_dir().parent, ROOT.parent / "shared" / "datasets"]
+    roots += [c.parent for c in data_candidates()]
+    roots += [Path(p).expanduser() for p in os.environ.get("FEL_DATA_ROOTS", "").split(os.pathsep) if p.strip()]
+    out = []
+    for r in roots:
+        try:
+            r = r.resolve()
+        except OSError:
+            continue
+        if r not in out:
+            out.append(r)
+    return out
+
+
+def readable_by_app(path) -> bool:
+    """Whether the app may open `path` (it lies inside one of `data_roots()`, links resolved)."""
+    try:
+        p = Path(path).expanduser().resolve()
+    except OSError:
+        return False
+    return any(p == r or r in p.parents for r in data_roots())
+
+
 def fer2013_env() -> str:
     return os.environ.get("FER2013_PATH", "").strip()
 
@@ -112,6 +141,14 @@ def keep_freed_memory() -> bool:
 
 def detector_name() -> str:
     return os.environ.get("FEL_DETECTOR", "").strip()
+
+
+def ddp_timeout() -> int | None:
+    return _positive_int("FEL_DDP_TIMEOUT")
+
+
+def ddp_trace_dir() -> str:
+    return os.environ.get("FEL_DDP_TRACE", "").strip()
 
 
 def child_environment() -> dict:

@@ -369,13 +369,37 @@ def test_compare_batch_zip_of_class_folders(app_env):
     assert len(table) == 1 and table["model"].iloc[0].startswith("tiny") and int(table["faces"].iloc[0]) == 28
 
 
+def _damaged_zip() -> bytes:
+    """A zip whose member's data no longer matches its CRC (a bit flipped in transfer)."""
+    data = bytearray(_zip({"happy/a.png": _png(np.full((48, 48), 200, np.uint8))}))
+    at = data.index(b"IDAT") + 8  # inside the PNG, which the zip stores as it is (no compression pays)
+    data[at] ^= 0xFF
+    return bytes(data)
+
+
+def _encrypted_zip() -> bytes:
+    """A zip whose member says it is encrypted (a password-protected zip, as far as a reader can tell): the
+    "encrypted" bit set in its local header and in the central directory."""
+    data = bytearray(_zip({"happy/a.png": _png(np.zeros((48, 48), np.uint8))}))
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.index(signature) + flag_at
+        data[at] |= 0x01
+    return bytes(data)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"PK\x03\x04 not really a zip", "not a zip"),
     (None, "no class folders"),
+    ("damaged", "damaged"),
+    ("encrypted", "password-protected"),
 ])
 def test_compare_bad_zip_is_a_message(app_env, content, message):
     if content is None:
         content = _zip({"readme.txt": b"hello", "img.png": _png(np.zeros((48, 48), np.uint8))})
+    elif content == "damaged":
+        content = _damaged_zip()
+    elif content == "encrypted":
+        content = _encrypted_zip()
     at = app(COMPARE).run()
     at.radio(key="batch_source").set_value("A zip of class folders").run()
     at.file_uploader(key="batch_zip").set_value(("x.zip", content, "application/zip")).run()

@@ -70,7 +70,7 @@ def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_cs
     at = page("train")
     assert at.text_input(key="tr_data").value == str(synthetic_csv)
     assert "Training images" in texts(at) and at.button(key="tr_start").disabled is False
-    assert at.selectbox(key="tr_recipe").value in ("realtime", "default")
+    assert at.selectbox(key="tr_recipe").value in ("realtime", "accurate")
     tiny_form(at, epochs=5, batch_size=16, name="app run")
     at.button(key="tr_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -106,7 +106,7 @@ def test_train_page_starts_a_run_shows_it_live_stops_and_resumes_it(synthetic_cs
     assert n_charts(ex) >= 4  # overlay (2), confusion matrix, per-class accuracy
 
 
-def test_invalid_settings_are_explained_and_nothing_starts():
+def test_invalid_settings_are_explained_and_nothing_starts(synthetic_csv):
     at = page("train")
     import torch
 
@@ -115,8 +115,10 @@ def test_invalid_settings_are_explained_and_nothing_starts():
     at.button(key="tr_start").click().run()
     assert "warm-up must not be longer than the run" in texts(at)
     assert list_runs() == []
-    at.text_input(key="tr_data").set_value("/no/such/data.csv").run()
+    at.text_input(key="tr_data").set_value(str(synthetic_csv.parent / "no-such-data.csv")).run()
     assert "no such file" in texts(at) and at.button(key="tr_start").disabled
+    at.text_input(key="tr_data").set_value("/etc/passwd").run()  # a path of the server, not a data set folder
+    assert "outside the folders this app reads" in texts(at) and at.button(key="tr_start").disabled
 
 
 def test_a_run_can_learn_from_a_teacher_model(synthetic_csv, tmp_path, monkeypatch):
@@ -222,3 +224,25 @@ def test_experiments_page_makes_an_int8_copy_that_joins_the_models(synthetic_csv
     assert [m.name for m in discover_models(tmp_path, runs="none")] == ["fast-one-int8 (vgg)"]
     at.button(key=f"exp_int8_go_{run.id}").click().run()  # the same name again: refused, nothing overwritten
     assert "exists already" in texts(at)
+
+
+def test_shipped_models_histories_are_listed_beside_the_runs_read_only(synthetic_csv, monkeypatch):
+    """A fresh clone's explorer is not empty: the shipped models' training histories (graphs/<name>/) are runs,
+    marked shipped, with their cards' test figures; their curves overlay like any run's."""
+    monkeypatch.setenv("FEL_SHIPPED_GRAPHS_DIR", str(ROOT / "graphs"))
+    monkeypatch.setenv("FEL_MODEL_DIR", str(ROOT / "model"))
+    run = train(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=1, batch_size=32,
+                            optimizer="adam", lr=3e-3, warmup_epochs=0, threads=1, name="mine"), progress=False)
+    at = page("experiments")
+    table = at.dataframe[0].value
+    shipped = table[table["status"] == "shipped"]
+    assert {"seed-resnet", "seed-vgg", "realtime"} <= set(shipped["name"]) and run.id in set(table["run_id"])
+    row = shipped[shipped["name"] == "seed-resnet"].iloc[0]
+    card = json.loads((ROOT / "model" / "seed-resnet.card.json").read_text())
+    assert row["test acc"] == pytest.approx(100 * card["test_none"]["accuracy"]) and row["epochs"] == "30/30"
+    at.multiselect(key="exp_pick").set_value([run.id, "model:seed-resnet"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="exp_detail").set_value("model:seed-resnet").run()
+    assert not at.exception and "read-only" in texts(at)
+    assert n_charts(at) >= 4  # the overlaid curves (2), its confusion matrix and per-class accuracy
+    assert not any(b.key and b.key.startswith("exp_del_") and "seed-resnet" in b.key for b in at.button)

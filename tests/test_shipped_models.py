@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.evaluate import evaluate_model
 from core.predict import CNNPredictor
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
@@ -26,16 +25,16 @@ def test_shipped_model_loads_and_predicts_on_cpu(path):
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_model_reaches_its_stated_accuracy(path, fer2013_dataset):
     from core.data import to_stress
+    from core.workflows.card import stress_from_emotion
+    from core.workflows.evaluation import open_subject
 
     card = json.loads(path.with_suffix(".card.json").read_text())
     pred = CNNPredictor(path)
     ds = to_stress(fer2013_dataset) if pred.kind == "stress" else fer2013_dataset
-    test = ds.splits["test"]
-    res = evaluate_model(pred.model, test.images, test.labels, ds.classes, pred.meta["mean"], pred.meta["std"])
+    subject = open_subject(path, dataset=ds)
+    res = subject.evaluate("test")
     stated = card["test_none"]["accuracy"]
     assert res["accuracy"] >= stated - 0.005, f"{path.name}: {res['accuracy']:.4f} < card {stated:.4f} - 0.005"
     if "test_stress_from_emotion" in card:  # the stress verdict the pages derive from this model's emotions
-        from core.workflows.card import stress_from_emotion
-
-        got, stated = stress_from_emotion(path)["accuracy"], card["test_stress_from_emotion"]["accuracy"]
+        got, stated = stress_from_emotion(subject)["accuracy"], card["test_stress_from_emotion"]["accuracy"]
         assert got >= stated - 0.005, f"{path.name} stress: {got:.4f} < card {stated:.4f} - 0.005"

@@ -197,3 +197,71 @@ def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="bad.pt is corrupt"):
         load_model(bad)
+
+
+# ---------------------------------------------------------------- crops, mixup and the accurate recipe
+
+
+def test_crops_and_mixup_train_a_model_every_caller_feeds_right(synthetic_csv, tmp_path):
+    """40 px random crops of the 48 px faces, with mixup: the checkpoint says both sizes, and the predictor,
+    the evaluation, the card and the int8 copy all cut the centre 40 px from a 48 px face."""
+    import numpy as np
+
+    from core.predict.cnn import CNNPredictor
+    from core.workflows.card import card
+    from core.workflows.evaluation import evaluate_checkpoint
+    from core.workflows.quantize import quantize_checkpoint
+
+    run = train(_cfg(synthetic_csv, model="vgg", width=8, epochs=2, crop=40, mixup=0.4, cutmix=1.0, shift=0),
+                progress=False)
+    assert run.state() == "finished" and "40 px input" in (run.dir / "train.log").read_text()
+    model, meta = load_model(run.best_path)
+    assert meta["input_size"] == 40 and meta["face_size"] == 48 and meta["model_kwargs"]["input_size"] == 40
+    assert 0 <= run.summary()["test_tencrop_acc"] <= 1
+    p = CNNPredictor(run.best_path, tta="tencrop")
+    probs = p.predict([np.full((48, 48), 120, np.uint8), np.zeros((90, 70), np.uint8)])
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1)
+    ev = evaluate_checkpoint(run.best_path, data=synthetic_csv, split="test", tta="flip")
+    assert ev["n"] == sum(map(sum, ev["confusion"]))
+    assert 0 <= card(run.best_path, data=synthetic_csv)["test_tencrop"]["accuracy"] <= 1
+    q = quantize_checkpoint(run.best_path, tmp_path / "q.pt", data=synthetic_csv, images=64)
+    assert 0 <= q["int8_test_acc"] <= 1
+
+
+def test_views_of_a_crop_trained_model_are_its_crops():
+    from core.evaluate import tta_views
+
+    x = torch.arange(48 * 48, dtype=torch.float32).view(1, 1, 48, 48)
+    centre, = tta_views(x, None, 40)
+    assert centre.shape[-1] == 40 and torch.equal(centre, x[..., 4:44, 4:44])
+    ten = tta_views(x, "tencrop", 40)
+    assert len(ten) == 10 and all(v.shape[-2:] == (40, 40) for v in ten)
+    assert torch.equal(ten[1], x[..., :40, :40]) and torch.equal(ten[5], centre.flip(-1))
+    assert len(tta_views(x, "tencrop")) == 10 and tta_views(x, "tencrop")[0].shape[-1] == 48  # whole-face models
+
+
+def test_mixup_and_cutmix_keep_labels_and_are_seeded():
+    from core.data.augment import augment, mix_batch
+
+    x, y = torch.rand(16, 1, 40, 40), torch.arange(16) % 7
+    a = mix_batch(x, y, [0, 1, 2], mixup=0.4)
+    b = mix_batch(x, y, [0, 1, 2], mixup=0.4)
+    assert torch.equal(a[0], b[0]) and a[3] == b[3] and 0 < a[3] < 1
+    assert torch.equal(a[1], y) and sorted(a[2].tolist()) == sorted(y.tolist())  # a permutation of the batch
+    xc, ya, yb, lam = mix_batch(x, y, [3], cutmix=1.0)
+    kept = (xc == x).float().mean().item()
+    assert abs(kept - lam) < 0.1  # lam is the share of each image that kept its own label
+    assert mix_batch(x, y, [0])[3] == 1.0  # both off: the batch unchanged
+    g = torch.Generator().manual_seed(0)
+    out = augment(torch.rand(8, 1, 48, 48), g, out_size=40)
+    assert out.shape == (8, 1, 40, 40) and 0 <= out.min() and out.max() <= 1
+
+
+def test_a_gpu_style_run_keeps_its_data_on_the_device_and_its_checkpoint_loads_on_the_cpu(synthetic_csv):
+    """The loop's device path on the CPU: the same code moves the data set to the run's device once, cuts and
+    augments batches there, and saves CPU tensors; channels_last is used where the model is safe in it."""
+    run = train(_cfg(synthetic_csv, model="resnet", width=16, epochs=1, crop=40, device="cpu"), progress=False)
+    log = (run.dir / "train.log").read_text()
+    assert "channels_last" in log and "40 px input" in log
+    state = load_checkpoint(run.best_path)
+    assert all(v.device.type == "cpu" and v.is_contiguous() for v in state["state_dict"].values())

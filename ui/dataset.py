@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.data import detect_layout, load_dataset
 from core.data.synthetic import write_synthetic_csv
-from core.settings import cache_dir
+from core.settings import cache_dir, data_roots, readable_by_app
 
 from . import charts
 
@@ -42,6 +42,8 @@ def dataset_info(path: str, task: str) -> tuple[dict | None, str | None]:
     if not path:
         return None, "No data set chosen."
     p = Path(path).expanduser()
+    if not readable_by_app(p):
+        return None, outside_roots_message(path)
     try:
         stat = p.stat()
     except OSError:
@@ -63,3 +65,11 @@ def show_dataset_info(info: dict) -> None:
     counts = info.get("counts") or {}
     with st.expander(f"{kind}: {', '.join(info['classes'])}", icon=":material/bar_chart:"):
         st.plotly_chart(charts.class_counts(counts), key="tr_class_counts", config={"displayModeBar": False})
+
+
+def outside_roots_message(path: str) -> str:
+    """Why the app will not open a path (it reads data sets from a few folders only: a web page must not be a
+    way to read any file of the server)."""
+    roots = ", ".join(f"`{r}`" for r in data_roots())
+    return (f"`{path}` is outside the folders this app reads data sets from ({roots}). Put the data set in "
+            "`data/`, or add its folder to the `FEL_DATA_ROOTS` environment variable and restart the app.")

@@ -15,10 +15,12 @@ from core.data import default_data_path
 from core.predict.loading import clear_caches
 from core.runs import Run, slug
 from core.settings import model_dir as default_model_dir
+from core.settings import readable_by_app
 from core.workflows.evaluation import evaluate_checkpoint
 from core.workflows.quantize import quantize_checkpoint
 
 from . import charts
+from .dataset import outside_roots_message
 from .format import display_state, fmt_pct
 from .widgets import friendly_error
 
@@ -89,6 +91,8 @@ def evaluate_view(run: Run) -> None:
             bar.progress(done / max(total, 1), text=f"Evaluating: {done:,} / {total:,} faces")
 
         try:
+            if data and not readable_by_app(data):
+                raise ValueError(outside_roots_message(data))
             res = evaluate_checkpoint(run.best_path, data=data or None, split=split,
                                       tta=None if tta == "none" else tta, progress=cb)
         except Exception as e:  # noqa: BLE001 - data or checkpoint problems, in words

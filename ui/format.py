@@ -21,6 +21,7 @@ STATE_STYLE = {  # state -> (colour, what it means)
     "pruned": ("#a1a1aa", "ended early by the search (not promising)"),
     "interrupted": ("#ea580c", "its process ended unexpectedly: can be resumed"),
     "failed": ("#e11d48", "ended with an error"),
+    "shipped": ("#0d9488", "a shipped model's own training history (read-only)"),
 }
 
 
@@ -46,6 +47,8 @@ def state_pill(state: str) -> str:
 
 def display_state(run: Run, state: str | None = None) -> str:
     """The state in the user's words: a stopped run may have been cancelled or pruned; a running one stopping."""
+    if run.shipped:
+        return "shipped"
     state = state or run.state()
     st_ = run.status()
     if state == "stopped" and st_.get("cancelled"):

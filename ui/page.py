@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.settings import ROOT
 
 
 @dataclass(frozen=True)

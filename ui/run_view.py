@@ -225,7 +225,8 @@ def queue_panel(refresh: bool = False) -> None:
                 frac, text = progress_of(r)
                 st.progress(frac, text=f"**{html.escape(r.title)}** · {text.split(' · ')[0]}")
             for i, r in enumerate(queued, 1):
-                managed = " · search trial" if r.status().get("managed") else ""
+                managed = {"search": " · search trial", "torchrun": " · starting its processes"}.get(
+                    r.status().get("managed"), "")
                 st.markdown(f"**{i}.** {html.escape(r.title)} <span class='fel-kv'>· waiting{managed}</span>",
                             unsafe_allow_html=True)
                 if st.button("Cancel", key=f"q_cancel_{r.id}", icon=":material/close:", type="tertiary",

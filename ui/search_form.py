@@ -1,5 +1,9 @@
 """The hyper-parameter search on the Experiments page: the form that starts a background search (parameters
-to search and their ranges), and a study's trials, best result and Optuna's plots."""
+to search and their ranges), and a study's trials, best result and Optuna's plots.
+
+The studies come from the database in FEL_STUDY_STORAGE when it is set (a PostgreSQL study that workers on
+other machines share), else from SQLite in the runs folder; every figure shown is read from the study, so a
+trial trained on another machine, whose run folder is not here, is listed all the same."""
 from __future__ import annotations
 
 import time
@@ -13,9 +17,12 @@ from core.data import default_data_path
 from core.jobs import search
 from core.jobs.search import DEFAULT_PARAMS, SEARCHABLE, validate_space
 from core.models import list_models
+from core.runs import Run
+from core.settings import readable_by_app, study_storage
 from core.train.recipes import RECIPES
 
 from . import charts
+from .dataset import outside_roots_message
 from .format import fmt_pct
 
 
@@ -99,12 +106,14 @@ def new_search_form() -> None:
         data = ss["se_data"].strip()
         if not data:
             errs.append("choose a data set")
+        elif not readable_by_app(data):
+            errs.append(outside_roots_message(data))
         if errs:
             st.error("Please fix these first:\n\n" + "\n".join(f"- {e}" for e in errs), icon=":material/error:")
             return
         try:
             jobs.start_search(ss["se_name"].strip(), n_trials=int(trials), epochs=int(epochs), models=models,
-                                  limit=int(limit), task=task, data=data, space=space, recipe=recipe)
+                              limit=int(limit), task=task, data=data, space=space, recipe=recipe)
         except (ValueError, OSError) as e:
             st.error(f"The search could not be started: {e}", icon=":material/error:")
         else:
@@ -113,9 +122,31 @@ def new_search_form() -> None:
             st.rerun()
 
 
-def study_view(name: str, alive: bool) -> None:
+def study_url() -> str | None:
+    """The study database this page reads: FEL_STUDY_STORAGE's URL, or None for SQLite in the runs folder."""
+    return study_storage() or None
+
+
+def database_caption(url: str | None) -> str:
+    """Which database the studies come from, in words, without its password."""
+    where = "FEL_STUDY_STORAGE" if url else "SQLite in the runs folder"
+    return f"Studies from `{search.redacted(search.storage_url(url=url))}` ({where})."
+
+
+def run_here(run_id) -> bool:
+    """Whether a trial's run folder is on this machine (a worker elsewhere keeps its own runs folder)."""
+    if not run_id:
+        return False
     try:
-        study = search.load_study(name)
+        Run.open(run_id)
+    except (ValueError, FileNotFoundError, OSError):
+        return False
+    return True
+
+
+def study_view(name: str, alive: bool, url: str | None = None) -> None:
+    try:
+        study = search.load_study(name, url=url)
     except ValueError:
         study = None
     if study is None:
@@ -129,6 +160,8 @@ def study_view(name: str, alive: bool) -> None:
                 st.code(log, language=None)
         return
     rows = search.trials_table(study)
+    for r in rows:
+        r["here"] = run_here(r["run_id"])
     states = [r["state"] for r in rows]
     done = [r for r in rows if r["state"] == "complete" and r["val_acc"] is not None]
     best = max(done, key=lambda r: r["val_acc"]) if done else None
@@ -140,18 +173,30 @@ def study_view(name: str, alive: bool) -> None:
                 help=f"trial {best['trial']}" if best else None)
     if best:
         params = {k[6:]: v for k, v in best.items() if k.startswith("param ")}
+        where = "" if best["here"] else f", trained by {best['worker'] or 'another worker'}: not on this machine"
         st.success("**Best so far:** " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                                                    for k, v in params.items())
-                   + f" (run `{best['run_id']}`)", icon=":material/emoji_events:")
+                   + f" (run `{best['run_id']}`{where})", icon=":material/emoji_events:")
     if rows:
         df = pd.DataFrame(rows)
         df["val_acc"] = df["val_acc"].map(lambda v: None if v is None else 100 * v)
-        st.dataframe(df.drop(columns=["error"] if df["error"].isna().all() else []), hide_index=True,
+        front = ["trial", "state", "val_acc", "test_acc", "epochs", "worker", "run_id", "here"]
+        df = df[front + [c for c in df.columns if c not in front]]
+        empty = [c for c in ("error", "retry_of") if df[c].isna().all()]
+        st.dataframe(df.drop(columns=empty), hide_index=True,
                      key=f"se_trials_{name}", height=min(320, 38 + 35 * len(df)),
                      column_config={"val_acc": st.column_config.ProgressColumn("val acc", format="%.1f%%",
                                                                                min_value=0, max_value=100),
+                                    "test_acc": st.column_config.NumberColumn("test acc", format="%.4f"),
                                     "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
-                                    "run_id": st.column_config.TextColumn("run")})
+                                    "worker": st.column_config.TextColumn(
+                                        "worker", help="The machine and process that ran the trial (host:pid)."),
+                                    "run_id": st.column_config.TextColumn("run"),
+                                    "here": st.column_config.CheckboxColumn(
+                                        "run here", help="Its run folder is on this machine (open it in the Runs "
+                                        "tab); the figures shown come from the study either way."),
+                                    "retry_of": st.column_config.NumberColumn(
+                                        "retry of", help="The trial it runs again: that one's worker died.")})
     tabs = st.tabs(["Optimization history", "Parallel coordinates", "Parameter importance", "Per-epoch values"])
     for tab, kind in zip(tabs, ("history", "parallel", "importances", "intermediate")):
         with tab:

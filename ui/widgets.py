@@ -130,3 +130,12 @@ def detector_picker(key: str, container=st, help: str | None = None) -> str:
     labels = {n: n + ("" if unavailable_reason(n) is None else " (not installed)") for n in names}
     return container.selectbox("Face detector", names, format_func=labels.get, key=key,
                                help=help or "\n".join(f"- **{n}**: {describe_detector(n)}" for n in names))
+
+
+def stream_caption(snap: dict) -> str:
+    """The line under the live panel's numbers (HTML: every name in it escaped, a model file may be called
+    anything)."""
+    from html import escape
+
+    return (f"<span class='fel-muted'>faces: {len(snap['faces'])} · frames processed: {snap['frames']} · "
+            f"model: {escape(str(snap.get('model') or 'none'))}</span>")

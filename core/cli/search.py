@@ -25,11 +25,19 @@ def cmd_search(a) -> int:
         spec = read_json(a.spec_file, None)
         if not isinstance(spec, dict):
             return fail(f"cannot read the search specification {a.spec_file}")
+    if a.workers < 1:
+        return fail("--workers must be at least 1")
+    if not a.from_app:  # a new search from a shell: an old stop request of this study is not for it
+        from ..jobs.search import stop_path
+
+        stop_path(a.study).unlink(missing_ok=True)
     others = []
     if a.workers > 1:  # the other workers: this same command, one worker each, sharing the study
         cmd = _worker_argv(a)
         others = [subprocess.Popen([sys.executable, "-m", "core", *cmd]) for _ in range(a.workers - 1)]
-        print(f"{a.workers} workers on study {a.study!r} in {redacted(storage_url(url=a.storage))}", file=sys.stderr)
+    if not a.from_app or a.workers > 1:  # which database: the one thing a user joining from elsewhere must match
+        print(f"{a.workers} worker{'s' if a.workers > 1 else ''} on study {a.study!r} in "
+              f"{redacted(storage_url(url=a.storage))}", file=sys.stderr)
     try:
         study = run_search(study_name=a.study, n_trials=a.trials, data=a.data, epochs=a.epochs, models=a.models,
                            limit=a.limit, task=a.task, progress=not a.no_progress, space=spec.get("space"),

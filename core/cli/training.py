@@ -1,4 +1,9 @@
-"""`train`, `runs`, `models`: training runs from a shell."""
+"""`train`, `runs`, `models`: training runs from a shell.
+
+`train` trains one run in this process, or on several (PyTorch DDP): under `torchrun --nproc_per_node N -m core
+train ...` every rank runs this same command, and rank 0 alone makes or checks the run folder and tells the
+others its id; `--nproc N` starts torchrun itself on a run folder this process made.
+"""
 from __future__ import annotations
 
 import argparse
@@ -26,38 +31,119 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, type=typ, default=None, metavar=f.name.upper(), help=f"default {default_text!r}")
 
 
-def cmd_train(a) -> int:
+def _new_config(a):
+    from ..train import recipe_config
+
+    overrides = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in ("extra", "recipe")}
+    if a.config:
+        with open(a.config) as fh:
+            overrides = {**json.load(fh), **{k: v for k, v in overrides.items() if v is not None}}
+    cfg = recipe_config(a.recipe, **overrides)
+    errs = cfg.validate()
+    if errs:
+        raise ValueError("invalid configuration:\n  " + "\n  ".join(errs))
+    return cfg
+
+
+def _take_run(a, queued_state: str = "running"):
+    """The run this command trains, checked (a new one is made, with its state): on rank 0 alone under torchrun."""
     from ..runs import Run
-    from ..train import check_before_start, recipe_config, train
+    from ..train import check_before_start
 
     if a.run is not None or a.resume is not None:
         run = Run.open(a.run if a.run is not None else a.resume)  # a run id in the runs folder, nothing else
         if a.resume is not None:
             run.check_resumable()  # not one a live process trains, nor a queued or finished one
         elif run.state() != "queued":
-            return fail(f"run {run.id} is {run.state()}: --run trains a queued run (use --resume to continue one)")
+            raise ValueError(f"run {run.id} is {run.state()}: --run trains a queued run (use --resume to continue one)")
+        return run
+    cfg = _new_config(a)
+    check_before_start(cfg)  # no GPU, no teacher, no data set: said before a run folder is made
+    extra = {"managed": "torchrun"} if queued_state == "queued" else {}  # no queue worker takes it meanwhile
+    run = Run.create(cfg, state=queued_state, **extra)  # owned by this process (or its launcher) from the start
+    print(f"run {run.id} in {run.dir}", file=sys.stderr)
+    return run
+
+
+def cmd_train(a) -> int:
+    from ..runs import Run
+    from ..train import distributed, resolve_device, train
+
+    if a.nproc < 1:
+        return fail("--nproc must be at least 1")
+    if a.nproc > 1:
+        if distributed.under_torchrun():
+            return fail("--nproc starts torchrun itself: use one or the other")
+        return _launch(a)
+    existing = a.run if a.run is not None else a.resume
+    cfg = Run.open(existing).config() if existing is not None else _new_config(a)  # every rank: the same
+    ctx = distributed.setup(resolve_device(cfg.device).type)  # under torchrun: join the other ranks first
+    try:
+        run = distributed.on_rank0(lambda: _take_run(a), ctx)  # one run folder, made or checked by rank 0
         train(run=run, resume=a.resume is not None or a.run_resume, progress=not a.no_progress)
-    else:
-        overrides = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in ("extra", "recipe")}
-        if a.config:
-            with open(a.config) as fh:
-                overrides = {**json.load(fh), **{k: v for k, v in overrides.items() if v is not None}}
-        cfg = recipe_config(a.recipe, **overrides)
-        errs = cfg.validate()
-        if errs:
-            return fail("invalid configuration:\n  " + "\n  ".join(errs))
-        check_before_start(cfg)  # no GPU, no teacher, no data set: said before a run folder is made
-        run = Run.create(cfg, state="running")  # owned by this process from the start: no worker claims it
-        print(f"run {run.id} in {run.dir}", file=sys.stderr)
-        train(run=run, progress=not a.no_progress)
+    finally:
+        distributed.teardown()
+    return _outcome(run, a.json) if ctx.main else 0
+
+
+def _outcome(run, as_json: bool) -> int:
     st = run.status()
     summary = run.summary()
-    if a.json:
+    if as_json:
         print(json.dumps({"run": run.id, "state": run.state(), **summary, "error": st.get("error")}, default=str))
     else:
         test = summary.get("test_acc")
         print(f"run {run.id}: {run.state()}" + (f" test_acc {test:.4f}" if isinstance(test, float) else ""))
     return 0 if run.state() in ("finished", "stopped") else 1
+
+
+def _launch(a) -> int:
+    """`--nproc N`: one run on N processes. This process makes (or checks) the run folder, then starts
+    `python -m torch.distributed.run --standalone --nproc_per_node N -m core train --run-id|--resume <id>`
+    and waits; signals are passed on (a stop ends cleanly), and a launch that ends without rank 0 saying how
+    (a rank killed, the launcher gone) leaves the run failed, with the reason."""
+    import os
+    import signal
+    import subprocess
+
+    from ..runs import Run
+    from ..train import distributed, resolve_device
+
+    existing = a.run if a.run is not None else a.resume
+    cfg = Run.open(existing).config() if existing is not None else _new_config(a)
+    if resolve_device(cfg.device).type == "cuda":  # said before any run folder changes
+        import torch
+
+        if a.nproc > torch.cuda.device_count():
+            raise ValueError(f"--nproc {a.nproc}: this machine has {torch.cuda.device_count()} GPU(s), one per process")
+    if a.resume is not None:
+        distributed.check_world(Run.open(a.resume).last_path, a.nproc)
+    run = _take_run(a, queued_state="queued")
+    which = (["--resume", run.id] if a.resume is not None
+             else ["--run-id", run.id] + (["--run-resume"] if a.run_resume else []))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(a.nproc),
+           "-m", "core", "train", *which, *(["--no-progress"] if a.no_progress else [])]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // a.nproc)))
+    print(f"training run {run.id} on {a.nproc} processes (torchrun)", file=sys.stderr)
+    code = None
+    try:  # our stdout: the outcome line alone; its own process group: a Ctrl-C reaches it once, through us
+        proc = subprocess.Popen(cmd, env=env, stdout=2, process_group=0)
+        old = {s: signal.signal(s, lambda sig, _: proc.send_signal(sig)) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            code = proc.wait()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+    finally:
+        if run.state() in ("queued", "interrupted"):  # nobody said how it ended: no rank is left to
+            with run.hold():
+                if run.state() in ("queued", "interrupted"):
+                    reason = (f"a training process ended without finishing the run (torchrun exited with code "
+                              f"{code}: a rank died or was killed; its error is in the console above)")
+                    run.log("FAILED: " + reason)
+                    run.set_status("failed", error=reason)
+    return _outcome(run, a.json)
 
 
 def cmd_runs(a) -> int:
@@ -96,10 +182,14 @@ def add_train(sub) -> None:
                        "metrics, checkpoints and log; curves go to graphs/runs/<run-id>/.")
     t.add_argument("--recipe", choices=sorted(RECIPES), help="a named recipe (see core/train/recipes.py)")
     t.add_argument("--config", help="a config.json to start from")
-    t.add_argument("--run", help="train an existing queued run folder by id")
+    t.add_argument("--run", "--run-id", dest="run", help="train an existing queued run folder by id (under torchrun "
+                   "write --run-id: torchrun takes --run for its own --run-path)")
     t.add_argument("--resume", metavar="RUN_ID", help="resume a stopped, interrupted or failed run from its last "
                    "checkpoint (a run id in the runs folder)")
     t.add_argument("--run-resume", action="store_true", help=argparse.SUPPRESS)
+    t.add_argument("--nproc", type=int, default=1, metavar="N", help="train one run on N processes (one per GPU, "
+                   "or N on the CPU) with PyTorch DDP: starts torchrun itself (default 1). Or start the command "
+                   "under torchrun yourself: torchrun --nproc_per_node N -m core train ...")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--json", action="store_true", help="print the outcome as JSON")
     _add_config_flags(t)

@@ -81,6 +81,9 @@ def start_search(study: str, n_trials: int = 10, epochs: int = 10, models=None, 
         if search_alive(study, root):
             raise ValueError(f"the search {study!r} is already running")
         write_json(spec_path, {"space": space or None, "fixed": fixed or {}})
+        from .search import stop_path
+
+        stop_path(study, root).unlink(missing_ok=True)  # cleared by the starter, so a stop asked at once is kept
         args += ["--spec-file", str(spec_path)]
         proc = spawn(args, log_path, root)
         rec = {"study": study, "pid": proc.pid, "pid_start": process_start_time(proc.pid), "started": time.time(),

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 import os
+import random
+import time
 import zlib
 from pathlib import Path
 
@@ -146,7 +148,9 @@ _STORAGES: dict[tuple, object] = {}
 def get_storage(root=None, url: str | None = None, heartbeat: float | None = None, retries: int = 0):
     """One RDBStorage per database and process (opening one runs schema checks: not free), with Optuna's
     heartbeat: a trial whose worker stops beating for the grace period is failed (and retried `retries`
-    times, by Optuna's RetryFailedTrialCallback)."""
+    times, by Optuna's RetryHeartbeatStaleTrialCallback)."""
+    import warnings
+
     import optuna
 
     url = storage_url(root, url)
@@ -156,15 +160,32 @@ def get_storage(root=None, url: str | None = None, heartbeat: float | None = Non
         if url.startswith("sqlite:///") and url == storage_url(root):
             db_path(root).parent.mkdir(parents=True, exist_ok=True)
         engine = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-        retry = optuna.storages.RetryFailedTrialCallback(max_retry=int(retries)) if retries else None
-        try:
-            _STORAGES[key] = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=int(max(1, beat)),
-                                                        grace_period=int(max(2, beat * GRACE_S / HEARTBEAT_S)),
-                                                        failed_trial_callback=retry)
-        except Exception as e:  # noqa: BLE001 - a wrong URL, a server that does not answer: one sentence
-            raise ValueError(f"the study database {redacted(url)} cannot be opened ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0][:200]})") from None
+        if url.split(":")[0] in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+            engine["connect_args"] = {"connect_timeout": 10}  # a server that does not answer: said in seconds
+        for attempt in range(6):
+            try:
+                with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna: no warning each time
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    retry = (optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=int(retries))
+                             if retries else None)
+                    _STORAGES[key] = optuna.storages.RDBStorage(
+                        url, engine_kwargs=engine, heartbeat_interval=int(max(1, beat)),
+                        grace_period=int(max(2, beat * GRACE_S / HEARTBEAT_S)), heartbeat_stale_trial_callback=retry)
+                break
+            except Exception as e:  # noqa: BLE001 - a wrong URL, a server that does not answer: one sentence
+                if attempt < 5 and _schema_race(e):  # workers starting at once on an empty database
+                    time.sleep(0.3 + random.random())
+                    continue
+                raise ValueError(f"the study database {redacted(url)} cannot be opened ({type(e).__name__}: "
+                                 f"{str(e).splitlines()[0][:200]})") from None
     return _STORAGES[key]
+
+
+def _schema_race(e: Exception) -> bool:
+    """Another worker was creating Optuna's tables in the same empty database at the same moment (its
+    transaction won; ours rolled back): opening again finds them made. Optuna leaves this to the caller."""
+    text = str(e)
+    return any(k in text for k in ("already exists", "duplicate key", "UniqueViolation", "UNIQUE constraint"))
 
 
 def _check_name(name: str) -> str:
@@ -242,9 +263,13 @@ def load_study(name: str, root=None, url: str | None = None):
         raise ValueError(f"no study {name!r}; known studies: {known}") from None
 
 
+LOST = "its worker stopped sending a heartbeat (killed, or its machine lost)"  # failed, yet no error recorded
+
+
 def trials_table(study) -> list[dict]:
     """One dict per trial, all from the study (so trials run on other machines are listed too): number, state,
-    validation and test accuracy, epochs, params, run id, the worker (host:pid), duration (s), the error."""
+    validation and test accuracy, epochs, params, run id, the worker (host:pid), duration (s), the error, and
+    the trial it retries (a trial failed by the heartbeat, run again with --retries)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         end = t.datetime_complete
@@ -257,7 +282,8 @@ def trials_table(study) -> list[dict]:
                      "epochs": len(t.intermediate_values), "run_id": a.get("run_id"),
                      "worker": f"{a['host']}:{a.get('pid')}" if a.get("host") else None,
                      "seconds": (end - start).total_seconds() if start and end else None,
-                     "error": a.get("error"), **{f"param {k}": v for k, v in t.params.items()}})
+                     "error": a.get("error") or (LOST if state == "fail" else None),
+                     "retry_of": t.system_attrs.get("failed_trial"), **{f"param {k}": v for k, v in t.params.items()}})
     return rows
 
 
@@ -269,6 +295,8 @@ def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs
                root=None, storage: str | None = None, heartbeat: float | None = None, retries: int = 0):
     """Run (or continue) an Optuna study of `n_trials` more trials in this process (one worker; start more,
     here or on other machines, with the same study and storage); returns the optuna.Study."""
+    import warnings
+
     import optuna
 
     from ..data import DataError, default_data_path, load_dataset
@@ -285,7 +313,9 @@ def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs
     rdb = get_storage(root, storage, heartbeat, retries)
     study = optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
-    optuna.storages.fail_stale_trials(study)  # trials of workers that died since (Optuna's heartbeat)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # trials of workers that died since (Optuna's heartbeat)
     host, pid = hostname(), os.getpid()
     study.sampler = optuna.samplers.TPESampler(seed=worker_seed(seed, len(study.trials), host, pid),
                                                n_startup_trials=5, constant_liar=True)
@@ -309,7 +339,6 @@ def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs
     for k, v in {"space": space, "fixed": fixed, "epochs": epochs, "limit": limit, "task": task, "data": data,
                  "recipe": recipe}.items():
         study.set_user_attr(k, v)
-    stop_path(study_name, root).unlink(missing_ok=True)
 
     def objective(trial):
         params = {name: suggest(trial, name, spec) for name, spec in space.items()}
@@ -341,11 +370,7 @@ def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs
                 return False
             return not trial.should_prune()
 
-        try:
-            train(run=run, progress=progress, on_epoch=on_epoch, dataset=ds)
-        except Exception as e:
-            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
-            raise
+        train(run=run, progress=progress, on_epoch=on_epoch, dataset=ds)
         st = run.status()
         rows = run.metrics()
         best = max((r["val_acc"] for r in rows), default=None)
@@ -357,17 +382,27 @@ def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs
             study.stop()
             raise optuna.TrialPruned("the search was stopped")
         if st.get("state") == "stopped":
+            if not st.get("pruned") and not run.stop_requested():  # Ctrl-C or kill, not the run's STOP file:
+                study.stop()                                       # this worker ends (the others go on)
             raise optuna.TrialPruned("pruned" if st.get("pruned") else "stopped by the user")
         raise RuntimeError(f"run {run.id} ended {st.get('state')}: {st.get('error', '')}")
+
+    def recorded(trial):  # a trial that fails says why in the study, for every machine to read
+        try:
+            return objective(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as e:
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            raise
 
     def stop_callback(study, trial):
         if stop_requested(study_name, root):
             study.stop()
 
-    study.optimize(objective, n_trials=int(n_trials), catch=(Exception,), callbacks=[stop_callback],
+    study.optimize(recorded, n_trials=int(n_trials), catch=(Exception,), callbacks=[stop_callback],
                    gc_after_trial=True)
-    stop_path(study_name, root).unlink(missing_ok=True)
-    return study
+    return study  # a STOP file stays until the next search is started (its starter clears it): every worker sees it
 
 
 def worker_seed(seed: int, n_trials: int, host: str, pid: int) -> int:

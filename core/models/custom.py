@@ -18,7 +18,7 @@ def model48(num_classes=7, in_chans=1, width=32, dropout=0.3):
 
 
 @register_model
-def ourmodel(num_classes=7, in_chans=1, width=32, dropout=0.4):
+def ourmodel(num_classes=7, in_chans=1, width=32, dropout=0.4, input_size=48):
     """Our custom CNN: four conv blocks with 5x5 first filters and a dense head."""
     w = width
     return nn.Sequential(
@@ -26,6 +26,6 @@ def ourmodel(num_classes=7, in_chans=1, width=32, dropout=0.4):
         conv_bn(w, 2 * w), conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),       # 12
         conv_bn(2 * w, 4 * w), conv_bn(4 * w, 4 * w), nn.MaxPool2d(2),   # 6
         conv_bn(4 * w, 8 * w), nn.MaxPool2d(2),                          # 3
-        nn.Flatten(), nn.Dropout(dropout), nn.Linear(8 * w * 9, 8 * w), nn.ReLU(inplace=True),
+        nn.Flatten(), nn.Dropout(dropout), nn.Linear(8 * w * (input_size // 16) ** 2, 8 * w), nn.ReLU(inplace=True),
         nn.Dropout(dropout), nn.Linear(8 * w, num_classes),
     )

@@ -3,7 +3,7 @@ batch, tabulate. A model that fails is reported beside the others, never raised.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +23,6 @@ class ModelOutput:
     error: str | None = None
     kind: str = "emotion"
     source: str = ""
-    batch_ms: float = 0.0         # the whole batched call
 
 
 @dataclass
@@ -32,7 +31,6 @@ class Analysis:
     crops: np.ndarray             # (N, 48, 48) uint8: what every model saw
     outputs: list                 # [ModelOutput], one per predictor, in the order given
     detect_ms: float = 0.0
-    image_shape: tuple = field(default_factory=tuple)
 
 
 def error_text(e: BaseException) -> str:
@@ -56,10 +54,9 @@ def run_predictor(predictor: Predictor, crops) -> ModelOutput:
         ms = (time.perf_counter() - t0) * 1000.0
         if probs.shape != (n, len(classes)):
             raise ValueError(f"returned probabilities of shape {probs.shape}, expected {(n, len(classes))}")
-        return ModelOutput(name, classes, probs, ms / max(n, 1), None, kind, source, ms)
+        return ModelOutput(name, classes, probs, ms / max(n, 1), None, kind, source)
     except Exception as e:  # noqa: BLE001 - one model failing must not stop the others
-        ms = (time.perf_counter() - t0) * 1000.0
-        return ModelOutput(name, classes, None, 0.0, error_text(e), kind, source, ms)
+        return ModelOutput(name, classes, None, 0.0, error_text(e), kind, source)
 
 
 def analyze(image: np.ndarray, predictors: Sequence[Predictor], detector=None, color: str = "rgb",
@@ -73,7 +70,7 @@ def analyze(image: np.ndarray, predictors: Sequence[Predictor], detector=None, c
     detect_ms = (time.perf_counter() - t0) * 1000.0
     crops = crop_faces(image, faces, margin=margin, size=48, color=color, align=align)
     outputs = [run_predictor(p, crops) for p in predictors]
-    return Analysis(faces, crops, outputs, detect_ms, tuple(np.shape(image)))
+    return Analysis(faces, crops, outputs, detect_ms)
 
 
 def results_table(analysis: Analysis, stress_emotions=None) -> list[dict]:

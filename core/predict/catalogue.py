@@ -92,7 +92,7 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             metrics = {**metrics, **_run_summary(path.parent)}
         name = friendly_name(path, arch)
         if source == "run":  # the title the user gave the run on the Experiments page, if any
-            title = Run(path.parent).info().get("title")
+            title = Run(path.parent).user_title
             name = f"{title} ({arch})" if title else name
         quantized = state.get("quantized") or {}
         params = quantized.get("float_params") or _param_count(state.get("state_dict", {}))

@@ -88,7 +88,8 @@ class CNNPredictor(Predictor):
             self._order = [self.classes.index(c) for c in STRESS_CLASSES]
             self.classes = STRESS_CLASSES
         self.kind = "stress" if self.classes == STRESS_CLASSES else "emotion"
-        self.input_size = int(self.meta.get("input_size", 48))
+        self.input_size = int(self.meta.get("input_size", 48))  # what the network sees
+        self.face_size = int(self.meta.get("face_size") or self.input_size)  # the face it is cut from
         self.mean = float(self.meta.get("mean", 0.5))
         self.std = float(self.meta.get("std", 0.25))
         self.name = friendly_name(path, self.arch) + (f" +{tta}" if tta else "")
@@ -97,13 +98,17 @@ class CNNPredictor(Predictor):
     def metrics(self) -> dict:
         return dict(self.meta.get("metrics") or {})
 
+    def inputs(self, crops, tta=None) -> list:
+        """The network's input views of the crops: resized to the face size the model was trained on, then
+        its centre crop (or the TTA views), normalised."""
+        return tta_views(preprocess(crops, self.face_size, self.mean, self.std), tta, self.input_size)
+
     def logits(self, crops):
         """Raw logits (torch, N x C, the checkpoint's class order) of the crops, without TTA."""
         import torch
 
-        x = preprocess(crops, self.input_size, self.mean, self.std)
         with torch.inference_mode():
-            return self.model(x)
+            return self.model(self.inputs(crops)[0])
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
@@ -112,17 +117,10 @@ class CNNPredictor(Predictor):
         n = len(crops)
         if n == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
-        x = preprocess(crops, self.input_size, self.mean, self.std)
-        with torch.inference_mode():
-            if self.tta == "flip":  # both views in one batch: one forward pass
-                out = F.softmax(self._net(torch.cat([x, x.flip(-1)])), 1)
-                probs = (out[:n] + out[n:]) / 2
-            elif self.tta:
-                views = tta_views(x, self.tta)
-                out = F.softmax(self._net(torch.cat(views)), 1).reshape(len(views), n, -1)
-                probs = out.mean(0)
-            else:
-                probs = F.softmax(self._net(x), 1)
+        views = self.inputs(crops, self.tta)
+        with torch.inference_mode():  # every view in one batch: one forward pass
+            out = F.softmax(self._net(torch.cat(views) if len(views) > 1 else views[0]), 1)
+            probs = out.reshape(len(views), n, -1).mean(0)
         probs = probs.double().numpy()
         if self._order is not None:
             probs = probs[:, self._order]

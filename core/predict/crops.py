@@ -33,7 +33,10 @@ def crop_faces(image: np.ndarray, faces: Sequence, margin: float = 0.15, size: i
         x, y, w, h = box_of(face)
         side = max(1, int(round(max(w, h) * (1.0 + 2.0 * float(margin)))))
         cx, cy = x + w / 2.0, y + h / 2.0
-        angle = eye_angle(getattr(face, "landmarks", None)) if align else None
+        angle = None
+        if align:  # a tilt the caller measured (a track's), else the one its landmarks show
+            angle = getattr(face, "angle", None)
+            angle = eye_angle(getattr(face, "landmarks", None)) if angle is None else angle
         if angle is None or abs(angle) < 0.5:
             out[i] = _square(grey, cx, cy, side, size)
             continue

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..settings import live_threads, webcam_stats_path
 from . import draw
-from .crops import crop_faces
+from .crops import crop_faces, eye_angle
 from .summary import face_summary
 from .tracking import FaceTracker, smooth
 
@@ -71,7 +71,14 @@ def face_label(summary: dict | None, face_id: int, show_stress: bool = True) -> 
 
 
 class FramePipeline:
-    """Detector + tracker + crops + predictors + smoothing for a stream of frames (one per call to `step`)."""
+    """Detector + tracker + crops + predictors + smoothing for a stream of frames (one per call to `step`).
+
+    A detector whose landmarks need refining to follow a tilt (YuNet: `refine_landmarks`) detects with its own
+    landmarks only, and each track's tilt is measured on refined landmarks when it appears and every
+    ANGLE_EVERY detections after: a face turns slowly, and refining every face of every detection would cost
+    more than the detection itself."""
+
+    ANGLE_EVERY = 10
 
     def __init__(self, detector=None, predictors=(), settings: LiveSettings | None = None):
         self.detector = detector
@@ -93,8 +100,13 @@ class FramePipeline:
         if detect is None:
             detect = self.frames % max(1, s.detect_every) == 0 or not self.tracker.tracks
         self.frames += 1
+        refine = self.settings.align and hasattr(self.detector, "refine_landmarks")
         if self.detector is not None and detect:
-            self.tracker.update(self.detector.detect(image, color=color))
+            found = self.detector.detect(image, color=color, refine=0) if refine else \
+                self.detector.detect(image, color=color)
+            self.tracker.update(found)
+            if refine:
+                self._measure_angles(image, color)
         tracks = self.tracker.active()
         if not tracks:
             return []
@@ -111,13 +123,22 @@ class FramePipeline:
                 q = t.probs[m] = smooth(t.probs.get(m), p, s.smoothing)
                 face["models"].append({"name": getattr(predictor, "name", f"model {m + 1}"), "classes": classes,
                                        "probs": [float(v) for v in q], **face_summary(q, classes)})
-        for t in tracks:
-            t.age += 1
         for face in faces:
             first = face["models"][0]
             face.update({k: first[k] for k in ("emotion", "confidence", "stress", "stress_confidence", "p_stress",
                                                "probs")})
         return faces
+
+    def _measure_angles(self, image, color: str) -> None:
+        """The tilt of new tracks, and of the others every ANGLE_EVERY detections, on refined landmarks."""
+        for t in self.tracker.tracks:
+            if t.missed:
+                continue
+            if t.angle is None or t.angle_age >= self.ANGLE_EVERY:
+                refined = self.detector.refine_landmarks(image, t, color)
+                t.landmarks, t.angle, t.angle_age = refined.landmarks, eye_angle(refined.landmarks), 0
+            else:
+                t.angle_age += 1
 
     def draw(self, out: np.ndarray, faces: list[dict], color: str = "rgb") -> np.ndarray:
         """The faces' boxes and labels (and landmarks, if asked) on `out`, in place."""

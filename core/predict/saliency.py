@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..data.images import to_uint8
+from ..evaluate import tta_views
 from ..models.int8 import is_quantized
 from .crops import as_crop, preprocess
 
@@ -27,7 +28,7 @@ def _unwrap(model_or_predictor, mean, std):
 
     obj = model_or_predictor
     if isinstance(obj, nn.Module):
-        return obj, (DEFAULT_MEAN if mean is None else mean), (DEFAULT_STD if std is None else std), 48
+        return obj, (DEFAULT_MEAN if mean is None else mean), (DEFAULT_STD if std is None else std), (48, 48)
     model = getattr(obj, "model", None)
     if not isinstance(model, nn.Module):
         raise TypeError(f"Grad-CAM needs one of our CNNs (a torch model or a CNNPredictor), not "
@@ -37,7 +38,8 @@ def _unwrap(model_or_predictor, mean, std):
     mean = float(meta.get("mean", getattr(obj, "mean", DEFAULT_MEAN))) if mean is None else mean
     std = float(meta.get("std", getattr(obj, "std", DEFAULT_STD))) if std is None else std
     size = int(meta.get("input_size", getattr(obj, "input_size", 48)))
-    return model, float(mean), float(std), size
+    face = int(meta.get("face_size") or size)
+    return model, float(mean), float(std), (face, size)
 
 
 def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: float | None = None,
@@ -49,14 +51,14 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
     from torch import nn
 
 
-    model, mean, std, size = _unwrap(model_or_predictor, mean, std)
+    model, mean, std, (face, size) = _unwrap(model_or_predictor, mean, std)
     if is_quantized(model):
         source = ((getattr(model_or_predictor, "meta", None) or {}).get("quantized") or {}).get("source")
         raise ValueError("no Grad-CAM for an int8 model: its integer layers have no gradients"
                          + (f"; its float original, {Path(source).stem}, shows where it looks" if source else ""))
     crop = as_crop(crop)
     H, W = crop.shape
-    x = preprocess([crop], size, mean, std)
+    x = tta_views(preprocess([crop], face, mean, std), None, size)[0]  # what the model sees: its centre crop
 
     me = threading.get_ident()
     seen: list[tuple[nn.Module, torch.Tensor]] = []

@@ -17,9 +17,10 @@ class Track:
     box: tuple[int, int, int, int]
     probs: dict = field(default_factory=dict)  # model index -> smoothed probabilities
     missed: int = 0             # detections in a row that did not find it
-    age: int = 0
     landmarks: tuple | None = None
     score: float = 1.0
+    angle: float | None = None  # the face's tilt, measured on refined landmarks (core.predict.frame)
+    angle_age: int = 0          # detections since it was measured
 
 
 @dataclass

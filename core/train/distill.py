@@ -20,8 +20,7 @@ class Teacher:
         if [canonical(c) for c in meta["classes"]] != [canonical(c) for c in classes]:
             raise ValueError(f"teacher {self.path} predicts {list(meta['classes'])}, but this run learns "
                              f"{list(classes)}: pick a teacher trained on the same classes")
-        if int(meta["input_size"]) != int(input_size):
-            raise ValueError(f"teacher {self.path} takes {meta['input_size']}px faces, this run {input_size}px")
+        self.input_size = int(meta["input_size"])  # the student's batches are resized to it if they differ
         self.model = model.to(device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -30,7 +29,9 @@ class Teacher:
 
     @torch.no_grad()
     def __call__(self, x01: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch in [0, 1], normalised the teacher's own way."""
+        """Logits for a batch in [0, 1], normalised the teacher's own way, at the teacher's input size."""
+        if x01.shape[-1] != self.input_size:
+            x01 = F.interpolate(x01, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         return self.model((x01 - self.mean) / self.std)
 
 

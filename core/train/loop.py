@@ -1,5 +1,10 @@
-"""The training loop. A run can be stopped (STOP file or SIGTERM) and resumed at the exact batch;
-a killed run resumes from its last checkpoint with no epoch lost or repeated."""
+"""The training loop, readable in one screen (after nanoGPT): the config is plain data (core.config), the
+data set lives in memory as uint8 tensors (on the GPU when there is one: no per-batch copy), each batch is
+augmented whole on its device, and a step is core.train.step.train_step.
+
+A run can be stopped (STOP file or SIGTERM) and resumed at the exact batch; a killed run resumes from its
+last checkpoint with no epoch lost or repeated. Under torchrun each rank trains its shard of every epoch
+(core.train.distributed) and rank 0 alone writes the run folder."""
 from __future__ import annotations
 
 import os
@@ -8,21 +13,22 @@ import time
 import traceback
 
 import torch
-import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..data import default_data_path, load_dataset, pixel_stats
-from ..data.augment import augment
 from ..evaluate import evaluate_model
 from ..files import write_json
 from ..models import count_parameters, create_model
 from ..models.checkpoint import build_model, load_checkpoint, save_checkpoint, write_checkpoint_state
+from ..models.layout import channels_last_ok
 from ..runs import Run
+from . import distributed
 from .device import resolve_device
-from .distill import Teacher, distill_loss
+from .distill import Teacher
 from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
 from .preflight import check_before_start
+from .step import autocast_for, make_batch, train_step
 
 
 class _StopFlag:
@@ -33,18 +39,6 @@ class _StopFlag:
 
     def __call__(self, *_):
         self.set = True
-
-
-def train_step(model, opt, x01, y, mean: float, std: float, cfg: TrainConfig, teacher=None):
-    """One optimiser step on a batch of [0, 1] images; the benches time this same step. Returns (logits, loss)."""
-    logits = model((x01 - mean) / std)
-    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-    if teacher is not None:  # the teacher's soft answers on the same augmented batch
-        loss = distill_loss(loss, logits, teacher(x01), cfg.distill, cfg.temperature)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return logits, loss
 
 
 def subsample(labels: torch.Tensor, limit: int, seed: int) -> torch.Tensor:
@@ -58,144 +52,185 @@ def train(config: TrainConfig | None = None, run: Run | None = None, resume: boo
           progress: bool = True, on_epoch=None, dataset=None) -> Run:
     """Train a config in a run folder (a new one unless `run` is given). `on_epoch(row)` may return
     False to stop early (Optuna pruning). Returns the run; its status says how it ended. The run's lock
-    is held throughout: a second process asking to train it gets RunBusy and changes nothing."""
+    is held throughout: a second process asking to train it gets RunBusy and changes nothing. Under
+    torchrun, ranks other than 0 train their shards and leave the folder to rank 0."""
     if run is None:
         check_before_start(config, data=dataset is None)
-        run = Run.create(config)
-    with run.hold():
-        cfg = run.config()
-        stop = _StopFlag()
-        old_handlers = {}
-        try:  # signals only work in the main thread
-            old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        except ValueError:
-            pass
-        run.set_status("running")
-        run.clear_stop()
-        try:
-            return _train(cfg, run, resume, progress, on_epoch, dataset, stop)
-        except Exception as e:
-            run.log("FAILED: " + "".join(traceback.format_exception(e)))
-            run.set_status("failed", error=f"{type(e).__name__}: {e}")
-            raise
-        finally:
-            for s, h in old_handlers.items():
-                signal.signal(s, h)
+    dev = resolve_device((run.config() if run else config).device)
+    ctx = distributed.setup(dev.type)  # under torchrun: join the other ranks
+    if run is None:
+        run = distributed.on_rank0(lambda: Run.create(config, state="running"), ctx)  # one folder, all ranks
+    cfg = run.config()
+    if resume:
+        distributed.check_world(run.last_path, ctx.world)  # before anything about the run changes
+    stop = _StopFlag()
+    old_handlers = {}
+    try:  # signals only work in the main thread
+        old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:
+        pass
+    try:
+        if not ctx.main:
+            try:
+                return _train(cfg, run, resume, progress, on_epoch, dataset, stop, dev, ctx)
+            except Exception as e:
+                distributed.record_lost_rank0(run, e, ctx)  # rank 0 says why itself, unless it is gone
+                raise
+        with run.hold():
+            run.set_status("running", processes=ctx.world)
+            run.clear_stop()  # before the ranks first meet (DDP's broadcast): no rank sees an old STOP
+            try:
+                return _train(cfg, run, resume, progress, on_epoch, dataset, stop, dev, ctx)
+            except Exception as e:
+                run.log("FAILED: " + "".join(traceback.format_exception(e)))
+                run.set_status("failed", error=distributed.explain(e, ctx))
+                raise
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
 
 
-def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, dataset, stop) -> Run:
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, dataset, stop, dev, ctx) -> Run:
+    if dev.type == "cuda" and ctx.active:
+        dev = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(dev)
+    main = ctx.main  # rank 0 writes the run folder; the others only train
+    torch.set_num_threads(max(1, (cfg.threads or os.cpu_count() or 1) // ctx.world))
     torch.manual_seed(cfg.seed)
     data_path = cfg.data or default_data_path()
-    run.log(f"loading data from {data_path}")
+    if main:
+        run.log(f"loading data from {data_path}")
     ds = dataset or load_dataset(data_path, image_size=cfg.image_size, task=cfg.task,
                                  val_fraction=cfg.val_fraction, seed=cfg.seed)
     train_x, train_y = ds.splits["train"].images, ds.splits["train"].labels
     if cfg.limit and cfg.limit < len(train_y):
         keep = subsample(train_y, cfg.limit, cfg.seed)
         train_x, train_y = train_x[keep], train_y[keep]
-    val = ds.splits["val"]
     mean, std = pixel_stats(train_x)
+    val_x, val_y = ds.splits["val"].images, ds.splits["val"].labels
+    if dev.type == "cuda":  # the whole data set on the GPU, once: batches are cut and augmented there
+        train_x, train_y, val_x, val_y = (t.to(dev) for t in (train_x, train_y, val_x, val_y))
     n, bs = len(train_y), min(cfg.batch_size, len(train_y))
-    steps = max(1, n // bs)  # drop the ragged last batch: BatchNorm dislikes tiny batches
+    steps = max(1, n // (bs * ctx.world))  # drop the ragged last batch: BatchNorm dislikes tiny batches
 
-    dev = resolve_device(cfg.device)
     torch.backends.cudnn.benchmark = dev.type == "cuda"  # fixed input size: let cuDNN pick its fastest kernels
     model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs()).to(dev)
-    teacher = Teacher(cfg.teacher, ds.classes, cfg.image_size, dev) if cfg.teacher else None
+    layout = torch.channels_last if cfg.channels_last and channels_last_ok(model, dev.type) else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    net = distributed.wrap(model, ctx, dev)
+    teacher = Teacher(cfg.teacher, ds.classes, cfg.input_size, dev) if cfg.teacher else None
     opt = make_optimizer(cfg, model)
     sched = make_scheduler(cfg, opt, steps)
-    meta = dict(classes=ds.classes, mean=mean, std=std, input_size=cfg.image_size)
+    amp = autocast_for(dev, cfg)
+    meta = dict(classes=ds.classes, mean=mean, std=std, input_size=cfg.input_size, face_size=cfg.image_size)
     epoch, step, history, best_acc, sums = 0, 0, [], -1.0, None
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator(device=dev if dev.type == "cuda" else "cpu").manual_seed(cfg.seed + 7919 * ctx.rank)
+    trace = distributed.Trace.from_env(ctx)  # tests only: what each rank trained on, and its final model
 
     if resume and run.last_path.exists():
-        ck = load_checkpoint(run.last_path)
+        ck = load_checkpoint(run.last_path, map_location=dev)
         model.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        gen.set_state(ck["rng"])
-        if "torch_rng" in ck:  # dropout draws from the global generator
-            torch.set_rng_state(ck["torch_rng"])
         epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
-        run.rewrite_metrics(history)  # the metrics file holds exactly the checkpoint's epochs
-        run.log(f"resumed at epoch {epoch + 1}, batch {step}/{steps}")
-    elif run.metrics():
+        if ctx.main and ck.get("rng_device", "cpu") == gen.device.type:
+            gen.set_state(ck["rng"].cpu())
+        else:  # another rank, or another device: a fresh stream for the rest of the epoch
+            gen.manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + step + 7919 * ctx.rank)
+        if "torch_rng" in ck:  # dropout draws from the global generator
+            torch.set_rng_state(ck["torch_rng"].cpu())
+        if main:
+            run.rewrite_metrics(history)  # the metrics file holds exactly the checkpoint's epochs
+            run.log(f"resumed at epoch {epoch + 1}, batch {step}/{steps}")
+    elif main and run.metrics():
         run.rewrite_metrics([])  # a fresh start of a run that had begun: no stale epochs
 
-    run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes {list(ds.classes)}; "
-            f"on {dev}" + (f"; distilling from {teacher.name} (weight {cfg.distill}, T {cfg.temperature})"
-                           if teacher else ""))
+    if main:
+        run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes "
+                f"{list(ds.classes)}; on {dev}" + (f" x {ctx.world} processes" if ctx.active else "")
+                + f"; {cfg.input_size} px input" + ("; channels_last" if layout == torch.channels_last else "")
+                + (f"; distilling from {teacher.name} (weight {cfg.distill}, T {cfg.temperature})" if teacher else ""))
 
     def checkpoint(path, **extra):
         save_checkpoint(path, model, **meta, metrics=history[-1] if history else {}, config=cfg.__dict__,
                         epoch=epoch, step=step, history=history, best_acc=best_acc, sums=sums, **extra)
 
     def save_last():
-        checkpoint(run.last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(), rng=gen.get_state(),
-                   torch_rng=torch.get_rng_state())
+        checkpoint(run.last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(), world=ctx.world,
+                   rng=gen.get_state().cpu(), rng_device=gen.device.type, torch_rng=torch.get_rng_state())
 
-    bar = _progress_bar(progress, cfg.epochs * steps, epoch * steps + step, run.id)
+    bar = _progress_bar(progress and main, cfg.epochs * steps, epoch * steps + step, run.id)
     while epoch < cfg.epochs:
-        model.train()
+        net.train()
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
-        sums = sums or {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        mine = distributed.shard(perm, ctx).to(train_x.device)
+        sums = sums or {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}
         t_last, seen_last = time.time(), 0
         while step < steps:
             t0 = time.time()
-            idx = perm[step * bs:(step + 1) * bs]
-            x = augment(train_x[idx].float() / 255.0, gen, flip=cfg.flip, shift=cfg.shift, rotate=cfg.rotate,
-                        scale=cfg.scale, erase=cfg.erase)
-            x, y = x.to(dev, non_blocking=True), train_y[idx].to(dev, non_blocking=True)  # augmented on the CPU
-            logits, loss = train_step(model, opt, x, y, mean, std, cfg, teacher)
+            idx = mine[step * bs:(step + 1) * bs]
+            if trace is not None:
+                trace.add(epoch, idx)
+            x, y, y_b, lam = make_batch(train_x, train_y, idx, gen, cfg, [cfg.seed, epoch, step, ctx.rank], layout)
+            logits, loss = train_step(net, opt, x, y, mean, std, cfg, teacher, y_b, lam, amp)
             if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step()
             step += 1
+            pred = logits.argmax(1)
             sums["loss"] += loss.item() * len(y)
-            sums["correct"] += int((logits.argmax(1) == y).sum())
+            sums["correct"] += float(lam * (pred == y).sum().item() + (1 - lam) * (pred == y_b).sum().item())
             sums["seen"] += len(y)
             sums["seconds"] += time.time() - t0
             bar.update(1)
-            if time.time() - t_last > 1.0 or step == steps:
-                ips = (sums["seen"] - seen_last) / max(time.time() - t_last, 1e-9)
-                done = epoch * steps + step
-                eta = (cfg.epochs * steps - done) * bs / max(ips, 1e-9)
+            if main and (time.time() - t_last > 1.0 or step == steps):
+                ips = (sums["seen"] - seen_last) * ctx.world / max(time.time() - t_last, 1e-9)
+                eta = (cfg.epochs * steps - (epoch * steps + step)) * bs * ctx.world / max(ips, 1e-9)
                 run.write_progress(epoch=epoch + 1, epochs=cfg.epochs, step=step, steps=steps, images_per_s=ips,
                                    eta_s=eta, loss=sums["loss"] / sums["seen"], acc=sums["correct"] / sums["seen"])
                 bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}", acc=f"{sums['correct'] / sums['seen']:.3f}")
                 t_last, seen_last = time.time(), sums["seen"]
-            if stop.set or run.stop_requested():
-                save_last()
-                run.log(f"stopped at epoch {epoch + 1}, batch {step}/{steps}; resume continues from here")
-                run.set_status("stopped")
+            if distributed.any_rank(stop.set or run.stop_requested(), ctx):
+                if main:
+                    save_last()
+                    run.log(f"stopped at epoch {epoch + 1}, batch {step}/{steps}; resume continues from here")
+                    run.set_status("stopped")
                 bar.close()
                 return run
 
+        distributed.sync_buffers(model, ctx)  # one model on every rank: rank 0's BatchNorm statistics
+        seen, loss_sum, correct = distributed.sum_over_ranks([sums["seen"], sums["loss"], sums["correct"]], ctx)
         t_val = time.time()
-        v = evaluate_model(model, val.images, val.labels, ds.classes, mean, std)
-        row = {"epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"], "train_acc": sums["correct"] / sums["seen"],
+        v = evaluate_model(model, val_x, val_y, ds.classes, mean, std, input_size=cfg.input_size) if main else {}
+        v = distributed.share({"loss": v.get("loss"), "accuracy": v.get("accuracy")}, ctx)  # rank 0 evaluates
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                "val_loss": v["loss"], "val_acc": v["accuracy"], "lr": opt.param_groups[0]["lr"],
-               "seconds": sums["seconds"] + time.time() - t_val, "images_per_s": sums["seen"] / max(sums["seconds"], 1e-9),
-               "time": time.time()}
+               "seconds": sums["seconds"] + time.time() - t_val,
+               "images_per_s": seen / max(sums["seconds"], 1e-9), "time": time.time()}
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
             sched.step(v["accuracy"])
         history.append(row)
         epoch, step, sums = epoch + 1, 0, None
-        if v["accuracy"] > best_acc:
-            best_acc = v["accuracy"]
-            checkpoint(run.best_path)
-        save_last()            # the checkpoint first, then the metrics line: a kill between them
-        run.append_metrics(row)  # is mended on resume from the checkpoint's history
-        run.log(f"epoch {row['epoch']}/{cfg.epochs} train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
-                f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} ({row['images_per_s']:.0f} img/s)")
-        _save_curves(run, history)
+        improved, best_acc = v["accuracy"] > best_acc, max(best_acc, v["accuracy"])
+        if main:
+            if improved:
+                checkpoint(run.best_path)
+            save_last()            # the checkpoint first, then the metrics line: a kill between them
+            run.append_metrics(row)  # is mended on resume from the checkpoint's history
+            run.log(f"epoch {row['epoch']}/{cfg.epochs} train_loss {row['train_loss']:.4f} train_acc "
+                    f"{row['train_acc']:.4f} val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
+                    f"({row['images_per_s']:.0f} img/s)")
+            _save_curves(run, history)
         if on_epoch is not None and on_epoch(row) is False:
-            run.log("ended early by the caller (pruned)")
-            run.set_status("stopped", pruned=True)
+            if main:
+                run.log("ended early by the caller (pruned)")
+                run.set_status("stopped", pruned=True)
             bar.close()
             return run
     bar.close()
-    _finish(run, ds, cfg)
+    if trace is not None:
+        trace.write(model)
+    if main:
+        _finish(run, ds, cfg)
     return run
 
 
@@ -203,20 +238,23 @@ def _finish(run: Run, ds, cfg: TrainConfig) -> None:
     """Test metrics of the best checkpoint, the confusion matrix image, and the summary."""
     state = load_checkpoint(run.best_path)
     model = build_model(state, run.best_path)
-    t = ds.splits["test"]
-    res = evaluate_model(model, t.images, t.labels, ds.classes, state["mean"], state["std"])
+    t, size = ds.splits["test"], cfg.input_size
+    res = evaluate_model(model, t.images, t.labels, ds.classes, state["mean"], state["std"], input_size=size)
+    ten = evaluate_model(model, t.images, t.labels, ds.classes, state["mean"], state["std"], "tencrop", input_size=size)
     summary = {"best_val_acc": state["best_acc"], "best_epoch": state["epoch"], "test_acc": res["accuracy"],
-               "test_macro_f1": res["macro_f1"], "test": res, "params": count_parameters(model),
-               "sizes": ds.sizes(), "classes": list(ds.classes)}
+               "test_tencrop_acc": ten["accuracy"], "test_macro_f1": res["macro_f1"], "test": res,
+               "params": count_parameters(model), "sizes": ds.sizes(), "classes": list(ds.classes)}
     write_json(run.dir / "summary.json", summary)
-    state["metrics"] = {**state["metrics"], "val_acc": state["best_acc"], "test_acc": res["accuracy"]}
+    state["metrics"] = {**state["metrics"], "val_acc": state["best_acc"], "test_acc": res["accuracy"],
+                        "test_tencrop_acc": ten["accuracy"]}
     write_checkpoint_state(run.best_path, state)
     try:
         save_confusion(res["confusion"], ds.classes, run.graphs_dir / "confusion.png",
                        title=f"{run.id}: test, acc {res['accuracy']:.3f}")
     except Exception as e:  # a plot must never fail a finished run
         run.log(f"could not draw the confusion matrix: {e}")
-    run.log(f"finished: best val_acc {state['best_acc']:.4f} (epoch {state['epoch']}), test_acc {res['accuracy']:.4f}")
+    run.log(f"finished: best val_acc {state['best_acc']:.4f} (epoch {state['epoch']}), test_acc {res['accuracy']:.4f} "
+            f"(ten-crop {ten['accuracy']:.4f})")
     run.set_status("finished")
 
 

@@ -63,8 +63,8 @@ def stress_from_emotion(subject: Subject, split: str = "test") -> dict:
     the accuracy of always answering the commoner verdict."""
     s = subject.dataset.splits[split]
     state = subject.state
-    probs = align_probs(predict_probs(subject.model, s.images, state["mean"], state["std"]).numpy(),
-                        state["classes"], STRESS_CLASSES)
+    probs = align_probs(predict_probs(subject.model, s.images, state["mean"], state["std"],
+                                      input_size=subject.input_size).numpy(), state["classes"], STRESS_CLASSES)
     labels = to_stress(subject.dataset).splits[split].labels.numpy()
     r = metrics_from_probs(probs, labels, STRESS_CLASSES)
     return {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "per_class": r["per_class"],

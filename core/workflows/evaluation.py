@@ -30,7 +30,7 @@ class Subject:
     def evaluate(self, split: str = "test", tta=None, progress=None) -> dict:
         s = self.dataset.splits[split]
         result = evaluate_model(self.model, s.images, s.labels, self.dataset.classes, self.state["mean"],
-                                self.state["std"], tta, progress=progress)
+                                self.state["std"], tta, progress=progress, input_size=self.input_size)
         return {**result, "split": split, "data": self.dataset.source, "checkpoint": str(self.path)}
 
 

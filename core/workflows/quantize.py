@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..data import normalize
-from ..evaluate import evaluate_model
+from ..evaluate import evaluate_model, tta_views
 from ..models.checkpoint import write_checkpoint_state, without_training_state
 from ..models.int8 import BACKEND, plain_state_dict, quantize_model
 from .evaluation import open_subject
@@ -38,14 +38,15 @@ def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, 
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(train), generator=g)[:images]
     t0 = time.perf_counter()
-    qmodel = quantize_model(model, normalize(train.images[idx], state["mean"], state["std"]), subject.input_size,
-                            backend)
+    calibration = tta_views(normalize(train.images[idx], state["mean"], state["std"]), None, subject.input_size)[0]
+    qmodel = quantize_model(model, calibration, subject.input_size, backend)
     seconds = time.perf_counter() - t0
     figures = {}
     for split in ("val", "test"):
         s = ds.splits[split]
         for label, m in (("float", model), ("int8", qmodel)):
-            r = evaluate_model(m, s.images, s.labels, ds.classes, state["mean"], state["std"])
+            r = evaluate_model(m, s.images, s.labels, ds.classes, state["mean"], state["std"],
+                               input_size=subject.input_size)
             figures[f"{label}_{split}_acc"] = r["accuracy"]
     figures["int8_test_confusion"] = r["confusion"]  # the last one measured: int8 on PrivateTest
     out = without_training_state(state)

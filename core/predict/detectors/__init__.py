@@ -14,9 +14,10 @@ most accurate detector installed. A detector that cannot be made is a `DetectorE
 from .registry import (PHOTO_SETTINGS, PREFERENCE, DetectorError, available_detectors, create_detector,
                        default_detector_name, describe_detector, fallback_notice, list_detectors, register_detector,
                        unavailable_reason)
-from . import haar  # noqa: E402,F401  (registers the detectors)
+from . import blazeface, haar, yunet  # noqa: E402,F401  (registers the detectors)
 from .haar import HaarDetector  # noqa: E402
+from .yunet import YuNetDetector  # noqa: E402
 
-__all__ = ["PHOTO_SETTINGS", "PREFERENCE", "DetectorError", "HaarDetector", "available_detectors", "create_detector",
-           "default_detector_name", "describe_detector", "fallback_notice", "list_detectors", "register_detector",
-           "unavailable_reason"]
+__all__ = ["PHOTO_SETTINGS", "PREFERENCE", "DetectorError", "HaarDetector", "YuNetDetector", "available_detectors",
+           "create_detector", "default_detector_name", "describe_detector", "fallback_notice", "list_detectors",
+           "register_detector", "unavailable_reason"]

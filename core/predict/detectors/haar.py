@@ -69,8 +69,19 @@ class HaarDetector:
                 f"min_size={self.min_size}, detect_width={self.detect_width})")
 
     def detect(self, image: np.ndarray, color: str = "rgb") -> list[Face]:
-        """Faces in `image` (HxW grey, HxWx3 RGB/BGR per `color`, or HxWx4), sorted left to right."""
-        grey = to_grey(image, color)
+        """Faces in `image` (HxW grey, HxWx3 RGB/BGR per `color`, or HxWx4; any numeric type), sorted left to
+        right. An empty or degenerate frame has no faces."""
+        shape = np.shape(image)
+        if len(shape) < 2 or shape[0] < 2 or shape[1] < 2 or np.size(image) == 0:
+            if str(color).lower() not in ("rgb", "bgr"):
+                raise ValueError(f"color must be 'rgb' or 'bgr', not {color!r}")
+            return []
+        arr = np.asarray(image)
+        if arr.dtype != np.uint8:  # a huge float frame: subsample before the conversion (>= 2x what is searched)
+            scale = min(1.0, self.detect_width / shape[1], 2.0 * self.detect_width / shape[0])
+            step = max(1, int(1.0 / (2.0 * scale)))
+            arr = arr[::step, ::step]
+        grey = to_grey(arr, color)
         H, W = grey.shape
         scale = min(1.0, self.detect_width / W, 2.0 * self.detect_width / H)
         small = grey
@@ -88,6 +99,7 @@ class HaarDetector:
                 minSize=(min_px, min_px), outputRejectLevels=True)
         rects = np.asarray(rects).reshape(-1, 4)
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        H, W = shape[0], shape[1]  # boxes in the frame's own pixels, subsampled or not
         sx, sy = W / sw, H / sh
         faces = []
         for i, (x, y, w, h) in enumerate(rects.tolist()):

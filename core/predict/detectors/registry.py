@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 
-PREFERENCE = ("yunet", "haar")  # the default is the first one that can be made here
+PREFERENCE = ("yunet", "blazeface", "haar")  # the default is the first one that can be made here (bench/detection.py)
 # what a photo is searched with (the Compare page, `python -m core predict`): faces down to 5% of the short
 # side, on a copy at most 1024 px wide, so a group photo's small faces are still found
 PHOTO_SETTINGS = {"min_size": 0.05, "detect_width": 1024}

@@ -1,0 +1,292 @@
+"""YuNet (libfacedetection, Shiqi Yu et al., 2023): a 75k-parameter CNN face detector with five landmarks,
+through the `yuface` wheel (BSD-3, YuNet compiled in, nothing downloaded). Why it is the default: on our
+detection benchmark (bench/detection.py) it finds about three times as many faces as Haar, tilted ones
+too, in less time per frame, and its landmarks let `crop_faces(..., align=True)` turn tilted faces upright.
+
+YuNet's landmarks barely follow a tilt on small faces (a face 80 px wide turned by 20 degrees gives an eye
+line of about 3 degrees), so each face's landmarks are measured again, twice, on a 192 px view of it turned
+upright by the last estimate. `detection_frame` is the frame preparation the landmark detectors share:
+any array (grey, RGB/BGR, RGBA, float, empty, huge) becomes a small contiguous uint8 BGR copy, or None.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ...data.images import to_uint8
+from ..boxes import Face, suppress_duplicates
+from ..crops import eye_angle
+from .registry import register_detector
+
+YUNET_MAX_SIDE = 960   # yuface warns above this, and YuNet is trained on smaller frames
+_MIN_BOX = 4           # boxes smaller than this (frame pixels) after clipping are dropped
+# YuNet's landmarks follow a face's tilt only where the face is big (~60-75% of a 20 degree tilt at 170 px,
+# ~15% at 80 px): they are measured again on a REFINE_SIZE view of each face, turned upright, the face
+# REFINE_FACE of its width
+REFINE_SIZE = 192
+REFINE_FACE = 0.9
+_LOCK = threading.Lock()  # the C detector keeps global state (weights set up on first use): one call at a time
+_OMP = {"lib": None, "looked": False, "global": None}
+
+
+def detection_frame(image, color: str, max_w: int, max_h: int, scale_cap: float = 1.0):
+    """(small BGR uint8 HxWx3 contiguous copy, its scale against the frame, frame H, frame W), or None for
+    an empty or degenerate frame. The copy is at most max_w x max_h and at most `scale_cap` times the frame.
+    Huge non-uint8 frames are subsampled before conversion, so an 8000x6000 float frame costs little."""
+    color = str(color).lower()
+    if color not in ("rgb", "bgr"):
+        raise ValueError(f"color must be 'rgb' or 'bgr', not {color!r}")
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
+        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {tuple(np.shape(image))}")
+    H, W = img.shape[:2]
+    if img.size == 0 or H < 2 or W < 2:
+        return None
+    scale = min(1.0, float(scale_cap), max_w / W, max_h / H)
+    tw, th = max(1, int(round(W * scale))), max(1, int(round(H * scale)))
+    if img.dtype != np.uint8:
+        step = max(1, int(1.0 / (2.0 * scale)))  # keep >= 2x the target before the area resize
+        img = to_uint8(img[::step, ::step])
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if (tw, th) != (img.shape[1], img.shape[0]):
+        img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif color == "rgb":
+        img = img[:, :, ::-1]
+    return np.ascontiguousarray(img), tw / W, H, W
+
+
+def clip_face(x0, y0, x1, y1, score, points, H, W, min_px) -> Face | None:
+    """A Face from a box (frame pixels, floats) clipped to the frame, its landmarks clipped to the box;
+    None if what is left is smaller than `min_px` (or _MIN_BOX) on a side."""
+    bx0, by0 = max(0, int(round(x0))), max(0, int(round(y0)))
+    bx1, by1 = min(W, int(round(x1))), min(H, int(round(y1)))
+    w, h = bx1 - bx0, by1 - by0
+    if min(w, h) < _MIN_BOX or max(w, h) < min_px:
+        return None
+    marks = None
+    if points is not None:
+        marks = tuple((int(round(min(max(px, bx0), bx1 - 1))), int(round(min(max(py, by0), by1 - 1))))
+                      for px, py in points)
+    return Face(bx0, by0, w, h, round(min(max(float(score), 1e-4), 0.9999), 4), marks)
+
+
+def _omp_runtimes() -> list:
+    """The OpenMP runtimes a YuNet call may run on, to set its threads: the one in the process's global
+    scope (torch's libgomp, once torch is imported: yuface's calls bind to it then) and yuface's own."""
+    if _OMP["global"] is None:  # looked up until torch (or another OpenMP user) is loaded, then kept
+        try:
+            glob = ctypes.CDLL(None)
+            if hasattr(glob, "omp_set_num_threads"):
+                _OMP["global"] = glob
+        except OSError:
+            pass
+    libs = [] if _OMP["global"] is None else [_OMP["global"]]
+    if not _OMP["looked"]:
+        _OMP["looked"] = True
+        try:
+            import yuface
+
+            found = sorted((Path(yuface.__file__).resolve().parent.parent / "yuface.libs").glob("libgomp*"))
+            _OMP["lib"] = ctypes.CDLL(str(found[0])) if found else None
+        except Exception:  # noqa: BLE001 - a speed setting only
+            _OMP["lib"] = None
+    if _OMP["lib"] is not None:
+        libs.append(_OMP["lib"])
+    return libs
+
+
+class _omp_threads:
+    """OpenMP threads for the calling thread (OpenMP keeps the setting per thread) while inside, restored
+    after, so torch's own setting on this thread is left as it was."""
+
+    def __init__(self, n: int):
+        self.n, self.saved = n, []
+
+    def __enter__(self):
+        for lib in _omp_runtimes():
+            try:
+                self.saved.append((lib, int(lib.omp_get_max_threads())))
+                lib.omp_set_num_threads(ctypes.c_int(self.n))
+            except Exception:  # noqa: BLE001 - a speed setting only
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for lib, old in self.saved:
+            try:
+                lib.omp_set_num_threads(ctypes.c_int(old))
+            except Exception:  # noqa: BLE001
+                pass
+        return False
+
+
+@register_detector("yunet")
+class YuNetDetector:
+    """YuNet (libfacedetection, 2023): faces with five landmarks, upright or tilted, fast on a CPU.
+
+    min_size: the smallest face, as a fraction of the image's short side (smaller boxes are dropped).
+    detect_width: frames wider than this (or taller than twice it) are downscaled for detection; boxes
+    come back in the frame's own pixels. YuNet also never searches a copy over 960 px, and when `min_size`
+    allows it searches a smaller one, on which the smallest wanted face is still `min_face_px` wide.
+    conf_threshold: YuNet's confidence (0..1) a face needs.
+    refine: how many times each face's landmarks are measured again on a 192 px view of it, turned upright
+    by the last estimate (YuNet's landmarks follow a tilt only on big faces: 2 passes bring the eye line of
+    a tilted photo to within about 2 degrees); mirror: average each pass with the view's mirror image
+    (less jitter on upright faces, twice the cost). threads: OpenMP threads for one call (1 is fastest when
+    the CPU is shared: OpenMP threads spin waiting for each other).
+    """
+
+    def __init__(self, min_size: float = 0.08, detect_width: int = 480, conf_threshold: float = 0.5,
+                 min_face_px: int = 28, threads: int = 1, refine: int = 2, mirror: bool = False):
+        if not 0.0 <= float(min_size) < 1.0:
+            raise ValueError(f"min_size is a fraction of the image's short side (0..1), got {min_size}")
+        if int(detect_width) < 64:
+            raise ValueError(f"detect_width must be at least 64 pixels, got {detect_width}")
+        if not 0.0 <= float(conf_threshold) < 1.0:
+            raise ValueError(f"conf_threshold must be in [0, 1), got {conf_threshold}")
+        import yuface  # ImportError here: the registry turns it into a DetectorError (or the Haar fallback)
+
+        self._yuface = yuface
+        self.min_size = float(min_size)
+        self.detect_width = int(detect_width)
+        self.conf_threshold = float(conf_threshold)
+        self.min_face_px = max(10, int(min_face_px))
+        self.threads = max(1, int(threads))
+        self.refine = max(0, int(refine))
+        self.mirror = bool(mirror)
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        try:
+            import yuface  # noqa: F401
+        except Exception as e:  # noqa: BLE001 - an unusable wheel is as good as none
+            return (f"the yuface package cannot be imported ({type(e).__name__}: {e}); "
+                    "install it with `pip install yuface==2023.5.1`")
+        return None
+
+    def __repr__(self) -> str:
+        return (f"YuNetDetector(min_size={self.min_size}, detect_width={self.detect_width}, "
+                f"conf_threshold={self.conf_threshold}, min_face_px={self.min_face_px}, threads={self.threads}, "
+                f"refine={self.refine}, mirror={self.mirror})")
+
+    def detect(self, image: np.ndarray, color: str = "rgb", refine: int | None = None) -> list[Face]:
+        """Faces in `image` (HxW grey, HxWx1, HxWx3 RGB/BGR per `color`, or HxWx4), sorted left to right.
+        `refine` overrides the detector's passes of landmark refinement (0: YuNet's own landmarks; the frame
+        pipeline refines each track once in a while instead, with `refine_landmarks`)."""
+        shape = np.shape(image)
+        if len(shape) < 2 or shape[0] < 2 or shape[1] < 2:
+            return []
+        short = min(shape[0], shape[1])
+        cap = 1.0
+        if self.min_size > 0:
+            cap = self.min_face_px / (self.min_size * short)
+        prepared = detection_frame(image, color, min(self.detect_width, YUNET_MAX_SIDE),
+                                   min(2 * self.detect_width, YUNET_MAX_SIDE), cap)
+        if prepared is None:
+            return []
+        small, scale, H, W = prepared
+        if min(small.shape[:2]) < 16:  # below YuNet's smallest anchor: nothing it could find
+            return []
+        min_px = self.min_size * min(H, W)
+        inv = 1.0 / scale
+        faces = []
+        for c, (x, y, w, h), pts in self._run(small, self.conf_threshold):
+            points = [((px + 0.5) * inv - 0.5, (py + 0.5) * inv - 0.5) for px, py in pts]
+            face = clip_face(x * inv, y * inv, (x + w) * inv, (y + h) * inv, c / 100.0, points, H, W, min_px)
+            if face is not None:
+                faces.append(face)
+        faces = suppress_duplicates(faces)
+        passes = self.refine if refine is None else max(0, int(refine))
+        if passes:
+            faces = [self._refined(image, color, f, passes) for f in faces]
+        return sorted(faces, key=lambda f: (f.x, f.y))
+
+    def _run(self, bgr: np.ndarray, threshold: float) -> list:
+        """YuNet on a BGR uint8 copy: [(conf 0..100, (x, y, w, h), ((x, y) * 5))] in the copy's pixels."""
+        with _LOCK, _omp_threads(self.threads):
+            confs, boxes, marks = self._yuface.detect(bgr, threshold)
+        out = []
+        for c, box, m in zip(np.asarray(confs).tolist(), np.asarray(boxes).reshape(-1, 4).tolist(),
+                             np.asarray(marks).reshape(-1, 10).tolist()):
+            if box[2] > 0 and box[3] > 0 and all(math.isfinite(v) for v in m):
+                out.append((c, box, [(m[2 * k], m[2 * k + 1]) for k in range(5)]))
+        return out
+
+    def refine_landmarks(self, image, face, color: str = "rgb") -> Face:
+        """One face (a Face, or anything with a box and landmarks) with its landmarks measured again, as
+        `detect` does with `refine` passes: what the frame pipeline calls for a track now and then."""
+        if not isinstance(face, Face):
+            x, y, w, h = (int(v) for v in face.box)
+            face = Face(x, y, w, h, float(getattr(face, "score", 1.0)), getattr(face, "landmarks", None))
+        return self._refined(image, color, face, max(1, self.refine))
+
+    def _refined(self, image, color: str, face: Face, passes: int) -> Face:
+        """The face with landmarks measured again on an upright, well-sized view of it (see REFINE_SIZE)."""
+        marks = face.landmarks
+        for _ in range(passes):
+            found = self._landmarks_upright(image, color, face, marks)
+            if found is None:
+                break
+            marks = found
+        if marks is face.landmarks:
+            return face
+        x0, y0, x1, y1 = face.x, face.y, face.x + face.w, face.y + face.h
+        marks = tuple((int(round(min(max(px, x0), x1 - 1))), int(round(min(max(py, y0), y1 - 1))))
+                      for px, py in marks)
+        return Face(face.x, face.y, face.w, face.h, face.score, marks)
+
+    def _landmarks_upright(self, image, color: str, face: Face, marks):
+        """Landmarks (frame pixels, floats) from YuNet on a REFINE_SIZE square view of the face, rotated by
+        the eye line of `marks` so the face is nearly upright; None if YuNet does not find it there."""
+        angle = eye_angle(marks) or 0.0
+        side = float(max(face.w, face.h))
+        cx, cy = face.x + face.w / 2.0, face.y + face.h / 2.0
+        arr = np.asarray(image)
+        H, W = arr.shape[:2]
+        half = 0.85 * side / REFINE_FACE  # room for the rotated corners of the view
+        x0, y0 = max(0, int(math.floor(cx - half))), max(0, int(math.floor(cy - half)))
+        x1, y1 = min(W, int(math.ceil(cx + half))), min(H, int(math.ceil(cy + half)))
+        prepared = detection_frame(arr[y0:y1, x0:x1], color, 2 * REFINE_SIZE, 2 * REFINE_SIZE)
+        if prepared is None:
+            return None
+        roi = prepared[0]
+        kx, ky = roi.shape[1] / (x1 - x0), roi.shape[0] / (y1 - y0)
+        to_view = cv2.getRotationMatrix2D((cx, cy), angle, REFINE_FACE * REFINE_SIZE / side)  # frame -> view
+        to_view[:, 2] += (REFINE_SIZE / 2.0 - cx, REFINE_SIZE / 2.0 - cy)
+        from_roi = np.array([[1.0 / kx, 0.0, x0], [0.0, 1.0 / ky, y0], [0.0, 0.0, 1.0]])
+        view = cv2.warpAffine(roi, to_view @ from_roi, (REFINE_SIZE, REFINE_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        pts = self._central(view)
+        if pts is None:
+            return None
+        if self.mirror:  # the mirror image's landmarks, mirrored back: YuNet's lean to one side cancels
+            flipped = self._central(np.ascontiguousarray(view[:, ::-1]))
+            if flipped is not None:
+                back_x = [(REFINE_SIZE - 1 - x, y) for x, y in flipped]
+                twin = [back_x[1], back_x[0], back_x[2], back_x[4], back_x[3]]  # sides swap in a mirror
+                pts = [((a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0) for a, b in zip(pts, twin)]
+        back = cv2.invertAffineTransform(to_view)
+        return tuple((float(back[0, 0] * px + back[0, 1] * py + back[0, 2]),
+                      float(back[1, 0] * px + back[1, 1] * py + back[1, 2])) for px, py in pts)
+
+    def _central(self, view: np.ndarray):
+        """The landmarks of the face YuNet finds in the middle of a refinement view, or None."""
+        centre = REFINE_SIZE / 2.0
+        best = None
+        for _c, (x, y, w, h), pts in self._run(view, 0.3):
+            d = math.hypot(x + w / 2.0 - centre, y + h / 2.0 - centre)
+            if d < 0.25 * REFINE_SIZE and max(w, h) > 0.4 * REFINE_SIZE and (best is None or d < best[0]):
+                best = (d, pts)
+        return None if best is None else best[1]
+
+    __call__ = detect

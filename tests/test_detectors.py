@@ -1,0 +1,260 @@
+"""core.predict.detectors: every registered detector that can run here on real photographs and on bad frames;
+YuNet's landmarks, their alignment, its settings and threads; the fallback to Haar when yuface is missing."""
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.data.images import load_image
+from core.predict.boxes import Face
+from core.predict.crops import crop_faces, eye_angle
+from core.predict.detectors import (PREFERENCE, available_detectors, create_detector, default_detector_name,
+                                    fallback_notice, list_detectors, registry, unavailable_reason)
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+GROUP = SAMPLES / "group_four_faces_collage.jpg"
+AVAILABLE = available_detectors()
+needs_yunet = pytest.mark.skipif("yunet" not in AVAILABLE, reason=f"yunet: {unavailable_reason('yunet')}")
+
+_made: dict = {}
+
+
+def detector(name: str, **settings):
+    """One detector per name and settings for the whole module (BlazeFace's TensorFlow loads once)."""
+    key = (name, tuple(sorted(settings.items())))
+    if key not in _made:
+        _made[key] = create_detector(name, **settings)
+    return _made[key]
+
+
+@pytest.fixture(scope="module")
+def group():
+    return load_image(GROUP)
+
+
+def inside(face: Face, shape) -> bool:
+    H, W = shape[:2]
+    return 0 <= face.x and 0 <= face.y and face.w > 0 and face.h > 0 and face.x + face.w <= W and face.y + face.h <= H
+
+
+def rotated(img: np.ndarray, angle: float, centre) -> np.ndarray:
+    """`img` turned by `angle` degrees about `centre` (cv2's sense: positive = counter-clockwise on screen)."""
+    m = cv2.getRotationMatrix2D(tuple(float(v) for v in centre), angle, 1.0)
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+# ---------------------------------------------------------------- the registry
+
+def test_yunet_is_registered_first_and_haar_last():
+    assert PREFERENCE[0] == "yunet" and PREFERENCE[-1] == "haar"
+    assert {"yunet", "haar"} <= set(list_detectors())
+    assert "haar" in AVAILABLE
+    for name in list_detectors():
+        reason = unavailable_reason(name)
+        assert reason is None or (isinstance(reason, str) and reason), name
+
+
+@needs_yunet
+def test_default_is_yunet_where_yuface_is_installed(monkeypatch):
+    monkeypatch.delenv("FEL_DETECTOR", raising=False)
+    assert default_detector_name() == "yunet"
+    assert type(create_detector()).__name__ == "YuNetDetector"
+
+
+# ---------------------------------------------------------------- every available detector
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_finds_the_four_faces_of_the_group_photo(name, group):
+    faces = detector(name).detect(group)
+    assert len(faces) == 4, faces
+    assert all(isinstance(f, Face) and inside(f, group.shape) and 0.0 < f.score <= 1.0 for f in faces)
+    assert [f.x for f in faces] == sorted(f.x for f in faces)
+    for f in faces:
+        if f.landmarks is not None:
+            assert len(f.landmarks) == 5
+            assert all(f.x <= x < f.x + f.w and f.y <= y < f.y + f.h for x, y in f.landmarks), f
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_same_faces_in_rgb_bgr_rgba_and_float(name, group):
+    det = detector(name)
+    ref = [f.box for f in det.detect(group)]
+    assert [f.box for f in det.detect(np.ascontiguousarray(group[:, :, ::-1]), color="bgr")] == ref
+    rgba = np.dstack([group, np.full(group.shape[:2], 255, np.uint8)])
+    assert [f.box for f in det.detect(rgba)] == ref
+    assert [f.box for f in det.detect(group.astype(np.float32) / 255.0)] == ref
+
+
+BAD_FRAMES = {
+    "1x1": lambda: np.zeros((1, 1, 3), np.uint8),
+    "1x1 grey": lambda: np.full((1, 1), 7, np.uint8),
+    "empty": lambda: np.zeros((0, 0, 3), np.uint8),
+    "empty rows": lambda: np.zeros((0, 640), np.float32),
+    "empty columns": lambda: np.zeros((480, 0, 3), np.uint8),
+    "one row": lambda: np.zeros((1, 640, 3), np.uint8),
+    "tiny": lambda: np.zeros((5, 7), np.uint8),
+    "grey": lambda: np.full((480, 640), 128, np.uint8),
+    "HxWx1": lambda: np.full((480, 640, 1), 128, np.uint8),
+    "RGBA": lambda: np.zeros((480, 640, 4), np.uint8),
+    "float 0..1": lambda: np.random.default_rng(0).random((240, 320, 3), dtype=np.float32),
+    "float NaN": lambda: np.full((240, 320), np.nan),
+    "uint16": lambda: np.full((240, 320, 3), 40000, np.uint16),
+    "bool": lambda: np.random.default_rng(1).random((240, 320)) > 0.5,
+    "non-contiguous": lambda: np.zeros((480, 640, 3), np.uint8)[::-1, ::2],
+    "8000x6000": lambda: np.zeros((6000, 8000, 3), np.uint8),
+    "8000x6000 float": lambda: np.zeros((6000, 8000), np.float32),
+}
+
+
+@pytest.mark.parametrize("frame", list(BAD_FRAMES), ids=list(BAD_FRAMES))
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_any_frame_gives_faces_or_nothing_never_an_error(name, frame):
+    img = BAD_FRAMES[frame]()
+    faces = detector(name).detect(img)
+    assert isinstance(faces, list)
+    assert all(isinstance(f, Face) and inside(f, img.shape) for f in faces)
+    if frame in ("1x1", "1x1 grey", "empty", "empty rows", "empty columns", "one row", "tiny"):
+        assert faces == []
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_huge_frame_boxes_in_its_own_pixels(name, group):
+    big = np.zeros((6000, 8000, 3), np.uint8)
+    big[:, 1000:7000] = cv2.resize(group, (6000, 6000), interpolation=cv2.INTER_LINEAR)
+    ref = detector(name).detect(group)
+    faces = detector(name).detect(big)  # searched on a 480 px copy: the collage's smallest face may be lost
+    assert len(faces) >= 3
+    k = 6000 / group.shape[1]
+    for f in faces:  # each one is a face of the collage, in the big frame's pixels
+        assert inside(f, big.shape)
+        r = min(ref, key=lambda r: abs((f.x + f.w / 2) - (1000 + (r.x + r.w / 2) * k)))
+        assert abs((f.x + f.w / 2) - (1000 + (r.x + r.w / 2) * k)) < 0.25 * f.w
+        assert abs((f.y + f.h / 2) - (r.y + r.h / 2) * k) < 0.25 * f.h
+        assert 0.5 < f.w / (r.w * k) < 2.0
+
+
+# ---------------------------------------------------------------- YuNet
+
+@needs_yunet
+def test_min_size_drops_small_faces(group):
+    sizes = sorted(max(f.w, f.h) for f in detector("yunet").detect(group))
+    short = min(group.shape[:2])
+    assert sizes[0] < 0.15 * short < sizes[1]  # the collage's one small face
+    assert len(detector("yunet", min_size=0.15).detect(group)) == 3
+    assert detector("yunet", min_size=0.5).detect(group) == []
+
+
+@needs_yunet
+def test_settings_are_checked():
+    from core.predict.detectors import YuNetDetector
+
+    for bad in ({"min_size": 1.5}, {"detect_width": 10}, {"conf_threshold": 1.0}):
+        with pytest.raises(ValueError):
+            YuNetDetector(**bad)
+    with pytest.raises(ValueError):
+        YuNetDetector().detect(np.zeros((64, 64, 3), np.uint8), color="hsv")
+
+
+@needs_yunet
+def test_threads_from_several_threads_and_torch_setting_kept(group):
+    import torch
+
+    det = detector("yunet")
+    ref = [(f.box, f.landmarks) for f in det.detect(group)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: [(f.box, f.landmarks) for f in det.detect(group)], range(8)))
+    assert all(r == ref for r in results)
+    before = torch.get_num_threads()
+    det.detect(group)
+    assert torch.get_num_threads() == before  # YuNet's OpenMP threads are set for its call only
+
+
+@needs_yunet
+@pytest.mark.parametrize("angle", [20, -20])
+def test_a_tilted_face_is_measured_and_aligned_level(angle):
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = detector("yunet")
+    (upright,) = det.detect(img)
+    base = eye_angle(upright.landmarks)
+    assert abs(base) < 6
+    centre = (upright.x + upright.w / 2, upright.y + upright.h / 2)
+    tilted = rotated(img, angle, centre)
+    (face,) = det.detect(tilted)
+    measured = eye_angle(face.landmarks)
+    # a face turned counter-clockwise by `angle` has its eye line at -angle
+    assert abs(measured - (base - angle)) < 5, (measured, base, angle)
+    crop = crop_faces(tilted, [face], margin=0.3, size=256, align=True)[0]
+    plain = crop_faces(tilted, [face], margin=0.3, size=256, align=False)[0]
+    (again,) = det.detect(crop)
+    assert abs(eye_angle(again.landmarks)) < 6
+    (unaligned,) = det.detect(plain)
+    assert abs(eye_angle(unaligned.landmarks)) > 12  # without alignment the crop stays tilted
+
+
+@needs_yunet
+def test_refinement_is_what_follows_the_tilt():
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    (upright,) = detector("yunet").detect(img)
+    tilted = rotated(img, 20, (upright.x + upright.w / 2, upright.y + upright.h / 2))
+    raw = detector("yunet", refine=0).detect(tilted)
+    refined = detector("yunet").detect(tilted)
+    assert len(raw) == len(refined) == 1 and raw[0].box == refined[0].box
+    assert eye_angle(refined[0].landmarks) < eye_angle(raw[0].landmarks)  # further towards -20
+
+
+@needs_yunet
+def test_the_frame_pipeline_measures_a_tracks_tilt_once_and_reuses_it(monkeypatch):
+    """Webcam and video: detection with YuNet's own landmarks on every detection frame, the tilt of a track
+    measured on refined landmarks when it appears (and every ANGLE_EVERY detections), not on every frame."""
+    from core.predict.frame import FramePipeline, LiveSettings
+
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = detector("yunet")
+    (upright,) = det.detect(img)
+    tilted = rotated(img, 20, (upright.x + upright.w / 2, upright.y + upright.h / 2))
+    calls = []
+    real = det.refine_landmarks
+    monkeypatch.setattr(det, "refine_landmarks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    pipe = FramePipeline(det, [], LiveSettings(detect_every=1))
+    for _ in range(5):
+        faces = pipe.step(tilted)
+    assert len(faces) == 1 and len(calls) == 1  # measured once, reused for the next 4 detections
+    track = pipe.tracker.tracks[0]
+    assert abs(track.angle - (eye_angle(upright.landmarks) - 20)) < 5
+
+
+# ---------------------------------------------------------------- without yuface
+
+def test_falls_back_to_haar_when_yuface_cannot_be_imported(monkeypatch, group):
+    monkeypatch.setitem(sys.modules, "yuface", None)  # `import yuface` now raises ImportError
+    monkeypatch.setattr(registry, "_NOTICES", {})
+    monkeypatch.delenv("FEL_DETECTOR", raising=False)
+    reason = unavailable_reason("yunet")
+    assert reason and "yuface" in reason
+    assert "yunet" not in available_detectors()
+    assert default_detector_name() != "yunet"
+    with pytest.raises(registry.DetectorError, match="yunet"):
+        create_detector("yunet")
+    det = create_detector("yunet", fallback=True, min_size=0.05, detect_width=640)
+    assert type(det).__name__ == "HaarDetector"
+    assert det.min_size == 0.05 and det.detect_width == 640
+    notice = fallback_notice("yunet")
+    assert notice and "yunet" in notice and "yuface" in notice and "Haar" in notice
+    create_detector("yunet", fallback=True)
+    assert fallback_notice("yunet") == notice and list(registry._NOTICES) == ["yunet"]  # kept once
+    assert len(det.detect(group)) == 4
+
+
+def test_falls_back_when_the_class_says_why(monkeypatch):
+    cls = registry._entry("yunet")
+    monkeypatch.setattr(cls, "unavailable_reason", staticmethod(lambda: "the wheel is broken here"))
+    monkeypatch.setattr(registry, "_NOTICES", {})
+    det = create_detector("yunet", fallback=True)
+    assert type(det).__name__ == "HaarDetector"
+    assert "the wheel is broken here" in fallback_notice("yunet")
+    assert fallback_notice() == fallback_notice("yunet")
