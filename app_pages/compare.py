@@ -10,18 +10,15 @@ from ui import loaders as L
 from ui import widgets as w
 from ui.page import setup_page
 
-setup_page()
-st.title("Compare models")
-st.markdown("Give the app a photo: it finds every face and asks each model you pick. Compare their emotions, "
-            "confidence and stress verdicts face by face, and see **where** a CNN looked (Grad-CAM). "
-            "The **Batch accuracy** tab measures the models on labelled faces.")
+setup_page("Compare models",
+           "Give the app a photo: it finds every face and asks each model you pick. Compare their emotions, "
+           "confidence and stress verdicts face by face, and see **where** a CNN looked (Grad-CAM). "
+           "The **Batch accuracy** tab measures the models on labelled faces.")
 
 # ---------------------------------------------------------------- sidebar: models and settings
 sb = st.sidebar
 sb.header("Models")
-models = L.usable_models()
-df_status = L.deepface_status()
-df_ok = df_status.get("present", False)
+models, df_status, df_ok = L.model_sources()
 chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models))
 mirror = w.mirror_toggle("compare_mirror", sb)
 df_mode = sb.radio("DeepFace works on", ["the same face crops as ours", "the whole photo (DeepFace end to end)"],

@@ -10,17 +10,15 @@ from ui import video as V
 from ui import widgets as w
 from ui.page import setup_page
 
-setup_page()
-st.title("Video")
-st.markdown("Give the app a recorded clip: it follows **every face** through it, reads each one's emotions on "
-            "every analysed frame, and shows them **on a timeline** per face, with the stress line, a summary "
-            "per face, a frame-by-frame view and an **annotated copy** to download.")
+setup_page("Video",
+           "Give the app a recorded clip: it follows **every face** through it, reads each one's emotions on "
+           "every analysed frame, and shows them **on a timeline** per face, with the stress line, a summary "
+           "per face, a frame-by-frame view and an **annotated copy** to download.")
 
 # ---------------------------------------------------------------- sidebar: models and settings
 sb = st.sidebar
 sb.header("Models")
-models = L.usable_models()
-df_ok = L.deepface_status().get("present", False)
+models, _, df_ok = L.model_sources()
 chosen = V.model_choice(models, webcam_model(models), df_ok, sb)
 mirror = w.mirror_toggle("video_mirror", sb)
 sb.header("Analysis")

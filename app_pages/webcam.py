@@ -11,17 +11,14 @@ from ui import loaders as L
 from ui import widgets as w
 from ui.page import setup_page
 
-setup_page()
-st.title("Webcam")
-st.markdown("Press **START** and allow the camera: every face is boxed and labelled live with its emotion, "
-            "the model's confidence and a stress marker. The bars on the right show each face's probabilities.")
+setup_page("Webcam",
+           "Press **START** and allow the camera: every face is boxed and labelled live with its emotion, "
+           "the model's confidence and a stress marker. The bars on the right show each face's probabilities.")
 
 # ---------------------------------------------------------------- sidebar: model and settings
 sb = st.sidebar
 sb.header("Model")
-models = L.usable_models()
-df_status = L.deepface_status()
-df_ok = df_status.get("present", False)
+models, df_status, df_ok = L.model_sources()
 choice = None
 if models or df_ok:
     choice = w.model_picker(models, key="webcam_model", container=sb, first=webcam_model(models),

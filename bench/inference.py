@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from deepface_ready import ready_deepface  # noqa: E402  (bench/ is on the path when a bench runs)
 
 FAST_FPS_TARGET = 30.0
 DEEPFACE_RATIO_TARGET = 3.0
@@ -135,26 +136,6 @@ def our_predictors(tmp: Path, model_dir):
     webcam = (CNNPredictor(pick.path, tta="flip"), f"shipped {pick.path}") if pick else \
         (CNNPredictor(fast[0].path, tta="flip"), fast[1])
     return fast, accurate, webcam
-
-
-def deepface_setup(tmp: Path):
-    """A DeepFacePredictor ready to run, and a note on its weights; (None, reason) if DeepFace cannot run."""
-    from core.predict import deepface as dfb
-
-    note = "real weights"
-    status = dfb.weights_status()
-    if not status["present"]:
-        home = tmp / "deepface_home"
-        os.environ["DEEPFACE_HOME"] = str(home)
-        dfb.write_random_weights(home)
-        note = f"untrained weights written to a temporary DEEPFACE_HOME ({home})"
-    elif status.get("random"):
-        note = "untrained (random) weights found in DEEPFACE_HOME"
-    try:
-        p = dfb.DeepFacePredictor().load()
-    except Exception as e:  # noqa: BLE001
-        return None, f"{type(e).__name__}: {e}"
-    return p, note
 
 
 # ---------------------------------------------------------------- timing
@@ -263,12 +244,8 @@ def main(argv=None) -> int:
                   (f"  same, 1 torch thread: accurate ({accurate.arch})", one_thread(ours(accurate)))]
     df = None
     if not args.no_deepface:
-        t0 = time.perf_counter()
-        df, df_note = deepface_setup(tmp)
-        if df is None:
-            print(f"DeepFace: not run ({df_note})")
-        else:
-            print(f"DeepFace: {df_note}; TensorFlow + model loaded in {time.perf_counter() - t0:.1f} s")
+        df = ready_deepface(tmp)
+        if df is not None:
             paths.append(("DeepFace.analyze (opencv detector)", lambda frame: df.analyze(frame, color="rgb")))
 
     print(f"timing {len(paths)} paths x {len(frames)} frames, interleaved, up to {args.frames} rounds "

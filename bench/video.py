@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from deepface_ready import ready_deepface  # noqa: E402  (bench/ is on the path when a bench runs)
 
 RATE = 10.0
 REALTIME_TARGET = 1.0
@@ -120,22 +121,6 @@ def measure_rss(clip: Path) -> dict:
 
 
 # ---------------------------------------------------------------- DeepFace
-
-def deepface_setup(tmp: Path):
-    """A DeepFacePredictor ready to run and a note on its weights; (None, reason) when it cannot run."""
-    from core.predict import deepface as dfb
-
-    note = "real weights"
-    if not dfb.weights_status()["present"]:
-        home = tmp / "deepface_home"
-        os.environ["DEEPFACE_HOME"] = str(home)
-        dfb.write_random_weights(home)
-        note = f"untrained weights written to a temporary DEEPFACE_HOME ({home})"
-    try:
-        return dfb.DeepFacePredictor().load(), note
-    except Exception as e:  # noqa: BLE001
-        return None, f"{type(e).__name__}: {e}"
-
 
 def analysed_frames(clip: Path, n: int) -> list[np.ndarray]:
     """The first `n` frames the analysis at RATE looks at (the same pictures, decoded the same way)."""
@@ -233,12 +218,8 @@ def main(argv=None) -> int:
               f"({ours[1]['realtime_cpu']:.2f}x by CPU time) -> {'MET' if rt >= REALTIME_TARGET else 'NOT MET'}")
 
         if not args.no_deepface:
-            t0 = time.perf_counter()
-            df, df_note = deepface_setup(tmp)
-            if df is None:
-                print(f"DeepFace: not run ({df_note})")
-            else:
-                print(f"DeepFace: {df_note}; TensorFlow + model loaded in {time.perf_counter() - t0:.1f} s")
+            df = ready_deepface(tmp)
+            if df is not None:
                 ratios = {}
                 for n, clip in clips.items():
                     frames = analysed_frames(clip, args.deepface_frames)

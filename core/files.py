@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 
@@ -70,3 +71,20 @@ def write_lines(path, rows) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text("".join(to_json(r, indent=None) + "\n" for r in rows))
     os.replace(tmp, path)
+
+
+def marked_folders(root: Path, marker: str) -> list[Path]:
+    """The folders right under `root` that hold `marker` (a run's config, an analysis's status), newest first:
+    their names start with the time they were made."""
+    if not root.is_dir():
+        return []
+    return sorted((d for d in root.iterdir() if d.is_dir() and (d / marker).exists()), key=lambda d: d.name,
+                  reverse=True)
+
+
+def remove_folder(folder: Path, root: Path) -> None:
+    """Delete a folder, only one right under `root` (a hostile id never reaches elsewhere)."""
+    root = Path(root).resolve()
+    if Path(folder).resolve().parent != root:
+        raise RuntimeError(f"refusing to delete {folder}: not inside {root}")
+    shutil.rmtree(folder)

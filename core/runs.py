@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from .config import TrainConfig
-from .files import append_line, read_json, read_lines, write_json, write_lines
+from .files import append_line, marked_folders, read_json, read_lines, remove_folder, write_json, write_lines
 from .processes import owner, pid_alive
 from .settings import graphs_root, model_dir, runs_root, shipped_graphs_dir
 
@@ -262,10 +262,7 @@ class Run:
     def delete(self) -> None:
         if self.state() == "running":
             raise RuntimeError(f"run {self.id} is running: stop it first")
-        root = self.dir.resolve().parent
-        if root != runs_root().resolve():
-            raise RuntimeError(f"refusing to delete {self.dir}: not inside {runs_root()}")
-        shutil.rmtree(self.dir)
+        remove_folder(self.dir, runs_root())
         shutil.rmtree(self.graphs_dir, ignore_errors=True)
 
     def __repr__(self) -> str:
@@ -274,11 +271,7 @@ class Run:
 
 def list_runs(root=None) -> list[Run]:
     """All runs, newest first."""
-    root = Path(root) if root else runs_root()
-    if not root.is_dir():
-        return []
-    runs = [Run(d) for d in root.iterdir() if d.is_dir() and (d / "config.json").exists()]
-    return sorted(runs, key=lambda r: r.id, reverse=True)
+    return [Run(d) for d in marked_folders(Path(root) if root else runs_root(), "config.json")]
 
 
 # ---------------------------------------------------------------- shipped models, as read-only runs

@@ -52,6 +52,12 @@ def usable_models() -> list:
     return [m for m in all_models() if not getattr(m, "error", None)]
 
 
+def model_sources() -> tuple[list, dict, bool]:
+    """What a page can predict with: our usable models, DeepFace's weight status, and whether DeepFace runs."""
+    status = deepface_status()
+    return usable_models(), status, bool(status.get("present", False))
+
+
 @st.cache_resource(show_spinner=False, max_entries=12)
 def _predictor(source: str, tta, deepface_home: str | None):
     p = load_predictor(source, tta=tta)

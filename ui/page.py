@@ -59,9 +59,13 @@ def navigation():
     return st.navigation(pages)
 
 
-def setup_page() -> None:
-    """What every page does first: the shared styles."""
+def setup_page(title: str | None = None, intro: str | None = None) -> None:
+    """What every page does first: the shared styles, then its title and what it does."""
     st.html(_CSS)
+    if title:
+        st.title(title)
+    if intro:
+        st.markdown(intro)
 
 
 def page_link(path: str, label: str | None = None, icon: str | None = None) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..data import IMAGE_EXTENSIONS
-from .common import EXIT_USAGE
+from .common import EXIT_USAGE, fail, parse
 
 
 class _Fail(Exception):
@@ -206,18 +206,15 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help (0) or a usage error (2)
-        return int(e.code or 0)
+    args, code = parse(parser, argv)
+    if args is None:
+        return code
     if not 0.0 <= args.margin <= 2.0:
-        print("error: --margin must be between 0 and 2", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("--margin must be between 0 and 2")
     try:
         return run(args)
     except _Fail as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"{e}")
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - a CLI answers in one line

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from .common import EXIT_USAGE
+from .common import fail, parse
 
 
 def _rate(text: str):
@@ -161,18 +161,15 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help (0) or a usage error (2)
-        return int(e.code or 0)
+    args, code = parse(parser, argv)
+    if args is None:
+        return code
     if args.max_minutes < 0:
-        print("error: --max-minutes must be 0 (no limit) or more", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("--max-minutes must be 0 (no limit) or more")
     try:
         return run(args)
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"{e}")
     except KeyboardInterrupt:
         print("stopped: what was analysed is kept in the folder", file=sys.stderr)
         return 130

@@ -213,14 +213,20 @@ def load_image(source, max_side: int = 4096) -> np.ndarray:
 
 # ---------------------------------------------------------------- colour
 
-def to_grey(image: np.ndarray, color: str = "rgb") -> np.ndarray:
-    """HxW, HxWx1, HxWx3 (`color` "rgb" or "bgr") or HxWx4 (RGBA/BGRA) -> HxW uint8."""
+def channel_order(image, color: str) -> tuple[np.ndarray, str]:
+    """(the image as an array, HxWx1 made HxW; `color` checked and lower-cased: "rgb" or "bgr")."""
     color = str(color).lower()
     if color not in ("rgb", "bgr"):
         raise ValueError(f"color must be 'rgb' or 'bgr', not {color!r}")
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
+    return img, color
+
+
+def to_grey(image: np.ndarray, color: str = "rgb") -> np.ndarray:
+    """HxW, HxWx1, HxWx3 (`color` "rgb" or "bgr") or HxWx4 (RGBA/BGRA) -> HxW uint8."""
+    img, color = channel_order(image, color)
     img = to_uint8(img)
     if img.ndim == 2:
         return np.ascontiguousarray(img)

@@ -19,11 +19,10 @@ The ids are made like run ids: time, the clip's name, host and pid.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
-from ..files import read_json, read_lines, to_json, write_json
+from ..files import marked_folders, read_json, read_lines, remove_folder, to_json, write_json
 from ..processes import owner, pid_alive
 from ..runs import check_run_id, new_run_id
 from ..settings import video_dir
@@ -166,10 +165,7 @@ class VideoAnalysis:
         """Remove the folder: never while its process runs, never outside the video folder."""
         if self.state() in ACTIVE:
             raise RuntimeError(f"analysis {self.id} is {self.state()}: stop it first")
-        root = video_dir().resolve()
-        if self.dir.resolve().parent != root:
-            raise RuntimeError(f"refusing to delete {self.dir}: not inside {root}")
-        shutil.rmtree(self.dir)
+        remove_folder(self.dir, video_dir())
 
     def __repr__(self) -> str:
         return f"VideoAnalysis({self.id!r})"
@@ -177,11 +173,7 @@ class VideoAnalysis:
 
 def list_analyses(root=None) -> list[VideoAnalysis]:
     """Every analysis, newest first."""
-    root = Path(root) if root else video_dir()
-    if not root.is_dir():
-        return []
-    found = [VideoAnalysis(d) for d in root.iterdir() if d.is_dir() and (d / "status.json").exists()]
-    return sorted(found, key=lambda a: a.id, reverse=True)
+    return [VideoAnalysis(d) for d in marked_folders(Path(root) if root else video_dir(), "status.json")]
 
 
 class LineWriter:

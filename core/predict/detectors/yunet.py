@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...data.images import to_uint8
+from ...data.images import channel_order, to_uint8
 from ..boxes import Face, suppress_duplicates
 from ..crops import eye_angle
 from .registry import register_detector
@@ -38,12 +38,7 @@ def detection_frame(image, color: str, max_w: int, max_h: int, scale_cap: float 
     """(small BGR uint8 HxWx3 contiguous copy, its scale against the frame, frame H, frame W), or None for
     an empty or degenerate frame. The copy is at most max_w x max_h and at most `scale_cap` times the frame.
     Huge non-uint8 frames are subsampled before conversion, so an 8000x6000 float frame costs little."""
-    color = str(color).lower()
-    if color not in ("rgb", "bgr"):
-        raise ValueError(f"color must be 'rgb' or 'bgr', not {color!r}")
-    img = np.asarray(image)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
+    img, color = channel_order(image, color)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
         raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {tuple(np.shape(image))}")
     H, W = img.shape[:2]
