@@ -1,9 +1,17 @@
 """What every command shares: the one-line failure."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 EXIT_USAGE = 2
+
+
+def command_parser(verb: str, description: str, examples) -> argparse.ArgumentParser:
+    """The parser of `python -m core VERB`, its examples shown under --help."""
+    epilog = "Examples:\n" + "\n".join(f"  python -m core {verb} {e}" for e in examples)
+    return argparse.ArgumentParser(prog=f"python -m core {verb}", description=description, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def parse(parser, argv):

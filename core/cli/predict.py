@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..data import IMAGE_EXTENSIONS
-from .common import EXIT_USAGE, fail, parse
+from .common import EXIT_USAGE, command_parser, fail, parse
 
 
 class _Fail(Exception):
@@ -19,13 +19,9 @@ class _Fail(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m core predict",
-        description="Find the faces in images and print each model's emotion probabilities for each face.",
-        epilog="Examples:\n  python -m core predict sample_images/\n"
-               "  python -m core predict photo.jpg --model model/resnet.pt --model deepface --json\n"
-               "  python -m core predict photo.jpg --stress --tta flip",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("predict", "Find the faces in images and print each model's emotion probabilities for "
+                       "each face.", ["sample_images/", "photo.jpg --model model/resnet.pt --model deepface --json",
+                                      "photo.jpg --stress --tta flip"])
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
     p.add_argument("--model", "-m", action="append", default=None, metavar="MODEL",
                    help="a checkpoint path, a model name in model/ (file stem or run id), or 'deepface'; "

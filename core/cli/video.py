@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from .common import fail, parse
+from .common import command_parser, fail, parse
 
 
 def _rate(text: str):
@@ -32,13 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ..predict.detectors import list_detectors
     from ..video.decode import DEFAULT_MAX_MINUTES
 
-    p = argparse.ArgumentParser(
-        prog="python -m core video",
-        description="Follow every face through a video clip and give each model's emotions over time.",
-        epilog="Examples:\n  python -m core video talk.mp4\n"
-               "  python -m core video talk.mp4 --model seed-vgg --model stress --fps 5 --annotate\n"
-               "  python -m core video long.mkv --max-minutes 45 --json > talk.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("video", "Follow every face through a video clip and give each model's emotions over time.",
+                       ["talk.mp4", "talk.mp4 --model seed-vgg --model stress --fps 5 --annotate",
+                        "long.mkv --max-minutes 45 --json > talk.json"])
     p.add_argument("clip", metavar="CLIP", help="a video file: mp4, mov, m4v, webm, mkv or avi")
     p.add_argument("--model", "-m", action="append", default=None, metavar="MODEL",
                    help="a checkpoint path, a model name in model/ or a run id, or 'deepface'; repeat for "
