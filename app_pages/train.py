@@ -87,7 +87,7 @@ with tab_new:
         else:
             try:
                 run = jobs.submit(cfg)
-            except (ValueError, OSError) as e:
+            except (ValueError, OSError, RuntimeError) as e:  # RuntimeError: a checkpoint that cannot be read
                 st.error(f"The run could not be started: {w.friendly_error(e)}", icon=":material/error:")
             else:
                 st.session_state["tr_view"] = run.id

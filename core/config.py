@@ -29,6 +29,8 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
+    # fine-tuning: start from a trained checkpoint's weights (same architecture and classes) instead of random ones
+    init: str = ""
     # knowledge distillation: also learn the soft answers of a trained teacher (a checkpoint path or model name)
     teacher: str = ""
     distill: float = 0.5           # weight of the teacher's soft targets in the loss (the labels get the rest)

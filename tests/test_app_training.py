@@ -141,6 +141,27 @@ def test_a_run_can_learn_from_a_teacher_model(synthetic_csv, tmp_path, monkeypat
     assert df[df["run_id"] == run.id].iloc[0]["teacher"] == "teacher (0.7)"
 
 
+def test_a_run_can_start_from_a_trained_model(synthetic_csv, tmp_path, monkeypatch):
+    """Fine-tuning from the page: a checkpoint of another width is refused with a message and nothing starts;
+    the same architecture and width trains from its weights."""
+    start = biased_checkpoint(tmp_path / "models" / "start.pt")  # mini_xception, width 8
+    monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path / "models"))
+    at = page("train")
+    assert at.selectbox(key="tr_init").value == ""
+    tiny_form(at, model="mini_xception", width=16, epochs=1, name="tuned")
+    at.selectbox(key="tr_init").set_value(str(start)).run()
+    at.button(key="tr_start").click().run()
+    assert "--width 8" in texts(at) and list_runs() == []
+    at.number_input(key="tr_width").set_value(8).run()
+    at.button(key="tr_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run, = list_runs()
+    assert run.config().init == str(start)
+    wait_for(lambda: run.state() in ("finished", "failed"), what="the fine-tuned run to end")
+    assert run.state() == "finished", run.status()
+    assert f"started from the weights of {start}" in (run.dir / "train.log").read_text()
+
+
 def test_dead_processes_show_as_interrupted_or_failed_not_running(synthetic_csv):
     cfg = TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=3, name="ghost")
     ghost = Run.create(cfg, state="queued")

@@ -265,3 +265,34 @@ def test_a_gpu_style_run_keeps_its_data_on_the_device_and_its_checkpoint_loads_o
     assert "channels_last" in log and "40 px input" in log
     state = load_checkpoint(run.best_path)
     assert all(v.device.type == "cpu" and v.is_contiguous() for v in state["state_dict"].values())
+
+
+def test_fine_tuning_starts_from_the_checkpoint_weights(synthetic_csv, tmp_path):
+    """--init: the run's first weights are the checkpoint's (a learning rate too small to move them leaves
+    the convolutions as they were), and the log says where they came from."""
+    start = biased_checkpoint(tmp_path / "start.pt")
+    run = train(_cfg(synthetic_csv, model="mini_xception", width=8, epochs=1, lr=1e-12, init=str(start)),
+                progress=False)
+    assert run.state() == "finished"
+    assert f"started from the weights of {start}" in (run.dir / "train.log").read_text()
+    before, after = load_checkpoint(start)["state_dict"], load_checkpoint(run.last_path)["state_dict"]
+    convs = [k for k, v in before.items() if k.endswith("weight") and v.ndim == 4]
+    assert convs and all(torch.allclose(before[k], after[k], atol=1e-6) for k in convs)
+    fresh = train(_cfg(synthetic_csv, model="mini_xception", width=8, epochs=1, lr=1e-12), progress=False)
+    assert not torch.allclose(before[convs[0]], load_checkpoint(fresh.last_path)["state_dict"][convs[0]])
+
+
+def test_a_checkpoint_that_does_not_fit_is_refused_before_a_run_starts(synthetic_csv, tmp_path):
+    from core.labels import STRESS_CLASSES
+
+    start = biased_checkpoint(tmp_path / "start.pt")
+    with pytest.raises(ValueError, match=r"mini_xception \(width 8\).*--model mini_xception --width 8"):
+        train(_cfg(synthetic_csv, init=str(start)), progress=False)  # a model48 run
+    with pytest.raises(ValueError, match="width 8.*width 16"):
+        train(_cfg(synthetic_csv, model="mini_xception", width=16, init=str(start)), progress=False)
+    stress = biased_checkpoint(tmp_path / "stress.pt", classes=STRESS_CLASSES)
+    with pytest.raises(ValueError, match="predicts"):
+        train(_cfg(synthetic_csv, model="mini_xception", width=8, init=str(stress)), progress=False)
+    with pytest.raises(CheckpointError, match="no-such"):
+        train(_cfg(synthetic_csv, init=str(tmp_path / "no-such.pt")), progress=False)
+    assert list_runs() == []  # nothing was made

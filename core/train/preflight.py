@@ -1,5 +1,6 @@
 """What can fail before any work is checked before a run folder is made: the config itself, a GPU asked for
-where there is none, a teacher that does not exist, a data set that cannot be read."""
+where there is none, a teacher or starting weights that do not exist or do not fit, a data set that cannot
+be read."""
 from __future__ import annotations
 
 from ..config import TrainConfig
@@ -9,8 +10,8 @@ from .device import resolve_device
 
 def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
     """ValueError with every problem of the config at once, else the first other problem (RuntimeError for
-    the device, CheckpointError for the teacher, DataError for the data set). Raised here, no run folder
-    is left behind. The data set is read through its cache, so the run's own load is then instant."""
+    the device, CheckpointError for a missing teacher or starting checkpoint, DataError for the data set).
+    Raised here, no run folder is left behind. The data set is read through its cache, so the run's own load is then instant."""
     errs = cfg.validate()
     if errs:
         raise ValueError("invalid configuration: " + "; ".join(errs))
@@ -19,6 +20,11 @@ def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
         from ..predict.catalogue import resolve_model
 
         resolve_model(cfg.teacher)
+    classes = None
     if data:
-        load_dataset(cfg.data or None, image_size=cfg.image_size, task=cfg.task, val_fraction=cfg.val_fraction,
-                     seed=cfg.seed)
+        classes = load_dataset(cfg.data or None, image_size=cfg.image_size, task=cfg.task,
+                               val_fraction=cfg.val_fraction, seed=cfg.seed).classes
+    if cfg.init:
+        from .finetune import start_weights
+
+        start_weights(cfg, classes)
