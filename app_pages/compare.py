@@ -30,6 +30,7 @@ show_cam = sb.toggle("Grad-CAM (where the CNN looked)", value=True, key="compare
 min_face = sb.slider("Smallest face (% of the photo)", 2, 40, int(PHOTO_SETTINGS["min_size"] * 100),
                      key="compare_min_face", help="Faces smaller than this are ignored.")
 detector_name = w.detector_picker("compare_detector", sb)
+tilted = w.tilted_toggle("compare_tilted", sb, value=True)
 align = sb.toggle("Turn faces upright", value=True, key="compare_align",
                   help="Rotate each face so its eyes are level before the models see it (detectors with "
                        "landmarks only).")
@@ -94,10 +95,11 @@ with photos_tab:
     if pictures and not (predictors or deepface_e2e):
         st.info("Pick at least one model in the sidebar.", icon=":material/arrow_back:")
     all_rows = []
-    detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width=PHOTO_SETTINGS["detect_width"])
+    detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width=PHOTO_SETTINGS["detect_width"],
+                              tilted=tilted)
     if L.detector_notice(detector_name):
         st.warning(L.detector_notice(detector_name), icon=":material/warning:")
-    settings_key = (tuple(chosen), df_mode, min_face, mirror, detector_name, align)
+    settings_key = (tuple(chosen), df_mode, min_face, mirror, detector_name, align, tilted)
     for pic_i, pic in enumerate(pictures):
         if pic.error:
             st.error(f"**{pic.name}**: {pic.error}", icon=":material/broken_image:")

@@ -23,6 +23,7 @@ chosen = V.model_choice(models, webcam_model(models), df_ok, sb)
 mirror = w.mirror_toggle("video_mirror", sb)
 sb.header("Analysis")
 detector = w.detector_picker("video_detector", sb)
+tilted = w.tilted_toggle("video_tilted", sb, cost=" Off by default: the analysis takes longer.")
 fps = V.rate_choice(sb)
 min_face = sb.slider("Smallest face (% of the frame)", 3, 40, 10, key="video_min_face",
                      help="Faces smaller than this are ignored. Larger = faster and fewer false detections.")
@@ -50,7 +51,8 @@ else:
         st.warning(f"No sample clip: {w.friendly_error(e)}")
 ready = bool(chosen) and (upload is not None or sample is not None)
 if go_col.button("Analyse", type="primary", icon=":material/play_arrow:", disabled=not ready, key="video_go"):
-    settings = V.settings_from_sidebar(chosen, detector, fps, annotate, mirror, min_face / 100.0, float(max_minutes))
+    settings = V.settings_from_sidebar(chosen, detector, fps, annotate, mirror, min_face / 100.0, float(max_minutes),
+                                       tilted)
     if upload is not None:
         V.start(data=upload.getvalue(), name=upload.name, settings=settings)
     else:

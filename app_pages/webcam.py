@@ -29,6 +29,7 @@ mirror = w.mirror_toggle("webcam_mirror", sb)
 
 sb.header("Face detection")
 detector_name = w.detector_picker("webcam_detector", sb)
+tilted = w.tilted_toggle("webcam_tilted", sb, cost=" Off by default: it makes the frames that search slower.")
 show_landmarks = sb.toggle("Show the landmarks", value=False, key="webcam_landmarks",
                            help="Eyes, nose and mouth corners, where the detector finds them.")
 align = sb.toggle("Turn faces upright", value=True, key="webcam_align",
@@ -82,7 +83,7 @@ if not models and not df_ok:
 if note:
     st.warning(note, icon=":material/warning:")
 
-detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width=int(detect_width))
+detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width=int(detect_width), tilted=tilted)
 detector_note = L.detector_notice(detector_name)
 if detector_note:
     sb.warning(detector_note, icon=":material/warning:")

@@ -13,7 +13,7 @@ import pytest
 from core.data.images import load_image
 from core.predict.boxes import Face
 from core.predict.crops import crop_faces, eye_angle
-from core.predict.detectors import (PREFERENCE, available_detectors, create_detector, default_detector_name,
+from core.predict.detectors import (PREFERENCE, TURNS, available_detectors, create_detector, default_detector_name,
                                     fallback_notice, list_detectors, registry, unavailable_reason)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
@@ -226,6 +226,59 @@ def test_the_frame_pipeline_measures_a_tracks_tilt_once_and_reuses_it(monkeypatc
     assert len(faces) == 1 and len(calls) == 1  # measured once, reused for the next 4 detections
     track = pipe.tracker.tracks[0]
     assert abs(track.angle - (eye_angle(upright.landmarks) - 20)) < 5
+
+
+# ---------------------------------------------------------------- tilted faces: the turned search
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_the_turned_search_keeps_each_face_once(name, group):
+    faces = detector(name, turns=TURNS).detect(group)
+    assert len(faces) == 4, faces  # found upright and turned: kept once
+    assert all(inside(f, group.shape) for f in faces)
+    for f in faces:
+        if f.landmarks is not None:
+            assert all(f.x <= x < f.x + f.w and f.y <= y < f.y + f.h for x, y in f.landmarks), f
+
+
+@pytest.mark.parametrize("angle", [30, -30])
+def test_the_turned_search_finds_a_tilted_face_haar_misses_upright(angle):
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    (upright,) = detector("haar").detect(img)
+    centre = (upright.x + upright.w / 2, upright.y + upright.h / 2)
+    tilted = rotated(img, angle, centre)
+    assert detector("haar").detect(tilted) == []
+    (face,) = detector("haar", turns=TURNS).detect(tilted)
+    assert inside(face, tilted.shape)
+    assert abs(face.x + face.w / 2 - centre[0]) < 0.15 * upright.w and abs(face.y + face.h / 2 - centre[1]) < 0.15 * upright.h
+    assert 0.7 < face.w / upright.w < 1.4
+
+
+@needs_yunet
+@pytest.mark.parametrize("angle", [40, -40])
+def test_the_turned_search_brings_landmarks_back_into_the_frame(angle):
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    (upright,) = detector("yunet").detect(img)
+    centre = (upright.x + upright.w / 2, upright.y + upright.h / 2)
+    (face,) = detector("yunet", turns=TURNS).detect(rotated(img, angle, centre))
+    assert abs(face.x + face.w / 2 - centre[0]) < 0.15 * upright.w and abs(face.y + face.h / 2 - centre[1]) < 0.15 * upright.h
+    assert abs(eye_angle(face.landmarks) - (eye_angle(upright.landmarks) - angle)) < 6
+
+
+@pytest.mark.parametrize("frame", ["1x1", "empty", "one row", "grey", "RGBA", "float NaN", "8000x6000"])
+def test_the_turned_search_takes_any_frame(frame):
+    img = BAD_FRAMES[frame]()
+    for name in AVAILABLE:
+        faces = detector(name, turns=TURNS).detect(img)
+        assert isinstance(faces, list) and all(inside(f, img.shape) for f in faces)
+
+
+def test_the_turned_search_checks_its_angles():
+    from core.predict.detectors import TurnedSearch
+
+    with pytest.raises(ValueError, match="between -90 and 90"):
+        TurnedSearch(detector("haar"), (120,))
+    plain = TurnedSearch(detector("haar"), (0,))
+    assert plain.angles == () and plain.detector_name == "haar" and plain.min_size == detector("haar").min_size
 
 
 # ---------------------------------------------------------------- without yuface

@@ -296,3 +296,21 @@ def test_a_checkpoint_that_does_not_fit_is_refused_before_a_run_starts(synthetic
     with pytest.raises(CheckpointError, match="no-such"):
         train(_cfg(synthetic_csv, init=str(tmp_path / "no-such.pt")), progress=False)
     assert list_runs() == []  # nothing was made
+
+
+def test_a_crop_trained_teacher_sees_the_centre_crop_of_whole_faces(tmp_path):
+    """As it is tested: a 48 px face gives a teacher trained on 40 px crops its centre 40 px, not a squeezed copy."""
+    from core.labels import EMOTIONS
+    from core.models import create_model
+    from core.models.checkpoint import save_checkpoint
+    from core.train.distill import Teacher
+
+    torch.manual_seed(0)
+    model = create_model("mini_xception", num_classes=7, width=8).eval()
+    path = save_checkpoint(tmp_path / "t.pt", model, classes=EMOTIONS, mean=0.5, std=0.25, input_size=40, face_size=48)
+    teacher = Teacher(str(path), EMOTIONS, 48)
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        want = model((x[..., 4:44, 4:44] - 0.5) / 0.25)
+    assert torch.allclose(teacher(x), want, atol=1e-5)
+    assert teacher(torch.rand(2, 1, 40, 40)).shape == (2, 7)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.data import default_data_path, load_dataset
 from core.predict.catalogue import discover_models
-from core.predict.detectors import create_detector, fallback_notice
+from core.predict.detectors import TURNS, create_detector, fallback_notice
 from core.predict.loading import load_predictor
 from core.settings import model_dir, runs_root
 
@@ -91,14 +91,15 @@ def deepface_status() -> dict:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _detector(name: str | None, min_size: float, detect_width: int):
-    return create_detector(name, fallback=True, min_size=min_size, detect_width=detect_width)
+def _detector(name: str | None, min_size: float, detect_width: int, turns: tuple):
+    return create_detector(name, fallback=True, min_size=min_size, detect_width=detect_width, turns=turns)
 
 
-def get_detector(name: str | None = None, min_size: float = 0.08, detect_width: int = 480):
+def get_detector(name: str | None = None, min_size: float = 0.08, detect_width: int = 480, tilted: bool = False):
     """A face detector by name (None: the default), kept across reruns. One that cannot load here is replaced
-    by Haar, and the page says so once (`detector_notice`)."""
-    return _detector(name, float(min_size), int(detect_width))
+    by Haar, and the page says so once (`detector_notice`). `tilted`: also search the frame turned by
+    +-25 degrees (TURNS), for faces tilted beyond what the detector sees upright; three searches' time."""
+    return _detector(name, float(min_size), int(detect_width), TURNS if tilted else ())
 
 
 def detector_notice(name: str | None = None) -> str | None:

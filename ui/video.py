@@ -346,7 +346,7 @@ def show(a: VideoAnalysis) -> None:
 
 
 def settings_from_sidebar(models: list[str], detector: str | None, fps, annotate: bool, mirror: bool,
-                          min_face: float, max_minutes: float) -> VideoSettings:
+                          min_face: float, max_minutes: float, tilted: bool = False) -> VideoSettings:
     tta = "flip" if mirror and any(m != DEEPFACE for m in models) else None
     return VideoSettings(models=models, detector=detector, fps=fps, annotate=annotate, tta=tta,
-                         min_face=min_face, max_minutes=max_minutes)
+                         min_face=min_face, max_minutes=max_minutes, tilted=tilted)

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_detector_flags(p: argparse.ArgumentParser) -> None:
-    """--detector, --detect-width, --min-face, --no-align: the photo settings the Compare page uses."""
+    """--detector, --detect-width, --min-face, --no-align, --no-tilted: the photo settings the Compare page uses."""
     from ..predict.detectors import PHOTO_SETTINGS, list_detectors
 
     p.add_argument("--detector", choices=list_detectors(), default=None,
@@ -49,11 +49,14 @@ def add_detector_flags(p: argparse.ArgumentParser) -> None:
                    help="the smallest face, as a fraction of the picture's short side "
                         f"(default {PHOTO_SETTINGS['min_size']})")
     p.add_argument("--no-align", action="store_true", help="do not rotate faces upright on their eye line")
+    p.add_argument("--no-tilted", action="store_true",
+                   help="search the picture upright only (faster; faces tilted by more than ~20 degrees may be "
+                        "missed): by default it is also searched turned by 25 degrees either way")
 
 
 def make_detector(args):
     """The detector the flags ask for; one that cannot load here falls back to Haar, said once on stderr."""
-    from ..predict.detectors import DetectorError, create_detector, fallback_notice
+    from ..predict.detectors import TURNS, DetectorError, create_detector, fallback_notice
 
     if not 64 <= args.detect_width <= 8192:
         raise _Fail("--detect-width must be between 64 and 8192 pixels")
@@ -61,7 +64,7 @@ def make_detector(args):
         raise _Fail("--min-face is a fraction of the picture's short side, between 0 and 1")
     try:
         detector = create_detector(args.detector, fallback=args.detector is None, min_size=args.min_face,
-                                   detect_width=args.detect_width)
+                                   detect_width=args.detect_width, turns=() if args.no_tilted else TURNS)
     except DetectorError as e:
         raise _Fail(str(e)) from None
     notice = fallback_notice(args.detector)

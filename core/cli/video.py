@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing", type=int, default=3,
                    help="average each face's probabilities over about this many analysed frames (default 3)")
     p.add_argument("--no-align", action="store_true", help="do not rotate faces upright on their eye line")
+    p.add_argument("--tilted", action="store_true",
+                   help="also search each frame turned by 25 degrees either way, for tilted faces (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (the page's background jobs)")
     return p
 
@@ -128,7 +130,8 @@ def run(args) -> int:
     settings = VideoSettings(models=list(args.model or []), detector=args.detector, fps=args.fps,
                              annotate=args.annotate, max_minutes=args.max_minutes or None,
                              tta=None if args.tta == "none" else args.tta, min_face=args.min_face,
-                             detect_width=args.detect_width, smoothing=args.smoothing, align=not args.no_align)
+                             detect_width=args.detect_width, smoothing=args.smoothing, align=not args.no_align,
+                             tilted=args.tilted)
     settings.check()
     bar = None if args.no_progress or args.json else _Bar()
     try:

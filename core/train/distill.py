@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..evaluate import tta_views
 from ..labels import canonical
 from ..models.checkpoint import load_model
 from ..predict.catalogue import resolve_model
@@ -20,7 +21,8 @@ class Teacher:
         if [canonical(c) for c in meta["classes"]] != [canonical(c) for c in classes]:
             raise ValueError(f"teacher {self.path} predicts {list(meta['classes'])}, but this run learns "
                              f"{list(classes)}: pick a teacher trained on the same classes")
-        self.input_size = int(meta["input_size"])  # the student's batches are resized to it if they differ
+        self.input_size = int(meta["input_size"])  # the student's batches are cut or resized to it if they differ
+        self.face_size = int(meta.get("face_size") or self.input_size)
         self.model = model.to(device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -29,8 +31,11 @@ class Teacher:
 
     @torch.no_grad()
     def __call__(self, x01: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch in [0, 1], normalised the teacher's own way, at the teacher's input size."""
-        if x01.shape[-1] != self.input_size:
+        """Logits for a batch in [0, 1], normalised the teacher's own way, at the teacher's input size: the
+        centre crop of whole faces for a teacher trained on crops (as it is tested), else resized."""
+        if x01.shape[-1] == self.face_size > self.input_size:
+            x01 = tta_views(x01, None, self.input_size)[0]
+        elif x01.shape[-1] != self.input_size:
             x01 = F.interpolate(x01, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         return self.model((x01 - self.mean) / self.std)
 

@@ -50,6 +50,7 @@ class VideoSettings:
     smoothing: int = 3
     margin: float = 0.15
     align: bool = True
+    tilted: bool = False            # also search each frame turned by +-25 degrees (three searches' time)
 
     def check(self) -> "VideoSettings":
         """ValueError listing every setting out of range."""
@@ -108,11 +109,11 @@ def load_models(names, tta: str | None = None) -> list:
 
 def make_detector(settings: VideoSettings):
     """(detector, note): the detector asked for; the default one falls back to Haar if it cannot load."""
-    from ..predict.detectors import DetectorError, create_detector, fallback_notice
+    from ..predict.detectors import TURNS, DetectorError, create_detector, fallback_notice
 
     try:
         det = create_detector(settings.detector, fallback=settings.detector is None, min_size=settings.min_face,
-                              detect_width=settings.detect_width)
+                              detect_width=settings.detect_width, turns=TURNS if settings.tilted else ())
     except DetectorError as e:
         raise ValueError(str(e)) from None
     return det, fallback_notice(settings.detector)

@@ -57,6 +57,8 @@ def command(clip: Path, folder: Path, s: VideoSettings) -> list[str]:
         args += ["--detector", s.detector]
     if s.annotate:
         args.append("--annotate")
+    if s.tilted:
+        args.append("--tilted")
     if s.tta:
         args += ["--tta", s.tta]
     args += ["--max-minutes", f"{float(s.max_minutes):g}"] if s.max_minutes else ["--max-minutes", "0"]

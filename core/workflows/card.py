@@ -96,8 +96,14 @@ def card_markdown(c: dict) -> str:
                      f"verdict: {st['majority_share']:.2%}).")
     if t:
         lines.append(f"Training: {t.get('epochs')} epochs, {t.get('seconds', 0) / 60:.0f} min of training steps "
-                     f"on {t.get('hardware')}.")
+                     f"on {t.get('hardware')}" + _started_from(c, ", starting from the weights of `{}`") + ".")
     return "\n".join(lines)
+
+
+def _started_from(card: dict, text: str) -> str:
+    """`text` with the model a fine-tuned run started from (its name), or "" for a run from scratch."""
+    init = (card.get("config") or {}).get("init")
+    return text.format(Path(init).stem) if init else ""
 
 
 def card_table(paths) -> str:
@@ -116,6 +122,7 @@ def card_table(paths) -> str:
             arch += ", stress / no stress"
         t = c.get("training") or {}
         trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
+        trained += _started_from(c, " on top of {}")
         lines.append(f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
                      f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
                      f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "

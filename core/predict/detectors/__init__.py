@@ -10,14 +10,16 @@ Families register themselves with `@register_detector(name)`; the registry keeps
 and whether their package can be imported here (`available`). `create_detector(None)` is the default: the
 most accurate detector installed. A detector that cannot be made is a `DetectorError` naming it and why;
 `create_detector(name, fallback=True)` then gives Haar instead, and `fallback_notice()` says so once.
+`create_detector(name, turns=TURNS)` also searches the frame turned by those angles, for tilted faces.
 """
-from .registry import (PHOTO_SETTINGS, PREFERENCE, DetectorError, available_detectors, create_detector,
+from .registry import (PHOTO_SETTINGS, PREFERENCE, TURNS, DetectorError, available_detectors, create_detector,
                        default_detector_name, describe_detector, fallback_notice, list_detectors, register_detector,
                        unavailable_reason)
 from . import blazeface, haar, yunet  # noqa: E402,F401  (registers the detectors)
 from .haar import HaarDetector  # noqa: E402
 from .yunet import YuNetDetector  # noqa: E402
+from .turned import TurnedSearch  # noqa: E402
 
-__all__ = ["PHOTO_SETTINGS", "PREFERENCE", "DetectorError", "HaarDetector", "YuNetDetector", "available_detectors",
+__all__ = ["PHOTO_SETTINGS", "PREFERENCE", "TURNS", "DetectorError", "HaarDetector", "TurnedSearch", "YuNetDetector", "available_detectors",
            "create_detector", "default_detector_name", "describe_detector", "fallback_notice", "list_detectors",
            "register_detector", "unavailable_reason"]

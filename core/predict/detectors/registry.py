@@ -7,8 +7,10 @@ import threading
 
 PREFERENCE = ("yunet", "blazeface", "haar")  # the default is the first one that can be made here (bench/detection.py)
 # what a photo is searched with (the Compare page, `python -m core predict`): faces down to 5% of the short
-# side, on a copy at most 1024 px wide, so a group photo's small faces are still found
-PHOTO_SETTINGS = {"min_size": 0.05, "detect_width": 1024}
+# side, on a copy at most 1024 px wide, so a group photo's small faces are still found, and on copies turned
+# by +-25 degrees, so faces tilted by 30 are too (core.predict.detectors.turned)
+TURNS = (25.0, -25.0)
+PHOTO_SETTINGS = {"min_size": 0.05, "detect_width": 1024, "turns": TURNS}
 
 
 class DetectorError(RuntimeError):
@@ -55,9 +57,19 @@ def default_detector_name() -> str:
     return next(iter(available_detectors()), "haar")
 
 
-def create_detector(name: str | None = None, fallback: bool = False, **settings):
+def create_detector(name: str | None = None, fallback: bool = False, turns=(), **settings):
     """A detector by name (None: the default). DetectorError if it cannot be made; with `fallback`, Haar
-    instead, and the reason kept for `fallback_notice`."""
+    instead, and the reason kept for `fallback_notice`. `turns`: angles (degrees) at which the frame is also
+    searched, for tilted faces (TurnedSearch); none by default."""
+    made = _create(name, fallback, **settings)
+    if turns:
+        from .turned import TurnedSearch
+
+        return TurnedSearch(made, turns)
+    return made
+
+
+def _create(name: str | None, fallback: bool, **settings):
     name = name or default_detector_name()
     try:
         reason = unavailable_reason(name)
