@@ -246,8 +246,8 @@ def batched(predictor, crops, size: int = 256) -> np.ndarray:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from core.data import load_dataset
-    from core.predict.detectors import (PHOTO_SETTINGS, TURNS, available_detectors, create_detector, default_detector_name,
-                                        unavailable_reason)
+    from core.predict.detectors import (PHOTO_SETTINGS, TURNS, available_detectors, create_detector,
+                                        default_detector_name, unavailable_reason)
 
     settings = {k: v for k, v in (PHOTO_SETTINGS if args.photo else WEBCAM_SETTINGS).items() if k != "turns"}
     print(f"CPUs: {os.cpu_count()}; load average: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")

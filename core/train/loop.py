@@ -116,7 +116,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
 
     torch.backends.cudnn.benchmark = dev.type == "cuda"  # fixed input size: let cuDNN pick its fastest kernels
     model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs())
-    started_from = load_start_weights(model, cfg, ds.classes) if cfg.init and not (resume and run.last_path.exists()) else ""
+    fresh = not (resume and run.last_path.exists())  # a resumed run has its own weights
+    started_from = load_start_weights(model, cfg, ds.classes) if cfg.init and fresh else ""
     model = model.to(dev)
     layout = torch.channels_last if cfg.channels_last and channels_last_ok(model, dev.type) else torch.contiguous_format
     model = model.to(memory_format=layout)
@@ -151,7 +152,8 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
     if main:
         run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes "
                 f"{list(ds.classes)}; on {dev}" + (f" x {ctx.world} processes" if ctx.active else "")
-                + f"; {cfg.input_size} px input" + (f"; {started_from}" if started_from else "") + ("; channels_last" if layout == torch.channels_last else "")
+                + f"; {cfg.input_size} px input" + (f"; {started_from}" if started_from else "")
+                + ("; channels_last" if layout == torch.channels_last else "")
                 + (f"; distilling from {teacher.name} (weight {cfg.distill}, T {cfg.temperature})" if teacher else ""))
 
     def checkpoint(path, **extra):

@@ -11,7 +11,8 @@ from .device import resolve_device
 def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
     """ValueError with every problem of the config at once, else the first other problem (RuntimeError for
     the device, CheckpointError for a missing teacher or starting checkpoint, DataError for the data set).
-    Raised here, no run folder is left behind. The data set is read through its cache, so the run's own load is then instant."""
+    Raised here, no run folder is left behind. The data set is read through its cache, so the run's own load
+    is then instant."""
     errs = cfg.validate()
     if errs:
         raise ValueError("invalid configuration: " + "; ".join(errs))

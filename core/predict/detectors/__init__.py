@@ -20,6 +20,6 @@ from .haar import HaarDetector  # noqa: E402
 from .yunet import YuNetDetector  # noqa: E402
 from .turned import TurnedSearch  # noqa: E402
 
-__all__ = ["PHOTO_SETTINGS", "PREFERENCE", "TURNS", "DetectorError", "HaarDetector", "TurnedSearch", "YuNetDetector", "available_detectors",
-           "create_detector", "default_detector_name", "describe_detector", "fallback_notice", "list_detectors",
+__all__ = ["PHOTO_SETTINGS", "PREFERENCE", "TURNS", "DetectorError", "HaarDetector", "TurnedSearch", "YuNetDetector",
+           "available_detectors", "create_detector", "default_detector_name", "describe_detector", "fallback_notice", "list_detectors",
            "register_detector", "unavailable_reason"]
