@@ -310,6 +310,23 @@ def test_predict_cli_table_and_json(ckpts, capsys):
     assert abs(sum(probs.values()) - 1) < 1e-4
 
 
+def test_predict_cli_finds_a_tilted_face_unless_told_to_search_upright_only(ckpts, tmp_path, capsys):
+    import cv2
+
+    from core.cli.predict import main
+    from core.data.images import load_image
+
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    m = cv2.getRotationMatrix2D((img.shape[1] / 2, img.shape[0] / 2), 30, 1.0)
+    tilted = tmp_path / "tilted.png"
+    cv2.imwrite(str(tilted), cv2.warpAffine(img, m, img.shape[1::-1], borderMode=cv2.BORDER_REFLECT)[:, :, ::-1])
+    args = [str(tilted), "--model", str(ckpts["emotion"]), "--detector", "haar", "--json"]
+    assert main(args) == 0
+    assert len(json.loads(capsys.readouterr().out)["images"][0]["faces"]) == 1  # found turned by -25 degrees
+    assert main(args + ["--no-tilted"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"][0]["faces"] == []  # Haar upright misses it
+
+
 def test_predict_cli_errors_are_one_line(ckpts, tmp_path, capsys):
     from core.cli.predict import main
 

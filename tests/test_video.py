@@ -511,3 +511,16 @@ def test_in_a_browser_a_clip_is_uploaded_and_its_timeline_shown(app_model_dir, t
         screenshot(page, "video")
     found = list_analyses(tmp_path / "videos")
     assert len(found) == 1 and found[0].state() == "finished" and len(found[0].tracks()) == 2
+
+
+def test_the_tilted_setting_reaches_the_detector_and_the_background_process(tmp_path):
+    from core.predict.detectors import TURNS, TurnedSearch
+    from core.video.analyse import make_detector
+    from core.video.job import command
+
+    plain, _ = make_detector(VideoSettings())
+    turned, _ = make_detector(VideoSettings(tilted=True))
+    assert not isinstance(plain, TurnedSearch)
+    assert isinstance(turned, TurnedSearch) and turned.angles == TURNS
+    assert "--tilted" in command(tmp_path / "a.mp4", tmp_path / "out", VideoSettings(tilted=True))
+    assert "--tilted" not in command(tmp_path / "a.mp4", tmp_path / "out", VideoSettings())
