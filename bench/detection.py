@@ -241,6 +241,26 @@ def batched(predictor, crops, size: int = 256) -> np.ndarray:
     return np.concatenate([predictor.predict(list(crops[i:i + size])) for i in range(0, len(crops), size)])
 
 
+# ---------------------------------------------------------------- crop framing
+
+def framing(detector, faces, seed: int) -> dict:
+    """How a detector boxes FER2013-framed faces: the 48 px frame's side over the box's longer side, and the
+    frame's centre offset from the box's, as shares of the box (medians). A crop margin of (ratio - 1) / 2
+    gives the models faces framed as FER2013 framed them (core.predict.crops.FACE_MARGIN)."""
+    ratio, dx, dy = [], [], []
+    for canvas, truths in tilt_canvases(faces, np.zeros(len(faces)), seed):
+        found, _fp = match(detector.detect(canvas), truths, 0.5)
+        for j, f in found.items():
+            side = max(f.w, f.h)
+            ratio.append(truths[j]["size"] / side)
+            dx.append((truths[j]["cx"] - (f.x + f.w / 2.0)) / side)
+            dy.append((truths[j]["cy"] - (f.y + f.h / 2.0)) / side)
+    if not ratio:
+        return {"found": 0}
+    return {"found": len(ratio), "ratio": statistics.median(ratio), "dx": statistics.median(dx),
+            "dy": statistics.median(dy)}
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv=None) -> int:
@@ -308,6 +328,20 @@ def main(argv=None) -> int:
                   f"{'MET' if r[group] >= target else 'NOT MET'}")
         print(f"target: {default} has fewer false positives per canvas than haar: {r['fp']:.3f} vs {h['fp']:.3f} -> "
               f"{'MET' if r['fp'] < h['fp'] else 'NOT MET'}")
+
+    from core.predict.crops import FACE_MARGIN
+
+    train = ds.splits["train"].images[:, 0].numpy()  # Training faces: the margin is not chosen on the test split
+    sample = train[np.sort(np.random.default_rng(args.seed + 5).choice(len(train), 600, replace=False))]
+    print(f"\ncrop framing: 600 FER2013 Training faces, 150 px, 4 per 640x480 canvas; margin in use "
+          f"{FACE_MARGIN} (core.predict.crops.FACE_MARGIN)")
+    for name in ("haar", default_detector_name()):
+        if name in detectors:
+            f = framing(detectors[name], sample, args.seed + 6)
+            if f.get("found"):
+                print(f"{name:<8} found {f['found']}: FER2013 frame / box {f['ratio']:.3f} -> margin "
+                      f"{(f['ratio'] - 1) / 2:+.3f}; frame centre - box centre: x {f['dx']:+.3f}, y {f['dy']:+.3f} "
+                      "(shares of the box)")
 
     if args.no_tilt:
         return 0

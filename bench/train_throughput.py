@@ -1,8 +1,9 @@
 """Training throughput, two comparisons in one process each (same data, same threads):
 
 - `--steps`: one training step of vgg and of resnet (width 32, batch 128) as the loop took it before (NCHW,
-  48 px faces) against the loop now (channels_last where safe, 40 px random crops), and each change alone;
-  steps of the four kinds are interleaved round by round, and the median is printed with the ratio;
+  48 px faces) against the loop now (channels_last where safe, 40 px random crops, and bf16 autocast on a CPU
+  that has bf16 in hardware), and each change alone; steps of every kind are interleaved round by round, and
+  the median is printed with the ratio, the step's GFLOP and the GFLOP/s reached;
 - otherwise: our loop (uint8 tensors in memory, augmentation on whole batches) against the seed projects'
   way (a per-sample Dataset doing per-image PIL transforms through a DataLoader).
 
@@ -101,15 +102,18 @@ def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> Non
     from core.models import create_model
     from core.models.layout import channels_last_ok
     from core.train import make_optimizer
-    from core.train.step import make_batch, train_step
+    from core.train.device import cpu_has_native_bf16
+    from core.train.step import autocast_for, make_batch, train_step
 
-    kinds = {"before (NCHW, 48 px)": (False, 0), "channels_last only": (True, 0), "40 px crops only": (False, 40),
-             "now (channels_last + 40 px crops)": (True, 40)}
+    kinds = {"before (NCHW, 48 px)": (False, 0, False), "channels_last only": (True, 0, False),
+             "40 px crops only": (False, 40, False), "channels_last + 40 px crops": (True, 40, False)}
+    if cpu_has_native_bf16():  # what the loop does on such a CPU
+        kinds["now (+ bf16 autocast)"] = (True, 40, True)
     for arch in ("vgg", "resnet"):
         setups = {}
-        for label, (cl, crop) in kinds.items():
+        for label, (cl, crop, amp) in kinds.items():
             cfg = TrainConfig(model=arch, width=32, batch_size=batch, crop=crop, shift=0 if crop else 4,
-                              channels_last=cl)
+                              channels_last=cl, amp=amp)
             torch.manual_seed(0)
             model = create_model(arch, num_classes=7, **cfg.model_kwargs())
             layout = torch.channels_last if cl and channels_last_ok(model) else torch.contiguous_format
@@ -120,14 +124,31 @@ def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> Non
                 idx = torch.randint(0, len(y), (batch,), generator=gen)
                 t0 = time.perf_counter()
                 xb, ya, yb, lam = make_batch(x8, y, idx, gen, cfg, [0, r], layout)
-                train_step(model, opt, xb, ya, 0.5, 0.25, cfg, None, yb, lam)
+                train_step(model, opt, xb, ya, 0.5, 0.25, cfg, None, yb, lam, autocast_for(torch.device("cpu"), cfg))
                 if r:
                     times.append(time.perf_counter() - t0)
         base = float(np.median(setups["before (NCHW, 48 px)"][5]))
         print(f"{arch} width 32, batch {batch}, {threads} threads:")
-        for label, (*_, times) in setups.items():
+        for label, (cfg, model, opt, layout, gen, times) in setups.items():
             med = float(np.median(times))
-            print(f"  {label:<36} {med:6.3f} s / step   {base / med:4.2f}x")
+            flops = step_flops(model, cfg, batch)
+            print(f"  {label:<30} {med:6.3f} s / step   {base / med:4.2f}x   {flops / 1e9:6.1f} GFLOP / step, "
+                  f"{flops / med / 1e9:5.0f} GFLOP/s")
+    print("(GFLOP: the forward and backward pass's multiply-adds x 2, counted by torch.utils.flop_counter; "
+          "an x86 core with AVX2 does at most 32 float32 FLOP a cycle, about 100 GFLOP/s at 3 GHz; "
+          "'+ bf16 autocast' is measured only on a CPU with bf16 in hardware, AVX512-BF16 or AMX)")
+
+
+def step_flops(model, cfg, batch: int) -> float:
+    """Floating-point operations of one forward + backward pass on a batch of the config's input size."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.rand(batch, 1, cfg.input_size, cfg.input_size)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        F.cross_entropy(model(x), torch.zeros(batch, dtype=torch.long)).backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
 
 
 def main():

@@ -45,7 +45,7 @@ class TrainConfig:
     mixup: float = 0.0             # mixup's Beta(alpha, alpha); 0 = off
     cutmix: float = 0.0            # CutMix's Beta(alpha, alpha); 0 = off (both on: each batch takes one)
     channels_last: bool = True     # NHWC memory layout where every layer is safe in it (faster on CPU and GPU)
-    amp: bool = True               # bf16 autocast on a CUDA GPU (the CPU stays in float32)
+    amp: bool = True               # bf16 autocast on a CUDA GPU or a CPU with bf16 in hardware (else float32)
     seed: int = 0
     threads: int = 0               # 0 = all cores
     device: str = "auto"           # auto = a CUDA GPU if there is one, else the CPU; or cpu, cuda, cuda:N

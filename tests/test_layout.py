@@ -5,7 +5,8 @@ convolution, stride 2, few input channels) keep a model in NCHW.
 "Agree" is measured against the same step in float64: float32 in either layout differs from it by rounding,
 which a ReLU whose input sits near zero can turn into a different mask for a few units (measured here: a
 relative L2 error of 1e-6 to 5e-3, cosine above 0.99998). A kernel that writes past its buffer or skips part of
-the batch gives errors of order 1."""
+the batch gives errors of order 1. The same check holds a bf16 autocast step (what the loop runs on a CPU with
+bf16 in hardware) to bf16's own rounding."""
 from __future__ import annotations
 
 import copy
@@ -49,3 +50,33 @@ def test_the_risky_layers_are_found():
     assert channels_last_risk(create_model("resnet", width=32)) is None
     assert channels_last_risk(create_model("vgg", width=32)) is None  # no 1x1 convolution at all
     assert channels_last_ok(create_model("mini_xception", width=8), "cuda")  # the bug is oneDNN's, on CPUs
+
+
+@pytest.mark.parametrize("arch, width", [("vgg", 16), ("resnet", 16)])
+def test_a_bf16_autocast_step_has_nearly_the_float64_gradients(arch, width):
+    """What the loop runs on a CPU with bf16 in hardware (and any CPU can run, slowly): bf16 products, float32
+    weights. bf16 keeps 8 bits of mantissa, so the gradients differ from float64's by about 1%, not by order 1."""
+    torch.manual_seed(0)
+    kw = {"input_size": 40} if arch == "vgg" else {}
+    model = create_model(arch, num_classes=7, width=width, dropout=0.0, **kw).train()
+    x, y = torch.randn(32, 1, 40, 40), torch.randint(0, 7, (32,))
+    exact = _grads(copy.deepcopy(model).double(), x.double(), y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = _grads(copy.deepcopy(model).to(memory_format=torch.channels_last),
+                      x.contiguous(memory_format=torch.channels_last), y)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert (half - exact).norm() / exact.norm() < 0.1
+    assert F.cosine_similarity(half, exact, 0) > 0.99
+
+
+def test_the_loop_uses_bf16_on_a_cpu_only_where_it_is_in_hardware(monkeypatch):
+    from core.config import TrainConfig
+    from core.train import step
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(step, "cpu_has_native_bf16", lambda: True)
+    ctx = step.autocast_for(cpu, TrainConfig())
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+    assert not isinstance(step.autocast_for(cpu, TrainConfig(amp=False)), torch.autocast)  # --no-amp
+    monkeypatch.setattr(step, "cpu_has_native_bf16", lambda: False)
+    assert not isinstance(step.autocast_for(cpu, TrainConfig()), torch.autocast)

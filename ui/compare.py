@@ -21,6 +21,7 @@ from core.labels import EMOTIONS, display
 from core.predict import draw
 from core.predict.analysis import Analysis, analyze, results_table, run_predictor
 from core.predict.boxes import Face, iou
+from core.predict.crops import FACE_MARGIN
 from core.predict.saliency import grad_cam, overlay
 from core.predict.summary import face_summary as summarize
 
@@ -114,7 +115,7 @@ def reading_order(analysis):
     return analysis
 
 
-def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None, margin: float = 0.15,
+def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None, margin: float = FACE_MARGIN,
                  align: bool = True) -> Result:
     """Detect faces and ask every predictor; DeepFace end to end (its own detector) matched to our faces."""
     res = Result(picture)

@@ -19,6 +19,8 @@ class _Fail(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..predict.crops import FACE_MARGIN
+
     p = command_parser("predict", "Find the faces in images and print each model's emotion probabilities for "
                        "each face.", ["sample_images/", "photo.jpg --model model/resnet.pt --model deepface --json",
                                       "photo.jpg --stress --tta flip"])
@@ -29,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (one object with every face) instead of a table")
     p.add_argument("--tta", choices=("none", "flip", "tencrop"), default="none",
                    help="test-time augmentation for our CNNs (default: none)")
-    p.add_argument("--margin", type=float, default=0.15,
-                   help="margin around each detected face, as a fraction of its size (default: 0.15)")
+    p.add_argument("--margin", type=float, default=FACE_MARGIN,
+                   help="margin around each detected face, as a fraction of its size (default: "
+                        f"{FACE_MARGIN}, FER2013's framing)")
     p.add_argument("--stress", action="store_true",
                    help="also give the stress verdict (angry/fear/sad -> stress) for each face")
     add_detector_flags(p)

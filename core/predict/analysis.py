@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from .base import Predictor
-from .crops import crop_faces
+from .crops import FACE_MARGIN, crop_faces
 from .detectors import create_detector
 from .summary import face_summary
 
@@ -60,7 +60,7 @@ def run_predictor(predictor: Predictor, crops) -> ModelOutput:
 
 
 def analyze(image: np.ndarray, predictors: Sequence[Predictor], detector=None, color: str = "rgb",
-            margin: float = 0.15, align: bool = True) -> Analysis:
+            margin: float = FACE_MARGIN, align: bool = True) -> Analysis:
     """Detect the faces once, crop them once (48x48 grey, upright on the eye line where the detector gives
     landmarks and `align`), run every predictor on the whole batch. A predictor that raises gets `error`
     set in its ModelOutput; the others still run."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..settings import live_threads, webcam_stats_path
 from . import draw
-from .crops import crop_faces, eye_angle
+from .crops import FACE_MARGIN, crop_faces, eye_angle
 from .summary import face_summary
 from .tracking import FaceTracker, smooth
 
@@ -49,7 +49,7 @@ class LiveSettings:
     detect_every: int = 3       # run the face detector on every Nth frame; boxes are reused in between
     smoothing: int = 5          # average probabilities over about the last K frames (1 = no smoothing)
     show_stress: bool = True    # the stress marker under each face
-    margin: float = 0.15        # crop margin around each face box
+    margin: float = FACE_MARGIN  # crop margin around each face box (FER2013's framing)
     align: bool = True          # rotate faces upright on their eye line (detectors with landmarks)
     show_landmarks: bool = False
 

@@ -154,6 +154,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
                 f"{list(ds.classes)}; on {dev}" + (f" x {ctx.world} processes" if ctx.active else "")
                 + f"; {cfg.input_size} px input" + (f"; {started_from}" if started_from else "")
                 + ("; channels_last" if layout == torch.channels_last else "")
+                + ("; bf16 autocast" if isinstance(amp, torch.autocast) else "")
                 + (f"; distilling from {teacher.name} (weight {cfg.distill}, T {cfg.temperature})" if teacher else ""))
 
     def checkpoint(path, **extra):

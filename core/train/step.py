@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..data.augment import augment, mix_batch
+from .device import cpu_has_native_bf16
 from .distill import distill_loss
 
 
@@ -22,7 +23,11 @@ def make_batch(images: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor, ge
 
 
 def autocast_for(device: torch.device, cfg: TrainConfig):
-    """bf16 autocast on a CUDA GPU (when asked); float32 everywhere else."""
+    """bf16 autocast (when asked) on a CUDA GPU, and on a CPU that multiplies bf16 in hardware (1.6-1.8x faster
+    steps there, bench/train_throughput.py --steps); float32 everywhere else. Weights, BatchNorm and the
+    optimiser stay float32: only the convolutions' and linear layers' products are bf16."""
+    if device.type == "cpu" and cfg.amp and cpu_has_native_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     if device.type == "cuda" and cfg.amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..predict.crops import FACE_MARGIN
 from ..predict.frame import FramePipeline, LiveSettings
 from ..settings import live_threads
 from .decode import DEFAULT_MAX_MINUTES, MAX_WIDTH, ClipInfo, VideoError, VideoReader, probe
@@ -48,7 +49,7 @@ class VideoSettings:
     min_face: float = 0.10          # the webcam's: faces under 10% of the short side are ignored
     detect_width: int = 480
     smoothing: int = 3
-    margin: float = 0.15
+    margin: float = FACE_MARGIN
     align: bool = True
     tilted: bool = False            # also search each frame turned by +-25 degrees (three searches' time)
 
