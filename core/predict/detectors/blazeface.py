@@ -16,7 +16,8 @@ import numpy as np
 
 from ..boxes import Face, suppress_duplicates
 from .registry import register_detector
-from .yunet import clip_face, detection_frame
+from .frames import detection_frame
+from .yunet import clip_face
 
 MODELS = {"short": "SHORT", "full": "FULL", "full_sparse": "FULL_SPARSE"}
 

@@ -14,7 +14,7 @@ import math
 import cv2
 
 from ..boxes import Face, suppress_duplicates
-from .yunet import detection_frame
+from .frames import detection_frame
 
 
 class TurnedSearch:

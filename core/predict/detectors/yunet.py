@@ -5,8 +5,8 @@ too, in less time per frame, and its landmarks let `crop_faces(..., align=True)`
 
 YuNet's landmarks barely follow a tilt on small faces (a face 80 px wide turned by 20 degrees gives an eye
 line of about 3 degrees), so each face's landmarks are measured again, twice, on a 192 px view of it turned
-upright by the last estimate. `detection_frame` is the frame preparation the landmark detectors share:
-any array (grey, RGB/BGR, RGBA, float, empty, huge) becomes a small contiguous uint8 BGR copy, or None.
+upright by the last estimate. The frame is prepared as every detector with landmarks prepares it
+(core.predict.detectors.frames.detection_frame).
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...data.images import channel_order, to_uint8
 from ..boxes import Face, suppress_duplicates
 from ..crops import eye_angle
+from .frames import detection_frame
 from .registry import register_detector
 
 YUNET_MAX_SIDE = 960   # yuface warns above this, and YuNet is trained on smaller frames
@@ -32,32 +32,6 @@ REFINE_SIZE = 192
 REFINE_FACE = 0.9
 _LOCK = threading.Lock()  # the C detector keeps global state (weights set up on first use): one call at a time
 _OMP = {"lib": None, "looked": False, "global": None}
-
-
-def detection_frame(image, color: str, max_w: int, max_h: int, scale_cap: float = 1.0):
-    """(small BGR uint8 HxWx3 contiguous copy, its scale against the frame, frame H, frame W), or None for
-    an empty or degenerate frame. The copy is at most max_w x max_h and at most `scale_cap` times the frame.
-    Huge non-uint8 frames are subsampled before conversion, so an 8000x6000 float frame costs little."""
-    img, color = channel_order(image, color)
-    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
-        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {tuple(np.shape(image))}")
-    H, W = img.shape[:2]
-    if img.size == 0 or H < 2 or W < 2:
-        return None
-    scale = min(1.0, float(scale_cap), max_w / W, max_h / H)
-    tw, th = max(1, int(round(W * scale))), max(1, int(round(H * scale)))
-    if img.dtype != np.uint8:
-        step = max(1, int(1.0 / (2.0 * scale)))  # keep >= 2x the target before the area resize
-        img = to_uint8(img[::step, ::step])
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[:, :, :3]
-    if (tw, th) != (img.shape[1], img.shape[0]):
-        img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    elif color == "rgb":
-        img = img[:, :, ::-1]
-    return np.ascontiguousarray(img), tw / W, H, W
 
 
 def clip_face(x0, y0, x1, y1, score, points, H, W, min_px) -> Face | None:
