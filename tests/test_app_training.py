@@ -162,6 +162,17 @@ def test_a_run_can_start_from_a_trained_model(synthetic_csv, tmp_path, monkeypat
     assert f"started from the weights of {start}" in (run.dir / "train.log").read_text()
 
 
+def test_a_recipe_fills_in_its_teacher_and_starting_model_where_they_are_here(tmp_path, monkeypatch):
+    accurate = biased_checkpoint(tmp_path / "models" / "accurate.pt")
+    monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path / "models"))
+    at = page("train")
+    at.selectbox(key="tr_recipe").set_value("realtime-distilled").run()
+    assert at.selectbox(key="tr_teacher").value == str(accurate)
+    assert at.selectbox(key="tr_init").value == ""  # no seed-vgg in this models folder: random weights
+    at.selectbox(key="tr_recipe").set_value("quick").run()
+    assert at.selectbox(key="tr_teacher").value == ""
+
+
 def test_dead_processes_show_as_interrupted_or_failed_not_running(synthetic_csv):
     cfg = TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=3, name="ghost")
     ghost = Run.create(cfg, state="queued")

@@ -30,7 +30,8 @@ RECIPE_TEXT = {
     "accurate-finetune": "The accurate recipe as a second, 20-epoch schedule on top of the shipped seed-resnet "
                          "(its weights, 40 px crops, a fresh cosine): about an hour on a CPU.",
     "realtime-distilled": "The real-time VGG again: seed-vgg's weights, 10 epochs learning the accurate model's "
-                          "answers too (distillation); then quantize it to int8 for the webcam.",
+                          "answers too (distillation; needs a model named `accurate`); then quantize it to int8 "
+                          "for the webcam.",
     "stress": "Stress / no stress: mini-Xception (width 32) on the stress view of the data.",
 }
 
@@ -80,6 +81,8 @@ def apply_recipe(name: str, prefix: str = "tr_") -> None:
         ss[prefix + "use_" + k] = bool(v)
         ss[prefix + k] = type(amount)(v or amount)
     ss[prefix + "init"] = _start_path(cfg.init)
+    ss[prefix + "teacher"] = _start_path(cfg.teacher)  # a recipe's teacher, where that model is here
+    ss[prefix + "distill"] = float(cfg.distill)
     if cfg.task != TrainConfig().task or name == "stress":
         ss[prefix + "task"] = cfg.task
 
@@ -209,7 +212,8 @@ def start_options() -> dict[str, str]:
 
 
 def _start_path(source: str) -> str:
-    """The form's value for a recipe's starting checkpoint (a model name): its path, or "" if it is gone."""
+    """The form's value for a recipe's starting checkpoint or teacher (a model name): its path, or "" if it
+    is not here."""
     if not source:
         return ""
     try:
