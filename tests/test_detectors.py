@@ -196,6 +196,34 @@ def test_a_tilted_face_is_measured_and_aligned_level(angle):
     assert abs(eye_angle(unaligned.landmarks)) > 12  # without alignment the crop stays tilted
 
 
+def test_an_aligned_crop_keeps_the_detail_of_an_unrotated_one():
+    """Rotating the 48 px crop itself blurred it (0.9 points of accuracy lost on upright faces): a face turned
+    by one degree keeps at least 90% of the unrotated crop's detail (variance of the Laplacian)."""
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    h, w = img.shape[:2]
+    box = (int(0.3 * w), int(0.2 * h), int(0.4 * w), int(0.4 * w))
+    eyes = ((box[0] + 50.0, box[1] + 80.0), (box[0] + 150.0, box[1] + 80.0 + 100 * np.tan(np.radians(1.0))))
+    turned = Face(*box, landmarks=eyes)
+    assert abs(eye_angle(turned.landmarks) - 1.0) < 1e-6
+    (aligned,), (plain,) = crop_faces(img, [turned], align=True), crop_faces(img, [box], align=True)
+    detail = lambda c: cv2.Laplacian(c.astype(np.float64), cv2.CV_64F).var()  # noqa: E731
+    assert detail(aligned) >= 0.9 * detail(plain)
+    assert np.abs(aligned.astype(int) - plain.astype(int)).mean() < 10  # the same face, barely turned
+
+
+def test_a_big_face_is_aligned_as_the_same_face_smaller():
+    """A face too big for one warp is shrunk first: the aligned crop of a photo and of the same photo at 4x
+    are the same face (no aliasing, same framing)."""
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    big = cv2.resize(img, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    eyes = ((200.0, 250.0), (320.0, 280.0))  # 14 degrees
+    small_face = Face(150, 170, 220, 220, landmarks=eyes)
+    big_face = Face(600, 680, 880, 880, landmarks=tuple((4 * x + 1.5, 4 * y + 1.5) for x, y in eyes))
+    a = crop_faces(img, [small_face], align=True)[0].astype(int)
+    b = crop_faces(big, [big_face], align=True)[0].astype(int)
+    assert np.abs(a - b).mean() < 3
+
+
 @needs_yunet
 def test_refinement_is_what_follows_the_tilt():
     img = load_image(SAMPLES / "neutral_grace_hopper.jpg")

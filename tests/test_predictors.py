@@ -232,6 +232,25 @@ def test_webcam_starts_on_the_fastest_model_that_reaches_the_bar(tmp_path):
     assert webcam_model([]) is None
 
 
+def test_among_about_equally_fast_webcam_models_the_most_accurate_wins(tmp_path):
+    """Two int8 copies of one architecture time differently on different days: within WEBCAM_SPEED_TIE of
+    the fastest they count as equally fast and the more accurate one is taken; a model slower than that is
+    not, however accurate."""
+    from core.predict.choice import WEBCAM_SPEED_TIE
+
+    def ship(name, acc, ms):
+        save_checkpoint(tmp_path / f"{name}.pt", create_model("model48", len(EMOTIONS), width=8), classes=EMOTIONS,
+                        mean=0.5, std=0.25, metrics={"test_acc": acc})
+        (tmp_path / f"{name}.card.json").write_text(json.dumps({"latency_ms_per_face_2_threads": ms}))
+
+    ship("seed-vgg-int8", 0.6656, ms=2.6)
+    ship("vgg-distilled-int8", 0.675, ms=2.6 * WEBCAM_SPEED_TIE * 0.95)
+    ship("seed-resnet", 0.6815, ms=2.6 * WEBCAM_SPEED_TIE * 1.2)
+    assert Path(webcam_model(discover_models(tmp_path, runs="none")).path).stem == "vgg-distilled-int8"
+    (tmp_path / "vgg-distilled-int8.pt").unlink()
+    assert Path(webcam_model(discover_models(tmp_path, runs="none")).path).stem == "seed-vgg-int8"
+
+
 def test_load_predictor_is_cached_and_resolves_names(ckpts, monkeypatch):
     a = load_predictor(ckpts["emotion"])
     assert load_predictor(str(ckpts["emotion"])) is a

@@ -314,3 +314,15 @@ def test_a_crop_trained_teacher_sees_the_centre_crop_of_whole_faces(tmp_path):
         want = model((x[..., 4:44, 4:44] - 0.5) / 0.25)
     assert torch.allclose(teacher(x), want, atol=1e-5)
     assert teacher(torch.rand(2, 1, 40, 40)).shape == (2, 7)
+
+
+def test_a_shipped_checkpoint_saved_before_input_size_was_an_argument_can_start_a_run():
+    """seed-vgg keeps its input size beside its arguments (older format): the realtime-distilled recipe's
+    start from it is accepted, and a different input size is still refused."""
+    from core.config import TrainConfig
+    from core.train.finetune import start_weights
+
+    path, state = start_weights(TrainConfig(model="vgg", width=32, init="seed-vgg"))
+    assert path.name == "seed-vgg.pt" and "input_size" not in state["model_kwargs"]
+    with pytest.raises(ValueError, match="input_size 40"):
+        start_weights(TrainConfig(model="vgg", width=32, crop=40, init="seed-vgg"))

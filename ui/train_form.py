@@ -26,7 +26,7 @@ RECIPE_TEXT = {
     "default": "VGG-style CNN (width 64), SGD + cosine, 60 epochs. Best on a GPU (hours on a CPU).",
     "accurate": "The published FER2013 recipe: ResNet-18 (width 64), 40 px crops, mixup, SGD + Nesterov, cosine, "
                 "300 epochs. For a GPU (minutes there; days on a CPU).",
-    "accurate-cpu": "The accurate recipe cut to what a CPU trains in hours: ResNet-18 width 32, 60 epochs.",
+    "accurate-cpu": "The accurate recipe cut to what a CPU trains in hours: ResNet-18 width 32, 32 epochs.",
     "accurate-finetune": "The accurate recipe as a second, 20-epoch schedule on top of the shipped seed-resnet "
                          "(its weights, 40 px crops, a fresh cosine): about an hour on a CPU.",
     "realtime-distilled": "The real-time VGG again: seed-vgg's weights, 10 epochs learning the accurate model's "

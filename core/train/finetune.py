@@ -20,7 +20,8 @@ def start_weights(cfg, classes=None) -> tuple[Path, dict]:
         raise ValueError(f"{path} is an int8 copy: fine-tune its float original "
                          f"({state['quantized'].get('source', 'the model it was made from')})")
     want = {k: v for k, v in cfg.model_kwargs().items() if k != "dropout"}
-    have = {k: state["model_kwargs"].get(k) for k in want}
+    # older checkpoints keep the input size beside the model's arguments, not among them
+    have = {k: state["model_kwargs"].get(k, state.get(k)) for k in want}
     if state["model"] != cfg.model or have != want:
         shown = ", ".join(f"{k} {v}" for k, v in state["model_kwargs"].items() if k != "dropout")
         raise ValueError(f"{path} is a {state['model']} ({shown}); this run trains a {cfg.model} "
