@@ -42,6 +42,10 @@ detect_width = sb.select_slider("Detect on a frame this wide (px)", [240, 320, 4
                                 help="The detector runs on a downscaled copy of the frame: smaller is faster.")
 detect_every = sb.slider("Detect every N frames", 1, 10, 3, key="webcam_detect_every",
                          help="In between, the last boxes are reused (the emotion is still computed every frame).")
+full_every = sb.slider("Search the whole frame every N detections", 1, 10, 5, key="webcam_full_every",
+                       help="In between, a detector that can follow faces (YuNet) looks for each face only near "
+                            "where it was, upright by its tilt: much faster. A new face appears at the next whole "
+                            "search. 1 = always the whole frame.")
 sb.header("Display")
 smoothing = sb.slider("Smooth over the last K frames", 1, 15, 5, key="webcam_smoothing",
                       help="Averages each face's probabilities over about K frames so labels do not flicker. 1 = off.")
@@ -87,8 +91,8 @@ detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width
 detector_note = L.detector_notice(detector_name)
 if detector_note:
     sb.warning(detector_note, icon=":material/warning:")
-settings = frame.LiveSettings(detect_every=detect_every, smoothing=smoothing, show_stress=show_stress, align=align,
-                              show_landmarks=show_landmarks)
+settings = frame.LiveSettings(detect_every=detect_every, full_search_every=full_every, smoothing=smoothing,
+                              show_stress=show_stress, align=align, show_landmarks=show_landmarks)
 if "webcam_analyzer" not in st.session_state:
     st.session_state["webcam_analyzer"] = frame.LiveAnalyzer()
 analyzer: frame.LiveAnalyzer = st.session_state["webcam_analyzer"]

@@ -117,6 +117,10 @@ def test_webcam_renders_with_a_model(app_env):
     no_exception(at)
     assert at.selectbox(key="webcam_model").value == ours(app_env)
     assert at.slider(key="webcam_detect_every").value >= 1
+    assert at.slider(key="webcam_full_every").value == 5
+    assert at.session_state["webcam_analyzer"].settings.full_search_every == 5
+    at.slider(key="webcam_full_every").set_value(1).run()
+    assert at.session_state["webcam_analyzer"].settings.full_search_every == 1
     assert at.toggle(key="webcam_stress").value is True
     assert at.toggle(key="webcam_mirror").value is True  # flip TTA for our CNNs by default
     assert at.session_state["webcam_analyzer"].predictor.tta == "flip"

@@ -256,6 +256,100 @@ def test_the_frame_pipeline_measures_a_tracks_tilt_once_and_reuses_it(monkeypatc
     assert abs(track.angle - (eye_angle(upright.landmarks) - 20)) < 5
 
 
+# ---------------------------------------------------------------- following a tracked face (YuNet)
+
+def shifted(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+
+def centre_of(face) -> tuple[float, float]:
+    return face.x + face.w / 2.0, face.y + face.h / 2.0
+
+
+@needs_yunet
+@pytest.mark.parametrize("move", [(0, 0), (0.3, 0.1), (-0.25, 0.3)])
+def test_follow_finds_a_face_that_moved_near_its_track(move):
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = detector("yunet")
+    (was,) = det.detect(img)
+    dx, dy = move[0] * was.w, move[1] * was.h
+    face = det.follow(shifted(img, dx, dy), was)
+    assert face is not None and inside(face, img.shape)
+    (cx, cy), (wx, wy) = centre_of(face), centre_of(was)
+    assert abs(cx - (wx + dx)) < 0.1 * was.w and abs(cy - (wy + dy)) < 0.1 * was.h
+    assert 0.8 < face.w / was.w < 1.25
+    assert all(face.x <= x < face.x + face.w and face.y <= y < face.y + face.h for x, y in face.landmarks)
+
+
+@needs_yunet
+def test_follow_finds_nothing_where_the_face_was_not():
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = detector("yunet")
+    (was,) = det.detect(img)
+    blank = np.full_like(img, 120)
+    assert det.follow(blank, was) is None
+    far = Face(0, 0, max(8, was.w // 3), max(8, was.h // 3))  # a corner of the photo, no face there
+    assert det.follow(img, far) is None
+
+
+@needs_yunet
+@pytest.mark.parametrize("angle", [35, -35])
+def test_follow_searches_a_tilted_face_upright_by_its_tracks_tilt(angle):
+    """A face turned too far for YuNet's own landmarks (a full search measures a few degrees) is found again on
+    a view turned by the track's tilt, and its landmarks come back into the frame along the tilted eye line."""
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = detector("yunet")
+    (was,) = det.detect(img)
+    tilted = rotated(img, angle, centre_of(was))
+    tilt = eye_angle(was.landmarks) - angle
+    face = det.follow(tilted, was, angle=tilt)
+    assert face is not None
+    assert abs(centre_of(face)[0] - centre_of(was)[0]) < 0.1 * was.w
+    assert abs(centre_of(face)[1] - centre_of(was)[1]) < 0.1 * was.h
+    assert abs(eye_angle(face.landmarks) - tilt) < 8
+
+
+@needs_yunet
+@pytest.mark.parametrize("frame", ["1x1", "empty", "empty rows", "one row", "grey", "RGBA", "float NaN", "8000x6000"])
+def test_follow_takes_any_frame(frame):
+    img = BAD_FRAMES[frame]()
+    face = detector("yunet").follow(img, Face(100, 100, 80, 80))
+    assert face is None or (isinstance(face, Face) and inside(face, img.shape))
+
+
+@needs_yunet
+def test_the_frame_pipeline_searches_the_whole_frame_every_nth_detection_and_follows_in_between(monkeypatch):
+    """Webcam: a full search on every `full_search_every`-th detection (a new face shows up then), the tracked
+    faces looked for near where they were on the others; a lost face brings the full search forward."""
+    from core.predict.frame import FramePipeline, LiveSettings
+
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = create_detector("yunet")
+    calls = []
+    for name in ("detect", "follow"):
+        real = getattr(det, name)
+        monkeypatch.setattr(det, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    pipe = FramePipeline(det, [], LiveSettings(detect_every=1, full_search_every=3))
+    ids = []
+    for i in range(6):
+        faces = pipe.step(shifted(img, 4 * i, 0))
+        ids.append([f["id"] for f in faces])
+    assert calls == ["detect", "follow", "follow", "detect", "follow", "follow"]
+    assert ids == [[1]] * 6  # one face, one track, followed as it moves
+    calls.clear()
+    pipe.step(np.full_like(img, 120))  # a follow that loses the face ...
+    pipe.step(img)                     # ... is followed by a full search
+    assert calls == ["detect", "detect"]
+    calls.clear()
+    whole = FramePipeline(det, [], LiveSettings(detect_every=1, full_search_every=1))
+    for _ in range(3):
+        whole.step(img)
+    assert calls == ["detect"] * 3
+    haar = FramePipeline(detector("haar"), [], LiveSettings(detect_every=1))  # no follow: full searches
+    assert [len(haar.step(img)) for _ in range(3)] == [1, 1, 1]
+
+
 # ---------------------------------------------------------------- tilted faces: the turned search
 
 @pytest.mark.parametrize("name", AVAILABLE)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..settings import live_threads, webcam_stats_path
 from . import draw
+from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
 from .summary import face_summary
 from .tracking import FaceTracker, smooth
@@ -47,6 +48,8 @@ def _one_thread_here() -> None:
 @dataclass
 class LiveSettings:
     detect_every: int = 3       # run the face detector on every Nth frame; boxes are reused in between
+    full_search_every: int = 5  # of those detections, every Nth searches the whole frame; the others look for
+    #                             each tracked face near where it was (detectors with `follow`: YuNet); 1: always whole
     smoothing: int = 5          # average probabilities over about the last K frames (1 = no smoothing)
     show_stress: bool = True    # the stress marker under each face
     margin: float = FACE_MARGIN  # crop margin around each face box (FER2013's framing)
@@ -76,7 +79,13 @@ class FramePipeline:
     A detector whose landmarks need refining to follow a tilt (YuNet: `refine_landmarks`) detects with its own
     landmarks only, and each track's tilt is measured on refined landmarks when it appears and every
     ANGLE_EVERY detections after: a face turns slowly, and refining every face of every detection would cost
-    more than the detection itself."""
+    more than the detection itself.
+
+    A detector that can `follow` a face (YuNet) searches the whole frame on every `full_search_every`-th
+    detection only (and whenever there is no track, or a track was lost); in between it looks for each
+    tracked face on a small view around it, turned upright by the track's tilt: a detection frame costs a
+    fraction of a full search, and a tilted face is searched upright. A new face shows up at the next full
+    search (every 15 frames, half a second at 30 frames/s, with the Webcam page's defaults)."""
 
     ANGLE_EVERY = 10
 
@@ -86,6 +95,7 @@ class FramePipeline:
         self.settings = settings or LiveSettings()
         self.tracker = FaceTracker()
         self.frames = 0
+        self._followed = 0  # detections since the last full search
 
     def set_predictors(self, predictors) -> None:
         """Other models, other classes: every track starts smoothing afresh."""
@@ -102,9 +112,10 @@ class FramePipeline:
         self.frames += 1
         refine = self.settings.align and hasattr(self.detector, "refine_landmarks")
         if self.detector is not None and detect:
-            found = self.detector.detect(image, color=color, refine=0) if refine else \
-                self.detector.detect(image, color=color)
-            self.tracker.update(found)
+            if not self._follow(image, color):
+                found = self.detector.detect(image, color=color, refine=0) if refine else \
+                    self.detector.detect(image, color=color)
+                self.tracker.update(found)
             if refine:
                 self._measure_angles(image, color)
         tracks = self.tracker.active()
@@ -128,6 +139,23 @@ class FramePipeline:
             face.update({k: first[k] for k in ("emotion", "confidence", "stress", "stress_confidence", "p_stress",
                                                "probs")})
         return faces
+
+    def _follow(self, image, color: str) -> bool:
+        """Each track looked for near where it was (see the class); False where the whole frame is to be
+        searched instead: this detector cannot follow, it is time for a full search, there is no track, or
+        there are so many that following them all would cost more than a full search."""
+        follow = getattr(self.detector, "follow", None)
+        tracks = self.tracker.tracks
+        if follow is None or not tracks or any(t.missed for t in tracks) or \
+                self._followed + 1 >= max(1, self.settings.full_search_every) or \
+                len(tracks) > self.detector.follow_at_most(image):
+            self._followed = 0
+            return False
+        found = [follow(image, t, color, angle=t.angle) for t in tracks]
+        self.tracker.update(suppress_duplicates([f for f in found if f is not None]))
+        # a lost face may have moved fast, and the faces it may stand for are found by a full search
+        self._followed = self.settings.full_search_every if None in found else self._followed + 1
+        return True
 
     def _measure_angles(self, image, color: str) -> None:
         """The tilt of new tracks, and of the others every ANGLE_EVERY detections, on refined landmarks."""
@@ -153,6 +181,7 @@ class FramePipeline:
     def reset(self) -> None:
         self.tracker.reset()
         self.frames = 0
+        self._followed = 0
 
 
 class LiveAnalyzer:

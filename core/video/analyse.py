@@ -5,7 +5,9 @@ everything up to where it stopped, and a page can watch it.
 
 Choices, said once:
 - the detector runs on every analysed frame (`step(..., detect=True)`): a recording has no frame budget to
-  save, and boxes reused from an older frame would drift off a moving face;
+  save, and boxes reused from an older frame would drift off a moving face; and it searches the whole frame
+  each time (`full_search_every=1`), not only near the faces it follows as the webcam does, so a face that
+  walks in is found on the frame it appears;
 - a face the detector misses once is still followed (the tracker's one-frame grace, as on the webcam) and
   recorded with `held: true`; one missing for longer ends its track, so a face that leaves and comes back
   is a NEW track (the tracker matches boxes, not faces: it cannot tell who came back);
@@ -281,7 +283,7 @@ class _Run:
         self.a, self.clip, self.info, self.s = analysis, clip, info, settings
         self.models, self.should_stop, self.on_progress = models, should_stop, on_progress
         self.pipeline = FramePipeline(detector, predictors, LiveSettings(
-            detect_every=1, smoothing=settings.smoothing, show_stress=True, margin=settings.margin,
+            detect_every=1, full_search_every=1, smoothing=settings.smoothing, show_stress=True, margin=settings.margin,
             align=settings.align, show_landmarks=False))
         self.rows: list[dict] = []
         self.t0 = time.perf_counter()
