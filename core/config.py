@@ -31,7 +31,8 @@ class TrainConfig:
     label_smoothing: float = 0.1
     # fine-tuning: start from a trained checkpoint's weights (same architecture and classes) instead of random ones
     init: str = ""
-    # knowledge distillation: also learn the soft answers of a trained teacher (a checkpoint path or model name)
+    # knowledge distillation: also learn the soft answers of a trained teacher (a checkpoint path or model name;
+    # several, comma-separated: their average answer)
     teacher: str = ""
     distill: float = 0.5           # weight of the teacher's soft targets in the loss (the labels get the rest)
     temperature: float = 4.0       # softens both distributions; the KL term is scaled by T^2

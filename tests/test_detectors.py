@@ -291,6 +291,7 @@ def test_follow_finds_nothing_where_the_face_was_not():
     assert det.follow(blank, was) is None
     far = Face(0, 0, max(8, was.w // 3), max(8, was.h // 3))  # a corner of the photo, no face there
     assert det.follow(img, far) is None
+    assert detector("yunet", min_size=0.95).follow(img, was) is None  # there, but smaller than the pages ask
 
 
 @needs_yunet

@@ -86,6 +86,34 @@ def test_distillation_makes_the_student_answer_like_its_teacher(synthetic_csv, t
     assert angry_share(taught) > 0.8 and angry_share(plain) < 0.3
 
 
+def test_several_teachers_teach_their_average_answer(synthetic_csv, tmp_path):
+    """--teacher a,b: the two checkpoints' averaged probabilities are the soft targets (a teacher that says
+    "angry" and one that says "happy": both become the student's likeliest classes), and the log names both."""
+    from core.data import load_dataset
+    from core.evaluate import predict_probs
+    from core.labels import EMOTIONS
+    from core.train.distill import TeacherEnsemble, make_teacher
+
+    angry, happy = biased_checkpoint(tmp_path / "angry.pt"), biased_checkpoint(tmp_path / "happy.pt", favourite=3)
+    pair = make_teacher(f"{angry}, {happy}", EMOTIONS, 48)
+    assert isinstance(pair, TeacherEnsemble) and len(pair.members) == 2
+    probs = pair(torch.rand(4, 1, 48, 48)).softmax(1)
+    assert torch.allclose(probs.sum(1), torch.ones(4), atol=1e-5)
+    assert torch.allclose(probs[:, 0], probs[:, 3], atol=1e-4) and float(probs[0, 0]) > 0.45
+    run = train(_cfg(synthetic_csv, epochs=3, teacher=f"{angry},{happy}", distill=0.95, temperature=1.0,
+                     name="pair"), progress=False)
+    assert run.state() == "finished"
+    assert (run.dir / "train.log").read_text().count("distilling from mini_xception") == 1
+    assert " + mini_xception from " in (run.dir / "train.log").read_text()
+    model, meta = load_model(run.last_path)
+    val = load_dataset(synthetic_csv).splits["val"]
+    answers = predict_probs(model, val.images, meta["mean"], meta["std"])
+    top2 = set(answers.mean(0).topk(2).indices.tolist())
+    assert top2 == {0, 3}  # its two likeliest classes, on average, are the teachers' two
+    with pytest.raises(CheckpointError, match="no-such-teacher"):
+        train(_cfg(synthetic_csv, teacher=f"{angry},{tmp_path / 'no-such-teacher.pt'}", name="x"), progress=False)
+
+
 def test_a_missing_or_mismatched_teacher_is_a_clear_error(synthetic_csv, tmp_path):
     from core.labels import STRESS_CLASSES
 

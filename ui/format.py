@@ -76,6 +76,10 @@ def run_started(run: Run) -> datetime | None:
 
 
 def teacher_label(teacher: str) -> str:
-    """A shipped model's name, or the run id of a run's best.pt."""
-    p = Path(teacher)
-    return p.parent.name if p.name == "best.pt" else p.stem
+    """A shipped model's name, or the run id of a run's best.pt; several teachers joined by " + "."""
+    names = []
+    for t in (t.strip() for t in str(teacher).split(",")):
+        if t:
+            p = Path(t)
+            names.append(p.parent.name if p.name == "best.pt" else p.stem)
+    return " + ".join(names)

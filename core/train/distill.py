@@ -1,6 +1,8 @@
 """Knowledge distillation (Hinton et al., 2015): a small, fast student also learns a trained teacher's
 soft answers on the same augmented batch. The usual way to bring a real-time model close to an
-accurate one: the teacher's probabilities say which wrong answers are nearly right."""
+accurate one: the teacher's probabilities say which wrong answers are nearly right. A teacher may be
+several checkpoints ("a,b"): their averaged probabilities teach, an ensemble being more accurate than
+any of its members."""
 from __future__ import annotations
 
 import torch
@@ -47,3 +49,32 @@ def distill_loss(hard: torch.Tensor, student_logits: torch.Tensor, teacher_logit
     soft = F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
                     reduction="batchmean", log_target=True) * (t * t)
     return (1 - weight) * hard + weight * soft
+
+
+def teacher_sources(teacher: str) -> list[str]:
+    """The checkpoints a run's `teacher` names: one, or several separated by commas."""
+    return [t.strip() for t in str(teacher or "").split(",") if t.strip()]
+
+
+class TeacherEnsemble:
+    """Several teachers answering as one: the log of their averaged probabilities, used as logits (softmax
+    gives the average back; a temperature softens it as it would one teacher's)."""
+
+    def __init__(self, sources, classes, input_size: int, device="cpu"):
+        self.members = [Teacher(s, classes, input_size, device) for s in sources]
+        self.name = " + ".join(m.name for m in self.members)
+
+    @torch.no_grad()
+    def __call__(self, x01: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([m(x01).float().softmax(1) for m in self.members]).mean(0)
+        return probs.clamp_min(1e-12).log()
+
+
+def make_teacher(teacher: str, classes, input_size: int, device="cpu"):
+    """A Teacher for one checkpoint, a TeacherEnsemble for several (comma-separated), None for ""."""
+    sources = teacher_sources(teacher)
+    if not sources:
+        return None
+    if len(sources) == 1:
+        return Teacher(sources[0], classes, input_size, device)
+    return TeacherEnsemble(sources, classes, input_size, device)

@@ -24,7 +24,7 @@ from ..models.layout import channels_last_ok
 from ..runs import Run
 from . import distributed
 from .device import resolve_device
-from .distill import Teacher
+from .distill import make_teacher
 from .finetune import load_start_weights
 from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
@@ -122,7 +122,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
     layout = torch.channels_last if cfg.channels_last and channels_last_ok(model, dev.type) else torch.contiguous_format
     model = model.to(memory_format=layout)
     net = distributed.wrap(model, ctx, dev)
-    teacher = Teacher(cfg.teacher, ds.classes, cfg.input_size, dev) if cfg.teacher else None
+    teacher = make_teacher(cfg.teacher, ds.classes, cfg.input_size, dev)
     opt = make_optimizer(cfg, model)
     sched = make_scheduler(cfg, opt, steps)
     amp = autocast_for(dev, cfg)

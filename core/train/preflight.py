@@ -19,8 +19,10 @@ def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
     resolve_device(cfg.device)
     if cfg.teacher:
         from ..predict.catalogue import resolve_model
+        from .distill import teacher_sources
 
-        resolve_model(cfg.teacher)
+        for source in teacher_sources(cfg.teacher):
+            resolve_model(source)
     classes = None
     if data:
         classes = load_dataset(cfg.data or None, image_size=cfg.image_size, task=cfg.task,

@@ -260,7 +260,8 @@ class YuNetDetector:
         """The face a track last saw at `face` (a Face, or anything with a box), found again near there: YuNet
         on a FOLLOW_SIZE view around it, turned upright by `angle` (the track's tilt; else its landmarks'),
         instead of on the whole frame. About a tenth of a full search's time, and a tilted face is searched
-        upright. None if it is not there any more. Boxes and landmarks come back in frame pixels."""
+        upright. None if it is not there any more, or smaller than `min_size`. Boxes and landmarks come back
+        in frame pixels."""
         x, y, w, h = (int(v) for v in (face.box if hasattr(face, "box") else face))
         if w < 1 or h < 1:
             return None
@@ -289,7 +290,7 @@ class YuNetDetector:
         cx, cy = _apply(back, bx + bw / 2.0, by + bh / 2.0)
         points = [_apply(back, px, py) for px, py in pts]
         return clip_face(cx - bw * k / 2.0, cy - bh * k / 2.0, cx + bw * k / 2.0, cy + bh * k / 2.0, c / 100.0,
-                         points, H, W, 0)
+                         points, H, W, self.min_size * min(H, W))
 
     def _upright_view(self, image, color: str, face: Face, angle: float, size: int, share: float):
         """(a size x size BGR view of the face, turned by `angle` so it stands upright and scaled so the face
