@@ -148,8 +148,9 @@ def our_predictors(tmp: Path, model_dir):
 
 def time_paths(paths, frames: dict, rounds: int, warmup: int, budget: float, period: int = 1) -> dict:
     """Median wall and CPU ms per frame of every (path, frame), and the mean over whole `period`s of frames (a
-    stream's cycle of detections: any `period` frames in a row hold each kind of frame once; at least two
-    periods are timed whatever the budget). Interleaved: each round runs every path on every frame once, so
+    stream's cycle of detections: any `period` frames in a row hold each kind of frame once, but for YuNet's
+    new measure of a track's tilt every 11th detection, which falls in some cycles and not others; at least
+    two periods are timed whatever the budget). Interleaved: each round runs every path on every frame once, so
     a burst of load from elsewhere hits all paths alike."""
     for _, fn in paths:
         for frame in frames.values():

@@ -283,6 +283,21 @@ def test_follow_finds_a_face_that_moved_near_its_track(move):
 
 
 @needs_yunet
+def test_following_a_still_face_again_and_again_does_not_drift():
+    """Each follow starts from the box the last one found: a big face (its view shrinks it 4x) must come back
+    where it is, not half a view pixel further each time."""
+    img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
+    det = detector("yunet")
+    (small,) = det.detect(img)
+    big = cv2.resize(img, None, fx=256 / small.w, fy=256 / small.w, interpolation=cv2.INTER_LINEAR)
+    face = first = det.follow(big, det.detect(big)[0])
+    for _ in range(10):
+        face = det.follow(big, face)
+    assert face is not None
+    assert abs(centre_of(face)[0] - centre_of(first)[0]) < 3 and abs(centre_of(face)[1] - centre_of(first)[1]) < 3
+
+
+@needs_yunet
 def test_follow_finds_nothing_where_the_face_was_not():
     img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
     det = detector("yunet")
@@ -338,10 +353,11 @@ def test_the_frame_pipeline_searches_the_whole_frame_every_nth_detection_and_fol
         ids.append([f["id"] for f in faces])
     assert calls == ["detect", "follow", "follow", "detect", "follow", "follow"]
     assert ids == [[1]] * 6  # one face, one track, followed as it moves
+    pipe.step(img)  # the whole frame, on schedule
     calls.clear()
     pipe.step(np.full_like(img, 120))  # a follow that loses the face ...
-    pipe.step(img)                     # ... is followed by a full search
-    assert calls == ["detect", "detect"]
+    pipe.step(img)                     # ... brings the next whole-frame search forward
+    assert calls == ["follow", "detect"]
     calls.clear()
     whole = FramePipeline(det, [], LiveSettings(detect_every=1, full_search_every=1))
     for _ in range(3):

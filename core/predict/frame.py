@@ -144,17 +144,17 @@ class FramePipeline:
         """Each track looked for near where it was (see the class); False where the whole frame is to be
         searched instead: this detector cannot follow, it is time for a full search, there is no track, or
         there are so many that following them all would cost more than a full search."""
-        follow = getattr(self.detector, "follow", None)
+        follow = getattr(self.detector, "follow", None)  # a turned search passes on its detector's (YuNet's)
         tracks = self.tracker.tracks
         if follow is None or not tracks or any(t.missed for t in tracks) or \
                 self._followed + 1 >= max(1, self.settings.full_search_every) or \
                 len(tracks) > self.detector.follow_at_most(image):
             self._followed = 0
             return False
+        # a face not found again leaves its track missed: the next detection searches the whole frame for it
         found = [follow(image, t, color, angle=t.angle) for t in tracks]
         self.tracker.update(suppress_duplicates([f for f in found if f is not None]))
-        # a lost face may have moved fast, and the faces it may stand for are found by a full search
-        self._followed = self.settings.full_search_every if None in found else self._followed + 1
+        self._followed += 1
         return True
 
     def _measure_angles(self, image, color: str) -> None:

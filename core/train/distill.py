@@ -5,6 +5,8 @@ several checkpoints ("a,b"): their averaged probabilities teach, an ensemble bei
 any of its members."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -66,8 +68,8 @@ class TeacherEnsemble:
 
     @torch.no_grad()
     def __call__(self, x01: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack([m(x01).float().softmax(1) for m in self.members]).mean(0)
-        return probs.clamp_min(1e-12).log()
+        log_probs = torch.stack([F.log_softmax(m(x01).float(), 1) for m in self.members])
+        return torch.logsumexp(log_probs, 0) - math.log(len(self.members))  # log of the mean, exactly
 
 
 def make_teacher(teacher: str, classes, input_size: int, device="cpu"):

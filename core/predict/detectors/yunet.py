@@ -32,7 +32,8 @@ _MIN_BOX = 4           # boxes smaller than this (frame pixels) after clipping a
 REFINE_SIZE = 192
 REFINE_FACE = 0.9
 # A tracked face is looked for again on a FOLLOW_SIZE view around where it was, the face FOLLOW_FACE of its
-# width: room to move by a third of a face between detections, and a twelfth of a full search's pixels
+# width: room to move by half a face between detections (as far as the tracker's IoU still matches it), and a
+# sixth to an eighth of the pixels a whole-frame search looks at with the Webcam page's settings
 FOLLOW_SIZE = 128
 FOLLOW_FACE = 0.5
 _LOCK = threading.Lock()  # the C detector keeps global state (weights set up on first use): one call at a time
@@ -259,7 +260,7 @@ class YuNetDetector:
     def follow(self, image, face, color: str = "rgb", angle: float | None = None) -> Face | None:
         """The face a track last saw at `face` (a Face, or anything with a box), found again near there: YuNet
         on a FOLLOW_SIZE view around it, turned upright by `angle` (the track's tilt; else its landmarks'),
-        instead of on the whole frame. About a tenth of a full search's time, and a tilted face is searched
+        instead of on the whole frame. About a sixth of a full search's time, and a tilted face is searched
         upright. None if it is not there any more, or smaller than `min_size`. Boxes and landmarks come back
         in frame pixels."""
         x, y, w, h = (int(v) for v in (face.box if hasattr(face, "box") else face))
@@ -270,7 +271,7 @@ class YuNetDetector:
         arr = np.asarray(image)
         if arr.ndim < 2 or arr.shape[0] < 2 or arr.shape[1] < 2:
             return None
-        cut = self._upright_view(arr, color, Face(x, y, w, h), float(angle), FOLLOW_SIZE, FOLLOW_FACE)
+        cut = self._upright_view(arr, color, Face(x, y, w, h), float(angle), FOLLOW_SIZE, FOLLOW_FACE, fast=True)
         if cut is None:
             return None
         view, back = cut
@@ -279,7 +280,7 @@ class YuNetDetector:
         best = None
         for c, (bx, by, bw, bh), pts in self._run(view, self.conf_threshold):
             d = math.hypot(bx + bw / 2.0 - centre, by + bh / 2.0 - centre)
-            if d < 0.4 * FOLLOW_SIZE and 0.5 * expected < max(bw, bh) < 1.8 * expected and \
+            if d < 0.3 * FOLLOW_SIZE and 0.5 * expected < max(bw, bh) < 1.8 * expected and \
                     (best is None or (d, -c) < best[0]):
                 best = ((d, -c), c, (bx, by, bw, bh), pts)
         if best is None:
@@ -287,21 +288,25 @@ class YuNetDetector:
         _, c, (bx, by, bw, bh), pts = best
         H, W = arr.shape[:2]
         k = math.hypot(back[0, 0], back[1, 0])  # view pixels -> frame pixels
-        cx, cy = _apply(back, bx + bw / 2.0, by + bh / 2.0)
+        cx, cy = _apply(back, bx + bw / 2.0 - 0.5, by + bh / 2.0 - 0.5)  # box edges -> pixel centres, and back
+        cx, cy = cx + 0.5, cy + 0.5
         points = [_apply(back, px, py) for px, py in pts]
         return clip_face(cx - bw * k / 2.0, cy - bh * k / 2.0, cx + bw * k / 2.0, cy + bh * k / 2.0, c / 100.0,
                          points, H, W, self.min_size * min(H, W))
 
-    def _upright_view(self, image, color: str, face: Face, angle: float, size: int, share: float):
+    def _upright_view(self, image, color: str, face: Face, angle: float, size: int, share: float,
+                      fast: bool = False):
         """(a size x size BGR view of the face, turned by `angle` so it stands upright and scaled so the face
-        is `share` of its width, the affine map from view back to frame pixels), or None."""
+        is `share` of its width, the affine map from view back to frame pixels), or None. `fast` (follow):
+        a colour uint8 frame shrunk by 2x at most is warped in one step, without the area-resized copy of the
+        region the landmark refinement samples from."""
         side = float(max(face.w, face.h))
         cx, cy = face.x + face.w / 2.0, face.y + face.h / 2.0
         arr, color = channel_order(image, color)
         H, W = arr.shape[:2]
         zoom = share * size / side
-        if zoom >= 0.5 and arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3 and arr.flags.c_contiguous:
-            # a colour frame, the face shrunk by 2x at most: one warp from the frame (what a webcam gives)
+        colour = arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3 and arr.flags.c_contiguous
+        if fast and colour and zoom >= 0.5:  # what a webcam gives: one warp from the frame
             to_view = cv2.getRotationMatrix2D((cx, cy), angle, zoom)
             to_view[:, 2] += (size / 2.0 - cx, size / 2.0 - cy)
             view = cv2.warpAffine(arr, to_view, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
