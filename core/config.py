@@ -12,6 +12,11 @@ SCHEDULES = ("cosine", "onecycle", "plateau", "none")
 TASKS = ("emotion", "stress")
 
 
+
+def teacher_sources(teacher: str) -> list[str]:
+    """The checkpoints a run's `teacher` names: one, or several separated by commas."""
+    return [t.strip() for t in str(teacher or "").split(",") if t.strip()]
+
 @dataclass
 class TrainConfig:
     data: str = ""                 # CSV or image folder; empty = core.data.default_data_path()

@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-from core.config import TrainConfig
+from core.config import TrainConfig, teacher_sources
 from core.runs import Run
 
 
@@ -77,9 +77,5 @@ def run_started(run: Run) -> datetime | None:
 
 def teacher_label(teacher: str) -> str:
     """A shipped model's name, or the run id of a run's best.pt; several teachers joined by " + "."""
-    names = []
-    for t in (t.strip() for t in str(teacher).split(",")):
-        if t:
-            p = Path(t)
-            names.append(p.parent.name if p.name == "best.pt" else p.stem)
-    return " + ".join(names)
+    return " + ".join(Path(t).parent.name if Path(t).name == "best.pt" else Path(t).stem
+                      for t in teacher_sources(teacher))

@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..config import teacher_sources
 from ..evaluate import tta_views
 from ..labels import canonical
 from ..models.checkpoint import load_model
@@ -51,11 +52,6 @@ def distill_loss(hard: torch.Tensor, student_logits: torch.Tensor, teacher_logit
     soft = F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
                     reduction="batchmean", log_target=True) * (t * t)
     return (1 - weight) * hard + weight * soft
-
-
-def teacher_sources(teacher: str) -> list[str]:
-    """The checkpoints a run's `teacher` names: one, or several separated by commas."""
-    return [t.strip() for t in str(teacher or "").split(",") if t.strip()]
 
 
 class TeacherEnsemble:

@@ -18,8 +18,8 @@ def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
         raise ValueError("invalid configuration: " + "; ".join(errs))
     resolve_device(cfg.device)
     if cfg.teacher:
+        from ..config import teacher_sources
         from ..predict.catalogue import resolve_model
-        from .distill import teacher_sources
 
         for source in teacher_sources(cfg.teacher):
             resolve_model(source)

@@ -168,12 +168,7 @@ class YuNetDetector:
         shape = np.shape(image)
         if len(shape) < 2 or shape[0] < 2 or shape[1] < 2:
             return []
-        short = min(shape[0], shape[1])
-        cap = 1.0
-        if self.min_size > 0:
-            cap = self.min_face_px / (self.min_size * short)
-        prepared = detection_frame(image, color, min(self.detect_width, YUNET_MAX_SIDE),
-                                   min(2 * self.detect_width, YUNET_MAX_SIDE), cap)
+        prepared = detection_frame(image, color, *self._search_limits(min(shape[0], shape[1])))
         if prepared is None:
             return []
         small, scale, H, W = prepared
@@ -192,6 +187,12 @@ class YuNetDetector:
         if passes:
             faces = [self._refined(image, color, f, passes) for f in faces]
         return sorted(faces, key=lambda f: (f.x, f.y))
+
+    def _search_limits(self, short: int) -> tuple[int, int, float]:
+        """(widest, tallest, largest scale) of the copy a whole-frame search looks at, for a frame whose short
+        side is `short`: the smallest wanted face still `min_face_px` wide on it."""
+        cap = self.min_face_px / (self.min_size * short) if self.min_size > 0 else 1.0
+        return min(self.detect_width, YUNET_MAX_SIDE), min(2 * self.detect_width, YUNET_MAX_SIDE), cap
 
     def _run(self, bgr: np.ndarray, threshold: float) -> list:
         """YuNet on a BGR uint8 copy: [(conf 0..100, (x, y, w, h), ((x, y) * 5))] in the copy's pixels."""
@@ -252,9 +253,8 @@ class YuNetDetector:
         if len(shape) < 2 or min(shape[:2]) < 2:
             return 0
         H, W = shape[:2]
-        scale = min(1.0, min(self.detect_width, YUNET_MAX_SIDE) / W, min(2 * self.detect_width, YUNET_MAX_SIDE) / H)
-        if self.min_size > 0:
-            scale = min(scale, self.min_face_px / (self.min_size * min(H, W)))
+        max_w, max_h, cap = self._search_limits(min(H, W))
+        scale = min(1.0, cap, max_w / W, max_h / H)  # as detection_frame scales the frame down
         return int(scale * W * scale * H // (FOLLOW_SIZE * FOLLOW_SIZE))
 
     def follow(self, image, face, color: str = "rgb", angle: float | None = None) -> Face | None:
