@@ -65,8 +65,13 @@ def data_name(cfg: TrainConfig) -> str:
 
 
 def run_started(run: Run) -> datetime | None:
-    st_ = run.status()
-    t = st_.get("started") or st_.get("created")
+    t = run.status().get("started")
+    return datetime.fromtimestamp(float(t)) if t else run_made(run)
+
+
+def run_made(run: Run) -> datetime | None:
+    """When the run folder was made: unlike its start, it never changes (a queued run starts later)."""
+    t = run.status().get("created")
     if not t:
         try:
             return datetime.strptime(run.id[:15], "%Y%m%d-%H%M%S")

@@ -11,7 +11,7 @@ from core.config import TrainConfig
 from core.runs import Run
 
 from . import charts
-from .format import data_name, display_state, fmt_duration, fmt_pct, run_started, state_pill
+from .format import data_name, display_state, fmt_duration, fmt_pct, run_made, state_pill
 
 
 REFRESH_S = 2           # live view refresh while a run is active
@@ -59,7 +59,7 @@ def run_label(run_id: str) -> str:
         run = Run.open(run_id)
     except (ValueError, FileNotFoundError):
         return run_id
-    when = run_started(run)
+    when = run_made(run)  # not its start: that moves when a queued run starts, and the label with it
     return f"{run.title} · {when:%b %d, %H:%M}" if when else run.title
 
 
