@@ -33,6 +33,9 @@ RECIPES["accurate"] = dict(_ACCURATE)
 # fits one working session on 2 cores (about 3 min per epoch with bf16); without mixup, which pays off only
 # over long schedules
 RECIPES["accurate-cpu"] = dict(_ACCURATE, width=32, epochs=32, warmup_epochs=1, mixup=0.0)
+# the long CPU run, trained in the background across sessions (`--resume` continues it): the whole recipe,
+# mixup included (it pays off over long schedules), on width 32 and a cosine fitted to 100 epochs
+RECIPES["accurate-cpu-long"] = dict(_ACCURATE, width=32, epochs=100, warmup_epochs=2)
 # the same recipe as a second, short schedule on top of seed-resnet (hours of CPU already spent): its
 # weights, a fresh cosine from a lower peak, 40 px crops; no mixup, which pays off only over long schedules
 RECIPES["accurate-finetune"] = dict(_ACCURATE, width=32, epochs=20, warmup_epochs=1, lr=0.02, mixup=0.0,
