@@ -4,8 +4,8 @@
 #   bash install.sh         the app:  then  .venv/bin/streamlit run Home.py
 #   bash install.sh --dev   the app + the test tools (pytest, Playwright, Debian's chromium and PostgreSQL
 #                           for the browser and database tests):  then  .venv/bin/python -m pytest
-# PYTHON=/path/to/python3.11 picks the interpreter (default: python3). Run it again at any time: it only
-# installs what is missing.
+# Python 3.11, 3.12 or 3.13: python3 if it is one of them, else python3.13, python3.12 or python3.11 from the
+# PATH; PYTHON=/path/to/python3.x picks one. Run it again at any time: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
@@ -17,9 +17,27 @@ say() { printf '%s\n' "$*"; }
 die() { say "install.sh: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- the interpreter, checked before anything is installed
-command -v "$PY" >/dev/null 2>&1 || die "no $PY found: install Python 3.11 (Debian/Ubuntu: sudo apt install python3.11 python3.11-venv), or set PYTHON=/path/to/python3.11"
-version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-[ "$version" = "3.11" ] || die "Python 3.11 is needed (the pinned wheels in requirements.txt are built for it); $PY is $version. Install python3.11 and run: PYTHON=python3.11 bash install.sh"
+SUPPORTED="3.11 3.12 3.13"  # every pinned wheel exists for these (TensorFlow has none for 3.14 yet)
+py_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+supported() { case " $SUPPORTED " in *" $1 "*) return 0;; esac; return 1; }
+if [ -z "${PYTHON:-}" ] && { ! command -v "$PY" >/dev/null 2>&1 || ! supported "$(py_version "$PY")"; }; then
+  for candidate in python3.13 python3.12 python3.11; do  # python3 is another version: a supported one beside it?
+    if command -v "$candidate" >/dev/null 2>&1 && supported "$(py_version "$candidate")"; then
+      say "python3 is $(py_version "$PY" || echo missing); using $candidate"
+      PY="$candidate"
+      break
+    fi
+  done
+fi
+command -v "$PY" >/dev/null 2>&1 || die "no $PY found: install Python 3.11, 3.12 or 3.13 (Debian/Ubuntu: sudo apt install python3 python3-venv), or set PYTHON=/path/to/python3.13"
+version=$(py_version "$PY")
+if ! supported "$version"; then
+  case "$version" in
+    3.1[4-9]) why="TensorFlow (which DeepFace runs on) has no wheel for Python $version yet";;
+    *) why="the pinned wheels in requirements.txt are built for 3.11-3.13";;
+  esac
+  die "Python 3.11, 3.12 or 3.13 is needed ($why); $PY is ${version:-not runnable}. Install one (Debian/Ubuntu: sudo apt install python3.13 python3.13-venv; or pyenv install 3.13) and run: PYTHON=python3.13 bash install.sh"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     die "$PY cannot make a virtual environment: its venv module is missing. On Debian/Ubuntu: sudo apt install python3-venv (or python3.11-venv), then run this again."
@@ -46,4 +64,12 @@ if [ "$DEV" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
   fi
 fi
-say "installed ($req) in $VENV: run the app with  $VENV/bin/streamlit run Home.py"
+# ---------------------------------------------------------------- YuNet's model file (OpenCV runs it), once
+if ! "$VPY" -m core detectors --fetch-yunet >/dev/null 2>&1; then
+  if "$VPY" -c 'import yuface' >/dev/null 2>&1; then
+    say "YuNet's model file could not be downloaded (offline?): YuNet runs through yuface instead"
+  else
+    say "YuNet's model file could not be downloaded (offline?): faces are found with Haar until you run  $VPY -m core detectors --fetch-yunet"
+  fi
+fi
+say "installed ($req) in $VENV with Python $version: run the app with  $VENV/bin/streamlit run Home.py"

@@ -1,7 +1,7 @@
 """YuNet (libfacedetection, Shiqi Yu et al., 2023): a 75k-parameter CNN face detector with five landmarks,
-through the `yuface` wheel (BSD-3, YuNet compiled in, nothing downloaded). Why it is the default: on our
-detection benchmark (bench/detection.py) it finds about three times as many faces as Haar, tilted ones
-too, in less time per frame, and its landmarks let `crop_faces(..., align=True)` turn tilted faces upright.
+run by OpenCV's FaceDetectorYN from its ONNX file, or by the `yuface` wheel (yunet_engines.py). Why it is the
+default: on our detection benchmark (bench/detection.py) it finds about three times as many faces as Haar,
+tilted ones too, in less time per frame, and its landmarks let `crop_faces(..., align=True)` turn tilted faces upright.
 
 YuNet's landmarks barely follow a tilt on small faces (a face 80 px wide turned by 20 degrees gives an eye
 line of about 3 degrees), so each face's landmarks are measured again, twice, on a 192 px view of it turned
@@ -10,10 +10,7 @@ upright by the last estimate. The frame is prepared as every detector with landm
 """
 from __future__ import annotations
 
-import ctypes
 import math
-import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,8 +20,9 @@ from ..boxes import Face, suppress_duplicates
 from ..crops import eye_angle
 from .frames import detection_frame
 from .registry import register_detector
+from .yunet_engines import create_engine, engine_problem
 
-YUNET_MAX_SIDE = 960   # yuface warns above this, and YuNet is trained on smaller frames
+YUNET_MAX_SIDE = 960   # libfacedetection warns above this, and YuNet is trained on smaller frames
 _MIN_BOX = 4           # boxes smaller than this (frame pixels) after clipping are dropped
 # YuNet's landmarks follow a face's tilt only where the face is big (~60-75% of a 20 degree tilt at 170 px,
 # ~15% at 80 px): they are measured again on a REFINE_SIZE view of each face, turned upright, the face
@@ -36,10 +34,6 @@ REFINE_FACE = 0.9
 # sixth to an eighth of the pixels a whole-frame search looks at with the Webcam page's settings
 FOLLOW_SIZE = 128
 FOLLOW_FACE = 0.5
-_LOCK = threading.Lock()  # the C detector keeps global state (weights set up on first use): one call at a time
-_OMP = {"lib": None, "looked": False, "global": None}
-
-
 def clip_face(x0, y0, x1, y1, score, points, H, W, min_px) -> Face | None:
     """A Face from a box (frame pixels, floats) clipped to the frame, its landmarks clipped to the box;
     None if what is left is smaller than `min_px` (or _MIN_BOX) on a side."""
@@ -55,59 +49,9 @@ def clip_face(x0, y0, x1, y1, score, points, H, W, min_px) -> Face | None:
     return Face(bx0, by0, w, h, round(min(max(float(score), 1e-4), 0.9999), 4), marks)
 
 
-def _omp_runtimes() -> list:
-    """The OpenMP runtimes a YuNet call may run on, to set its threads: the one in the process's global
-    scope (torch's libgomp, once torch is imported: yuface's calls bind to it then) and yuface's own."""
-    if _OMP["global"] is None:  # looked up until torch (or another OpenMP user) is loaded, then kept
-        try:
-            glob = ctypes.CDLL(None)
-            if hasattr(glob, "omp_set_num_threads"):
-                _OMP["global"] = glob
-        except OSError:
-            pass
-    libs = [] if _OMP["global"] is None else [_OMP["global"]]
-    if not _OMP["looked"]:
-        _OMP["looked"] = True
-        try:
-            import yuface
-
-            found = sorted((Path(yuface.__file__).resolve().parent.parent / "yuface.libs").glob("libgomp*"))
-            _OMP["lib"] = ctypes.CDLL(str(found[0])) if found else None
-        except Exception:  # noqa: BLE001 - a speed setting only
-            _OMP["lib"] = None
-    if _OMP["lib"] is not None:
-        libs.append(_OMP["lib"])
-    return libs
-
-
 def _apply(m, x: float, y: float) -> tuple[float, float]:
     """A 2x3 affine map applied to one point."""
     return (float(m[0, 0] * x + m[0, 1] * y + m[0, 2]), float(m[1, 0] * x + m[1, 1] * y + m[1, 2]))
-
-
-class _omp_threads:
-    """OpenMP threads for the calling thread (OpenMP keeps the setting per thread) while inside, restored
-    after, so torch's own setting on this thread is left as it was."""
-
-    def __init__(self, n: int):
-        self.n, self.saved = n, []
-
-    def __enter__(self):
-        for lib in _omp_runtimes():
-            try:
-                self.saved.append((lib, int(lib.omp_get_max_threads())))
-                lib.omp_set_num_threads(ctypes.c_int(self.n))
-            except Exception:  # noqa: BLE001 - a speed setting only
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for lib, old in self.saved:
-            try:
-                lib.omp_set_num_threads(ctypes.c_int(old))
-            except Exception:  # noqa: BLE001
-                pass
-        return False
 
 
 @register_detector("yunet")
@@ -118,7 +62,7 @@ class YuNetDetector:
     detect_width: frames wider than this (or taller than twice it) are downscaled for detection; boxes
     come back in the frame's own pixels. YuNet also never searches a copy over 960 px, and when `min_size`
     allows it searches a smaller one, on which the smallest wanted face is still `min_face_px` wide.
-    conf_threshold: YuNet's confidence (0..1) a face needs. 0.3, not the 0.5 of yuface's examples: on our
+    conf_threshold: YuNet's confidence (0..1) a face needs. 0.3, not the 0.5 of libfacedetection's examples: on our
     detection set (bench/detection.py) it finds 7 points more faces, tilted ones most, with fewer false
     positives per canvas than Haar, and no extra box on the sample photos even at 0.2.
     refine: how many times each face's landmarks are measured again on a 192 px view of it, turned upright
@@ -136,9 +80,7 @@ class YuNetDetector:
             raise ValueError(f"detect_width must be at least 64 pixels, got {detect_width}")
         if not 0.0 <= float(conf_threshold) < 1.0:
             raise ValueError(f"conf_threshold must be in [0, 1), got {conf_threshold}")
-        import yuface  # ImportError here: the registry turns it into a DetectorError (or the Haar fallback)
-
-        self._yuface = yuface
+        self._engine = create_engine()  # RuntimeError saying why: the registry makes it a DetectorError
         self.min_size = float(min_size)
         self.detect_width = int(detect_width)
         self.conf_threshold = float(conf_threshold)
@@ -149,12 +91,7 @@ class YuNetDetector:
 
     @staticmethod
     def unavailable_reason() -> str | None:
-        try:
-            import yuface  # noqa: F401
-        except Exception as e:  # noqa: BLE001 - an unusable wheel is as good as none
-            return (f"the yuface package cannot be imported ({type(e).__name__}: {e}); "
-                    "install it with `pip install yuface==2023.5.1`")
-        return None
+        return engine_problem()
 
     def __repr__(self) -> str:
         return (f"YuNetDetector(min_size={self.min_size}, detect_width={self.detect_width}, "
@@ -179,7 +116,7 @@ class YuNetDetector:
         faces = []
         for c, (x, y, w, h), pts in self._run(small, self.conf_threshold):
             points = [((px + 0.5) * inv - 0.5, (py + 0.5) * inv - 0.5) for px, py in pts]
-            face = clip_face(x * inv, y * inv, (x + w) * inv, (y + h) * inv, c / 100.0, points, H, W, min_px)
+            face = clip_face(x * inv, y * inv, (x + w) * inv, (y + h) * inv, c, points, H, W, min_px)
             if face is not None:
                 faces.append(face)
         faces = suppress_duplicates(faces)
@@ -195,15 +132,8 @@ class YuNetDetector:
         return min(self.detect_width, YUNET_MAX_SIDE), min(2 * self.detect_width, YUNET_MAX_SIDE), cap
 
     def _run(self, bgr: np.ndarray, threshold: float) -> list:
-        """YuNet on a BGR uint8 copy: [(conf 0..100, (x, y, w, h), ((x, y) * 5))] in the copy's pixels."""
-        with _LOCK, _omp_threads(self.threads):
-            confs, boxes, marks = self._yuface.detect(bgr, threshold)
-        out = []
-        for c, box, m in zip(np.asarray(confs).tolist(), np.asarray(boxes).reshape(-1, 4).tolist(),
-                             np.asarray(marks).reshape(-1, 10).tolist()):
-            if box[2] > 0 and box[3] > 0 and all(math.isfinite(v) for v in m):
-                out.append((c, box, [(m[2 * k], m[2 * k + 1]) for k in range(5)]))
-        return out
+        """YuNet on a BGR uint8 copy: [(score 0..1, (x, y, w, h), ((x, y) * 5))] in the copy's pixels."""
+        return self._engine.run(np.ascontiguousarray(bgr), threshold, self.threads)
 
     def refine_landmarks(self, image, face, color: str = "rgb") -> Face:
         """One face (a Face, or anything with a box and landmarks) with its landmarks measured again, as
@@ -291,7 +221,7 @@ class YuNetDetector:
         cx, cy = _apply(back, bx + bw / 2.0 - 0.5, by + bh / 2.0 - 0.5)  # box edges -> pixel centres, and back
         cx, cy = cx + 0.5, cy + 0.5
         points = [_apply(back, px, py) for px, py in pts]
-        return clip_face(cx - bw * k / 2.0, cy - bh * k / 2.0, cx + bw * k / 2.0, cy + bh * k / 2.0, c / 100.0,
+        return clip_face(cx - bw * k / 2.0, cy - bh * k / 2.0, cx + bw * k / 2.0, cy + bh * k / 2.0, c,
                          points, H, W, self.min_size * min(H, W))
 
     def _upright_view(self, image, color: str, face: Face, angle: float, size: int, share: float,
