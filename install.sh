@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
-VENV=.venv
+VENV="${FEL_VENV:-.venv}"  # FEL_VENV: another folder (CI checks a second Python in .venv-second)
 DEV=0
 [ "${1:-}" = "--dev" ] && DEV=1
 

@@ -203,6 +203,12 @@ def main(argv=None) -> int:
         live[default_name] = create_detector(default_name, fallback=True, **WEBCAM_DETECT)
         if fallback_notice(default_name):
             print(fallback_notice(default_name))
+    if default_name == "yunet" and "yunet" in live and hasattr(live["yunet"], "_engine"):
+        from core.predict.detectors import yunet_engines  # YuNet's other engine too, where it can run: both rows
+
+        for engine in yunet_engines.ENGINES:
+            if engine != live["yunet"]._engine.name and yunet_engines.engine_problem(engine) is None:
+                live[f"yunet@{engine}"] = create_detector("yunet", engine=engine, **WEBCAM_DETECT)
     for name, d in live.items():
         print(f"webcam detector {name}: {d!r}; faces detected: "
               + ", ".join(f"{len(d.detect(f))} of {n}" for n, f in frames.items()))

@@ -69,18 +69,20 @@ class YuNetDetector:
     by the last estimate (YuNet's landmarks follow a tilt only on big faces: 2 passes bring the eye line of
     a tilted photo to within about 2 degrees); mirror: average each pass with the view's mirror image
     (less jitter on upright faces, twice the cost). threads: OpenMP threads for one call (1 is fastest when
-    the CPU is shared: OpenMP threads spin waiting for each other).
+    the CPU is shared: OpenMP threads spin waiting for each other). engine: "opencv" or "yuface" (None: the
+    one FEL_YUNET_ENGINE names, else OpenCV's where its model file is here, else yuface).
     """
 
     def __init__(self, min_size: float = 0.08, detect_width: int = 480, conf_threshold: float = 0.3,
-                 min_face_px: int = 28, threads: int = 1, refine: int = 2, mirror: bool = False):
+                 min_face_px: int = 28, threads: int = 1, refine: int = 2, mirror: bool = False,
+                 engine: str | None = None):
         if not 0.0 <= float(min_size) < 1.0:
             raise ValueError(f"min_size is a fraction of the image's short side (0..1), got {min_size}")
         if int(detect_width) < 64:
             raise ValueError(f"detect_width must be at least 64 pixels, got {detect_width}")
         if not 0.0 <= float(conf_threshold) < 1.0:
             raise ValueError(f"conf_threshold must be in [0, 1), got {conf_threshold}")
-        self._engine = create_engine()  # RuntimeError saying why: the registry makes it a DetectorError
+        self._engine = create_engine(engine)  # RuntimeError saying why: the registry makes it a DetectorError
         self.min_size = float(min_size)
         self.detect_width = int(detect_width)
         self.conf_threshold = float(conf_threshold)
@@ -96,7 +98,7 @@ class YuNetDetector:
     def __repr__(self) -> str:
         return (f"YuNetDetector(min_size={self.min_size}, detect_width={self.detect_width}, "
                 f"conf_threshold={self.conf_threshold}, min_face_px={self.min_face_px}, threads={self.threads}, "
-                f"refine={self.refine}, mirror={self.mirror})")
+                f"refine={self.refine}, mirror={self.mirror}, engine={self._engine.name!r})")
 
     def detect(self, image: np.ndarray, color: str = "rgb", refine: int | None = None) -> list[Face]:
         """Faces in `image` (HxW grey, HxWx1, HxWx3 RGB/BGR per `color`, or HxWx4), sorted left to right.
