@@ -46,19 +46,22 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
              std: float | None = None) -> np.ndarray:
     """Heat map (H, W) float32 in [0, 1] at the crop's size: where the evidence for `class_index`
     (default: the predicted class) lies. `crop` is a grey uint8 face crop of any size."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-
     model, mean, std, (face, size) = _unwrap(model_or_predictor, mean, std)
     if is_quantized(model):
         source = ((getattr(model_or_predictor, "meta", None) or {}).get("quantized") or {}).get("source")
         raise ValueError("no Grad-CAM for an int8 model: its integer layers have no gradients"
                          + (f"; its float original, {Path(source).stem}, shows where it looks" if source else ""))
     crop = as_crop(crop)
-    H, W = crop.shape
     x = tta_views(preprocess([crop], face, mean, std), None, size)[0]  # what the model sees: its centre crop
+    return _scaled(_class_map(model, x, class_index), crop.shape)
+
+
+def _class_map(model, x, class_index: int | None):
+    """Grad-CAM's map at the last convolution that keeps a spatial map: its activations weighted by the mean
+    gradient of the class's logit, rectified (a torch tensor, that layer's size)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
 
     me = threading.get_ident()
     seen: list[tuple[nn.Module, torch.Tensor]] = []
@@ -88,15 +91,19 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
                 raise IndexError(f"class_index {k} is out of range for {logits.shape[1]} classes")
             grad, = torch.autograd.grad(logits[0, k], act, retain_graph=False, allow_unused=True)
         if grad is None:
-            cam = torch.zeros(act.shape[-2:])
-        else:
-            weights = grad[0].mean(dim=(1, 2), keepdim=True)          # (C, 1, 1)
-            cam = F.relu((weights * act[0]).sum(0)).detach()          # (h, w)
+            return torch.zeros(act.shape[-2:])
+        weights = grad[0].mean(dim=(1, 2), keepdim=True)          # (C, 1, 1)
+        return F.relu((weights * act[0]).sum(0)).detach()          # (h, w)
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
         seen.clear()
+
+
+def _scaled(cam, shape) -> np.ndarray:
+    """The map resized to the crop's (H, W) and scaled to [0, 1] (all zeros where it is flat or not finite)."""
+    H, W = shape
     cam = cam.float().numpy()
     cam = cv2.resize(cam, (W, H), interpolation=cv2.INTER_LINEAR) if cam.shape != (H, W) else cam
     cam = np.maximum(cam, 0.0)
