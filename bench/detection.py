@@ -280,7 +280,6 @@ def main(argv=None) -> int:
     ds = load_dataset()
     test = ds.splits["test"]  # FER2013 PrivateTest
     images = test.images[:, 0].numpy()
-    labels = test.labels.numpy()
     print(f"FER2013 PrivateTest: {len(images)} faces ({ds.source}), loaded in {time.perf_counter() - t0:.1f} s")
 
     names = args.detectors or available_detectors()

@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 HOME, WEBCAM, COMPARE = "Home.py", "app_pages/webcam.py", "app_pages/compare.py"
 

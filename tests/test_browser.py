@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-if str(Path(__file__).resolve().parent.parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.browser import (ROOT, assert_no_exception, browser_page, face_video, goto_page, require_browser,
                            screenshot, serve_app)

@@ -17,8 +17,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from core.video import (NoFrames, NotAVideo, NoVideoStream, TooLong, VideoAnalysis, VideoError,  # noqa: E402
                         VideoReader, VideoSettings, analyse_video, list_analyses, probe, summarise_tracks,
