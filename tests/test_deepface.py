@@ -245,3 +245,18 @@ def test_analyze_uses_the_cascades_opencv_ships(with_weights, monkeypatch, tmp_p
     dfb.reset()
     with pytest.raises(dfb.DeepFaceUnavailable, match="haarcascade"):
         dfb.DeepFacePredictor().analyze(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_pytorch_can_load_triton_after_deepface_loaded_tensorflow():
+    """PyTorch's CUDA wheels (pip's choice on Python 3.12+) bring Triton, which segfaults when imported after
+    TensorFlow: a process that ran DeepFace and then made an optimiser died. DeepFace's TensorFlow now comes
+    after Triton (core.native); where Triton is not installed this checks the same path does no harm."""
+    import subprocess
+    import sys
+
+    code = ("import core.predict.deepface as d; d._import_tf(); import torch, torch.optim; "
+            "from torch.utils._triton import has_triton_package; has_triton_package(); "
+            "torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1); print('alive')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0 and "alive" in done.stdout, (done.returncode, done.stderr[-2000:])

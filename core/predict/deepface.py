@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from ..labels import EMOTIONS, canonical
+from ..native import before_tensorflow
 from ..settings import tf_threads
 from .base import Predictor
 
@@ -226,6 +227,7 @@ def _import_tf():
 
         if importlib.util.find_spec("tf_keras") is None:
             os.environ.pop("TF_USE_LEGACY_KERAS")
+    before_tensorflow()
     import tensorflow as tf
 
     if not _tf_ready:

