@@ -93,7 +93,8 @@ def _outcome(run, as_json: bool) -> int:
         print(json.dumps({"run": run.id, "state": run.state(), **summary, "error": st.get("error")}, default=str))
     else:
         test = summary.get("test_acc")
-        print(f"run {run.id}: {run.state()}" + (f" test_acc {test:.4f}" if isinstance(test, float) else ""))
+        print(f"run {run.id}: {run.state()}" + (f" test_acc {test:.4f}" if isinstance(test, float) else "")
+              + (f": {st['error']}" if st.get("error") else ""))
     return 0 if run.state() in ("finished", "stopped") else 1
 
 

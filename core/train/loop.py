@@ -29,7 +29,7 @@ from .finetune import load_start_weights
 from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
 from .preflight import check_before_start
-from .step import autocast_for, make_batch, train_step
+from .step import autocast_for, divergence, make_batch, train_step
 
 
 class _StopFlag:
@@ -182,8 +182,17 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
             if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step()
             step += 1
+            loss_value = loss.item()
+            diverged = divergence(loss_value, epoch + 1, step)
+            if distributed.any_rank(bool(diverged), ctx):  # every rank ends at the same step
+                if main:  # no checkpoint: its weights are NaN; the folder stays, with the reason
+                    run.log("FAILED: " + (diverged or "the loss of another process became NaN or infinite"))
+                    run.set_status("failed", error=diverged or "the loss became NaN or infinite: lower the "
+                                   "learning rate", diverged=True)
+                bar.close()
+                return run
             pred = logits.argmax(1)
-            sums["loss"] += loss.item() * len(y)
+            sums["loss"] += loss_value * len(y)
             sums["correct"] += float(lam * (pred == y).sum().item() + (1 - lam) * (pred == y_b).sum().item())
             sums["seen"] += len(y)
             sums["seconds"] += time.time() - t0
