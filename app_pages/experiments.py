@@ -48,8 +48,14 @@ with tab_runs:
             try:
                 run = open_run(rid)
             except (ValueError, FileNotFoundError):
+                run = None
                 st.warning("This run no longer exists.")
-            else:
+            problem = run.problem() if run else ""
+            if problem:  # what is wrong, and the way to delete it
+                RV.damaged_message(run, problem)
+                if not run.shipped:
+                    X.manage_view(run)
+            elif run:
                 cfg = run.config()
                 RV.run_header(run, "shipped" if run.shipped else display_state(run), cfg)
                 RV.run_metrics_row(run, cfg, run.metrics())

@@ -85,3 +85,85 @@ def test_a_search_marks_a_diverged_trial_failed(synthetic_csv):
     trial = study.trials[0]
     assert trial.state == TrialState.FAIL
     assert "lower the learning rate" in trial.user_attrs["error"]
+
+
+# ---------------------------------------------------------------- 3. one damaged file, one damaged folder
+
+
+def _damaged_runs(data) -> dict[str, Run]:
+    """A good run beside runs each with one damaged file (what a crash, a disk or a hand edit leaves)."""
+    cfg = TrainConfig(data=str(data), model="model48", width=8, epochs=2)
+    row = {"epoch": 1, "train_loss": 1.9, "train_acc": 0.2, "val_loss": 1.8, "val_acc": 0.25, "seconds": 1.0}
+    runs = {}
+    for kind in ("good", "status-null", "status-list", "config-types", "metrics-row"):
+        run = runs[kind] = Run.create(TrainConfig(**{**cfg.__dict__, "name": kind}), state="stopped")
+        run.append_metrics(row)
+    runs["status-null"].status_path.write_text("null")
+    runs["status-list"].status_path.write_text('["running"]')
+    runs["config-types"].config_path.write_text(json.dumps({**cfg.__dict__, "epochs": "many"}))
+    runs["metrics-row"].append_metrics({"epoch": 2, "train_loss": 1.7, "train_acc": 0.3})  # no val_acc
+    return runs
+
+
+def test_damaged_run_folders_are_listed_as_damaged_beside_the_good_one(synthetic_csv):
+    runs = _damaged_runs(synthetic_csv)
+    res = cli("runs", "--json")
+    assert res.returncode == 0, res.stderr
+    listed = {r["run"]: r for r in json.loads(res.stdout)}
+    assert set(listed) == {r.id for r in runs.values()}
+    assert listed[runs["good"].id]["state"] == "stopped" and listed[runs["good"].id]["problem"] is None
+    assert "status.json is damaged" in listed[runs["status-null"].id]["problem"]
+    assert "status.json is damaged" in listed[runs["status-list"].id]["problem"]
+    assert "epochs must be a whole number, not 'many'" in listed[runs["config-types"].id]["problem"]
+    assert "metrics.jsonl line 2" in listed[runs["metrics-row"].id]["problem"]
+    assert {listed[r.id]["state"] for k, r in runs.items() if k != "good"} == {"damaged"}
+    assert listed[runs["metrics-row"].id]["best_val"] == 0.25  # the good lines still count
+
+    table = cli("runs")
+    assert table.returncode == 0 and "Traceback" not in table.stderr and table.stdout.count("damaged") >= 4
+    resume = cli("train", "--resume", runs["config-types"].id)
+    assert resume.returncode == 2 and "config.json is damaged" in resume.stderr and "Traceback" not in resume.stderr
+
+
+def test_the_pages_show_a_damaged_run_and_list_the_others(synthetic_csv, monkeypatch):
+    monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
+    runs = _damaged_runs(synthetic_csv)
+    for kind, run in runs.items():
+        at = page("train", tr_view=run.id)
+        assert ("damaged" in texts(at)) == (kind != "good"), kind
+    at = page("experiments", exp_pick=[r.id for r in runs.values()])
+    table = at.dataframe[0].value
+    assert len(table) == len(runs) and (table["status"] == "damaged").sum() == len(runs) - 1
+    at.selectbox(key="exp_detail").set_value(runs["config-types"].id).run()
+    assert not at.exception and "epochs must be a whole number" in texts(at)
+
+
+def test_damaged_cards_and_analyses_leave_the_rest_working(tmp_path, monkeypatch):
+    from core.video.store import VideoAnalysis, list_analyses
+
+    good = json.loads(next((ROOT / "model").glob("*.card.json")).read_text())
+    (tmp_path / "good.card.json").write_text(json.dumps(good))
+    (tmp_path / "list.card.json").write_text("[1, 2]")
+    res = cli("card", "--table", tmp_path / "good.card.json", tmp_path / "list.card.json")
+    assert res.returncode == 0, res.stderr
+    assert "| good |" in res.stdout and "| list | damaged card" in res.stdout
+
+    damaged = VideoAnalysis.create("clip.mp4")
+    damaged.status_path.write_text("[]")
+    (damaged.dir / "settings.json").write_text("null")
+    (damaged.dir / "tracks.json").write_text('{"tracks": [1]}')
+    assert damaged.state() == "failed" and "status.json is damaged" in damaged.status()["error"]
+    assert damaged.tracks() == [] and damaged.settings() == {} and len(list_analyses()) == 1
+    at = AppTest.from_file(str(ROOT / "app_pages" / "video.py"), default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_config_with_wrong_types_is_refused_with_every_problem(tmp_path):
+    with pytest.raises(ValueError, match="epochs must be a whole number, not 'many'; flip must be true or false"):
+        TrainConfig.from_dict({"epochs": "many", "flip": 1})
+    assert TrainConfig.from_dict({"epochs": 30.0, "lr": 1}).epochs == 30  # a whole float is a whole number
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"lr": "fast", "epoch": 3}))
+    res = cli("train", "--config", bad, "--data", tmp_path / "none.csv")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "lr must be a number" in res.stderr and "epoch" in res.stderr

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from dataclasses import MISSING, fields
+from pathlib import Path
 
 from ..config import TrainConfig
 from .common import fail
@@ -36,8 +37,12 @@ def _new_config(a):
 
     overrides = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in ("extra", "recipe")}
     if a.config:
-        with open(a.config) as fh:
-            overrides = {**json.load(fh), **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            given = json.loads(Path(a.config).read_text())
+            TrainConfig.from_dict(given)  # unknown keys and wrong types said here, not dropped or met later
+        except ValueError as e:
+            raise ValueError(f"{a.config}: {e}") from None
+        overrides = {**given, **{k: v for k, v in overrides.items() if v is not None}}
     cfg = recipe_config(a.recipe, **overrides)
     errs = cfg.validate()
     if errs:
@@ -151,11 +156,13 @@ def cmd_runs(a) -> int:
     from ..runs import list_runs
 
     rows = []
-    for r in list_runs():
-        m, s, c = r.metrics(), r.summary(), r.config()
-        rows.append({"run": r.id, "state": r.state(), "model": c.model, "task": c.task,
-                     "epochs": f"{len(m)}/{c.epochs}", "best_val": max((x["val_acc"] for x in m), default=None),
-                     "test": s.get("test_acc"), "evaluations": len(r.evaluations())})
+    for r in list_runs():  # a damaged folder is listed as such, with what is wrong: the others as ever
+        m, s, problem = r.metrics(), r.summary(), r.problem()
+        c = None if problem.startswith("config.json") else r.config()
+        rows.append({"run": r.id, "state": "damaged" if problem else r.state(), "model": c.model if c else "?",
+                     "task": c.task if c else "?", "epochs": f"{len(m)}/{c.epochs if c else '?'}",
+                     "best_val": max((x["val_acc"] for x in m), default=None), "test": s.get("test_acc"),
+                     "evaluations": len(r.evaluations()), "problem": problem or None})
     if a.json:
         print(json.dumps(rows))
         return 0
@@ -163,7 +170,7 @@ def cmd_runs(a) -> int:
     for r in rows:
         fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else "-"  # noqa: E731
         print(f"{r['run']:<56} {r['state']:<11} {r['model']:<14} {r['task']:<8} {r['epochs']:>7} "
-              f"{fmt(r['best_val']):>8} {fmt(r['test']):>6}")
+              f"{fmt(r['best_val']):>8} {fmt(r['test']):>6}" + (f"\n    {r['problem']}" if r["problem"] else ""))
     return 0
 
 

@@ -112,19 +112,29 @@ def card_table(paths) -> str:
              "CPU ms / face | training |", "|---|---|---|---|---|---|---|---|---|---|"]
     for path in paths:
         path = Path(path)
-        c = json.loads(path.read_text())
-        ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
-        size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
-        arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
-        if c.get("quantized"):
-            arch += ", int8"
-        if tuple(c["classes"]) == STRESS_CLASSES:
-            arch += ", stress / no stress"
-        t = c.get("training") or {}
-        trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
-        trained += _started_from(c, " on top of {}")
-        lines.append(f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
-                     f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
-                     f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
-                     f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")
+        try:
+            lines.append(_card_row(path, json.loads(path.read_text())))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:  # one damaged card
+            lines.append(f"| {path.name.removesuffix('.card.json')} | damaged card: {type(e).__name__} "
+                         f"{str(e)[:60]} |" + " |" * 8)
     return "\n".join(lines)
+
+
+def _card_row(path: Path, c: dict) -> str:
+    """One card's row of the table (KeyError, TypeError... where the card is damaged)."""
+    if not isinstance(c, dict):
+        raise ValueError("not a JSON object")
+    ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
+    size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
+    arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
+    if c.get("quantized"):
+        arch += ", int8"
+    if tuple(c["classes"]) == STRESS_CLASSES:
+        arch += ", stress / no stress"
+    t = c.get("training") or {}
+    trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
+    trained += _started_from(c, " on top of {}")
+    return (f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
+            f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
+            f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
+            f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")
