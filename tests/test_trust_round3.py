@@ -2,6 +2,7 @@
 others listed and working; names from data reach the pages as text, never as HTML."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -167,3 +168,60 @@ def test_a_config_with_wrong_types_is_refused_with_every_problem(tmp_path):
     res = cli("train", "--config", bad, "--data", tmp_path / "none.csv")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "lr must be a number" in res.stderr and "epoch" in res.stderr
+
+
+# ---------------------------------------------------------------- 4. names from data are text, never HTML
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def shown_as_text(at: AppTest, hostile: str = HOSTILE) -> bool:
+    """The name reaches the page's HTML escaped, and nowhere as markup."""
+    html_parts = [str(e.value) for e in at.markdown] + [str(e.proto.body) for e in at.get("html")]
+    return not any(hostile in p for p in html_parts) and any(html.escape(hostile) in p for p in html_parts)
+
+
+def test_study_names_from_a_shared_database_show_as_text_and_foreign_ones_read_only(monkeypatch):
+    import optuna
+
+    from core.jobs import search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = search.get_storage()
+    for name in (HOSTILE, "my study"):  # both legal in Optuna, made by another user of the database
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        study.tell(study.ask(), 0.5)
+    at = page("experiments", se_view=HOSTILE)
+    assert shown_as_text(at)
+    assert "made outside this app" in texts(at)
+    at.selectbox(key="se_view").set_value("my study").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "read-only" in texts(at) and "<b>my study</b>" in texts(at)
+
+
+def test_run_and_analysis_names_show_as_text(synthetic_csv, monkeypatch):
+    from core.video.store import VideoAnalysis
+
+    monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
+    run = Run.create(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=2, name="x"), state="queued",
+                     managed="search")  # queued and managed: listed in the queue panel, no worker takes it
+    run.update_info(title=HOSTILE)
+    assert shown_as_text(page("train", tr_view=run.id))
+    at = page("experiments", exp_pick=[run.id])
+    assert shown_as_text(at)
+
+    analysis = VideoAnalysis.create(HOSTILE + ".mp4")
+    analysis.set_status("failed", error="no frames")
+    at = AppTest.from_file(str(ROOT / "app_pages" / "video.py"), default_timeout=90).run()
+    assert not at.exception and shown_as_text(at, HOSTILE)
+
+
+def test_the_html_helpers_escape_what_they_are_given():
+    from ui import charts
+    from ui import widgets as w
+    from ui.page import pill
+    from ui.search_form import study_heading
+
+    for text in (charts.html_bars([0.5, 0.5], [HOSTILE, "b"], title=HOSTILE), pill(HOSTILE, "#fff"),
+                 w.stream_caption({"faces": [], "frames": 3, "model": HOSTILE}), study_heading(HOSTILE, False)):
+        assert HOSTILE not in text and html.escape(HOSTILE) in text
