@@ -225,3 +225,42 @@ def test_the_html_helpers_escape_what_they_are_given():
     for text in (charts.html_bars([0.5, 0.5], [HOSTILE, "b"], title=HOSTILE), pill(HOSTILE, "#fff"),
                  w.stream_caption({"faces": [], "frames": 3, "model": HOSTILE}), study_heading(HOSTILE, False)):
         assert HOSTILE not in text and html.escape(HOSTILE) in text
+
+
+# ---------------------------------------------------------------- 2. the server answers this machine only
+
+
+def _listening(port: int) -> list[str]:
+    """The local addresses (hex, as /proc/net/tcp* writes them) of the sockets listening on `port`."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                out.append(address)
+    return out
+
+
+def test_a_fresh_server_listens_on_localhost_only():
+    from tests.browser import free_port
+    from tests.helpers import wait_for
+
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("needs Linux's /proc/net/tcp")
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _listening(port) or proc.poll() is not None, timeout=120, what="streamlit to listen")
+        assert proc.poll() is None
+        assert set(_listening(port)) <= loopback, _listening(port)  # not 0.0.0.0 nor ::, nor the LAN address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
