@@ -264,3 +264,87 @@ def test_a_fresh_server_listens_on_localhost_only():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------- 7. messages
+
+
+class _CallsSystem:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("true",))
+
+
+def test_an_unsafe_or_damaged_checkpoint_is_never_advised_to_load_unsafely(tmp_path):
+    import pickle
+
+    import torch
+
+    from core.models.checkpoint import CheckpointError, UnsafeCheckpoint, load_checkpoint
+
+    torch.save({"format": "facial-emotion-lab/1", "payload": _CallsSystem()}, tmp_path / "system.pt")
+    (tmp_path / "plain.pt").write_bytes(pickle.dumps({"payload": _CallsSystem()}, protocol=4))
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    with pytest.raises(UnsafeCheckpoint, match="unsafe to load: it asks to run or build posix.system.*not opened"):
+        load_checkpoint(tmp_path / "system.pt")
+    for name in ("plain.pt", "text.pt"):
+        with pytest.raises(CheckpointError) as e:
+            load_checkpoint(tmp_path / name)
+        assert "weights_only" not in str(e.value) and "corrupt" not in str(e.value)
+    res = cli("predict", ROOT / "sample_images" / "happy_obama.jpg", "--model", tmp_path / "system.pt")
+    assert res.returncode == 2 and "posix.system" in res.stderr
+    assert "weights_only" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_json_output_is_strict_json_even_for_a_model_that_answers_nan(tmp_path, synthetic_csv):
+    import torch
+
+    from tests.helpers import biased_checkpoint
+
+    path = biased_checkpoint(tmp_path / "nan.pt")
+    state = torch.load(path, weights_only=True)
+    state["state_dict"] = {k: v.fill_(float("nan")) if v.is_floating_point() else v
+                           for k, v in state["state_dict"].items()}
+    torch.save(state, path)
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON output"))
+
+    pred = cli("predict", ROOT / "sample_images" / "happy_obama.jpg", "--model", path, "--json")
+    assert pred.returncode == 0, pred.stderr
+    strict(pred.stdout)
+    ev = cli("evaluate", "--checkpoint", path, "--data", synthetic_csv, "--json")
+    assert ev.returncode == 0, ev.stderr
+    assert strict(ev.stdout)["loss"] is None
+
+
+def test_resume_from_a_damaged_last_checkpoint_says_so(synthetic_csv, tmp_path):
+    from tests.helpers import biased_checkpoint
+
+    for kind in ("garbage", "not-this-run"):
+        run = Run.create(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=1, threads=1,
+                                     name=kind), state="stopped")
+        if kind == "garbage":
+            run.last_path.write_bytes(b"\x80\x04garbage")
+        else:
+            biased_checkpoint(run.last_path)  # a model, without the optimizer and the step to resume at
+        res = cli("train", "--resume", run.id, "--no-progress")
+        assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+        assert "last.pt" in res.stderr and ("damaged" in res.stderr or "cannot resume" in res.stderr)
+        assert run.dir.is_dir() and run.state() in ("stopped", "failed")  # its folder and files kept
+
+
+def test_quantize_refuses_too_few_images_and_an_unusable_teacher_leaves_no_run(tmp_path, synthetic_csv):
+    from core.runs import list_runs
+    from tests.helpers import biased_checkpoint
+
+    src = biased_checkpoint(tmp_path / "float.pt")
+    res = cli("quantize", src, "--out", tmp_path / "int8.pt", "--data", synthetic_csv, "--images", "0")
+    assert res.returncode == 2 and "calibrate on 32" in res.stderr and not (tmp_path / "int8.pt").exists()
+
+    other = biased_checkpoint(tmp_path / "two-classes.pt", classes=["calm", "tense"])
+    res = cli("train", "--data", synthetic_csv, "--model", "model48", "--width", "8", "--epochs", "1",
+              "--teacher", other, "--no-progress")
+    assert res.returncode == 2 and "teacher" in res.stderr and "Traceback" not in res.stderr
+    assert list_runs() == []  # nothing made, as the README says

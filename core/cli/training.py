@@ -13,6 +13,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from ..config import TrainConfig
+from ..files import to_json
 from .common import fail
 
 
@@ -95,7 +96,7 @@ def _outcome(run, as_json: bool) -> int:
     st = run.status()
     summary = run.summary()
     if as_json:
-        print(json.dumps({"run": run.id, "state": run.state(), **summary, "error": st.get("error")}, default=str))
+        print(to_json({"run": run.id, "state": run.state(), **summary, "error": st.get("error")}, indent=None))
     else:
         test = summary.get("test_acc")
         print(f"run {run.id}: {run.state()}" + (f" test_acc {test:.4f}" if isinstance(test, float) else "")
@@ -164,7 +165,7 @@ def cmd_runs(a) -> int:
                      "best_val": max((x["val_acc"] for x in m), default=None), "test": s.get("test_acc"),
                      "evaluations": len(r.evaluations()), "problem": problem or None})
     if a.json:
-        print(json.dumps(rows))
+        print(to_json(rows, indent=None))
         return 0
     print(f"{'run':<56} {'state':<11} {'model':<14} {'task':<8} {'epochs':>7} {'best_val':>8} {'test':>6}")
     for r in rows:

@@ -19,7 +19,8 @@ from ..data import default_data_path, load_dataset, pixel_stats
 from ..evaluate import evaluate_model
 from ..files import write_json
 from ..models import count_parameters, create_model
-from ..models.checkpoint import build_model, load_checkpoint, save_checkpoint, write_checkpoint_state
+from ..models.checkpoint import (CheckpointError, build_model, load_checkpoint, save_checkpoint,
+                                 write_checkpoint_state)
 from ..models.layout import channels_last_ok
 from ..runs import Run
 from . import distributed
@@ -133,10 +134,14 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
 
     if resume and run.last_path.exists():
         ck = load_checkpoint(run.last_path, map_location=dev)
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
+        try:
+            model.load_state_dict(ck["state_dict"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:  # a checkpoint, but not this run's last
+            raise CheckpointError(f"{run.last_path} cannot resume this run ({type(e).__name__}: {str(e)[:200]}): "
+                                  "delete it to train the run from the start") from None
         if ctx.main and ck.get("rng_device", "cpu") == gen.device.type:
             gen.set_state(ck["rng"].cpu())
         else:  # another rank, or another device: a fresh stream for the rest of the epoch
