@@ -287,9 +287,14 @@ class Run:
         self.stop_path.unlink(missing_ok=True)
 
     def delete(self) -> None:
+        """Remove the run's folder and curves: only a run folder (a valid id, its config.json), in the runs folder
+        it was listed or opened in (not necessarily the default one), never while its process runs."""
         if self.state() == "running":
             raise RuntimeError(f"run {self.id} is running: stop it first")
-        remove_folder(self.dir, runs_root())
+        check_run_id(self.dir.name)
+        if not self.config_path.is_file():
+            raise RuntimeError(f"refusing to delete {self.dir}: not a run folder")
+        remove_folder(self.dir, self.dir.parent)
         shutil.rmtree(self.graphs_dir, ignore_errors=True)
 
     def __repr__(self) -> str:

@@ -348,3 +348,37 @@ def test_quantize_refuses_too_few_images_and_an_unusable_teacher_leaves_no_run(t
               "--teacher", other, "--no-progress")
     assert res.returncode == 2 and "teacher" in res.stderr and "Traceback" not in res.stderr
     assert list_runs() == []  # nothing made, as the README says
+
+
+# ---------------------------------------------------------------- 8. from review
+
+
+def test_recipes_and_the_model_order_name_only_shipped_models():
+    from core.config import teacher_sources
+    from core.predict.catalogue import SHIPPED_FIRST
+    from core.train.recipes import RECIPES
+
+    shipped = {p.stem for p in (ROOT / "model").glob("*.pt")}
+    assert set(SHIPPED_FIRST) <= shipped
+    for name, recipe in RECIPES.items():
+        named = teacher_sources(recipe.get("teacher")) + ([recipe["init"]] if recipe.get("init") else [])
+        assert set(named) <= shipped, name
+
+
+def test_a_card_gives_back_the_thread_count_and_set_status_refuses_an_unknown_state(tmp_path, synthetic_csv):
+    import torch
+
+    from core.models import create_model
+    from core.workflows.card import latency_ms_per_face
+
+    before = torch.get_num_threads()
+    latency_ms_per_face(create_model("model48", num_classes=7, width=4).eval(), threads=1 if before != 1 else 2,
+                        repeats=2)
+    assert torch.get_num_threads() == before
+
+    run = Run.create(TrainConfig(data=str(synthetic_csv), name="x"), root=tmp_path / "elsewhere",
+                     graphs=tmp_path / "graphs", state="stopped")
+    with pytest.raises(ValueError, match="not a run state"):
+        run.set_status("exploded")
+    run.delete()  # a run of another runs folder than the default one
+    assert not run.dir.exists()

@@ -23,16 +23,21 @@ from .evaluation import Subject, open_subject
 
 
 def latency_ms_per_face(model, input_size: int = 48, threads: int = 2, repeats: int = 200) -> float:
-    """Median time of one forward pass on one face, after warm-up, with `threads` torch threads."""
+    """Median time of one forward pass on one face, after warm-up, with `threads` torch threads (the process's
+    own thread count given back afterwards: a card measured inside the app must not slow it down)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
     x = torch.randn(1, 1, input_size, input_size)
     times = []
-    with torch.inference_mode():
-        for i in range(repeats + 20):
-            t = time.perf_counter()
-            model(x)
-            if i >= 20:
-                times.append(time.perf_counter() - t)
+    try:
+        with torch.inference_mode():
+            for i in range(repeats + 20):
+                t = time.perf_counter()
+                model(x)
+                if i >= 20:
+                    times.append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(before)
     return float(np.median(times) * 1000)
 
 
