@@ -9,7 +9,7 @@ from ui import run_table as RT
 from ui import run_view as RV
 from ui import search_form as SF
 from ui import widgets as w
-from ui.format import display_state, state_pill
+from ui.format import display_state
 from ui.page import page_link, setup_page
 
 setup_page()
@@ -48,8 +48,14 @@ with tab_runs:
             try:
                 run = open_run(rid)
             except (ValueError, FileNotFoundError):
+                run = None
                 st.warning("This run no longer exists.")
-            else:
+            problem = run.problem() if run else ""
+            if problem:  # what is wrong, and the way to delete it
+                RV.damaged_message(run, problem)
+                if not run.shipped:
+                    X.manage_view(run)
+            elif run:
                 cfg = run.config()
                 RV.run_header(run, "shipped" if run.shipped else display_state(run), cfg)
                 RV.run_metrics_row(run, cfg, run.metrics())
@@ -101,7 +107,7 @@ with tab_search:
             if now_alive != alive:
                 st.rerun()
             c1, c2 = st.columns([3, 1], vertical_alignment="center")
-            c1.markdown(state_pill("running" if alive else "idle") + f" &nbsp;**{name}**", unsafe_allow_html=True)
+            c1.markdown(SF.study_heading(name, alive), unsafe_allow_html=True)
             if alive and c2.button("Stop search", key=f"se_stop_{name}", icon=":material/stop_circle:",
                                    help="The trial now training stops with a checkpoint; no new trial starts."):
                 jobs.stop_search(name)

@@ -119,8 +119,38 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        """A config from JSON (a run's config.json, a --config file): ValueError naming every unknown key and
+        every value of the wrong type, so a damaged file is said, not met later as a traceback."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a JSON object, not {type(d).__name__}")
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(d) - set(known)
+        values, errs = {}, [f"unknown config key(s): {', '.join(sorted(unknown))}"] if unknown else []
+        for key, value in d.items():
+            if key in unknown:
+                continue
+            ok, value = _typed(value, known[key])
+            values[key] = value
+            if not ok:
+                errs.append(f"{key} must be {_TYPE_WORDS[known[key].split(' ')[0]]}, not {value!r}")
+        if errs:
+            raise ValueError("; ".join(errs))
+        return cls(**values)
+
+
+_TYPE_WORDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
+               "dict": "an object"}
+
+
+def _typed(value, annotation: str):
+    """(fits, the value): `annotation` as the dataclass writes it ("int", "float | None"); an int is a float, a
+    whole float an int (30.0 epochs is 30), a bool neither."""
+    if value is None:
+        return annotation.endswith("| None"), value
+    kind = annotation.split(" ")[0]
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return True, int(value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    fits = {"str": isinstance(value, str), "bool": isinstance(value, bool), "dict": isinstance(value, dict),
+            "int": number and isinstance(value, int), "float": number}
+    return fits[kind], value

@@ -42,6 +42,30 @@ def read_json(path, default=None):
         return default
 
 
+def read_object(path, default=None):
+    """A JSON file that must hold an object: `default` when it is missing, unreadable, or holds something else
+    (null, a list, a number: a damaged file reads as an empty one, not as a crash further on)."""
+    data = read_json(path)
+    return data if isinstance(data, dict) else default
+
+
+def read_status(path, states) -> dict:
+    """A folder's status.json: its object, or a "failed" one saying what is wrong with the file (`damaged`
+    when it is there but not a status: one damaged folder must not take a whole listing down)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError:
+        return {"state": "failed", "error": "status.json is missing or unreadable"}
+    except ValueError:
+        why = "it is not JSON"
+    else:
+        if isinstance(data, dict) and data.get("state") in states:
+            return data
+        why = (f"unknown state {data.get('state')!r}" if isinstance(data, dict)
+               else f"it holds {json.dumps(data)[:40]}, not an object")
+    return {"state": "failed", "error": f"status.json is damaged: {why}", "damaged": True}
+
+
 def append_line(path, data) -> None:
     """One JSON line, flushed to disk: an append-only log survives a kill between lines."""
     with open(path, "a") as f:

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from .config import TrainConfig
-from .files import append_line, marked_folders, read_json, read_lines, remove_folder, write_json, write_lines
+from .files import (append_line, marked_folders, read_lines, read_object, read_status, remove_folder,
+                    write_json, write_lines)
 from .processes import owner, pid_alive
 from .settings import graphs_root, model_dir, runs_root, shipped_graphs_dir
 
@@ -118,11 +119,36 @@ class Run:
 
     # ------------------------------------------------------------ contents
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
+        """The run's config; ValueError saying what is wrong when config.json is damaged (not JSON, a value of
+        the wrong type), so that one run's file never reads as another's traceback."""
+        try:
+            return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
+        except ValueError as e:
+            raise ValueError(f"run {self.id}: config.json is damaged: {e}") from None
 
     def metrics(self) -> list[dict]:
-        """Finished epochs, in order; a torn last line (process killed mid-write) is ignored."""
-        return read_lines(self.metrics_path)
+        """Finished epochs, in order, up to the first line that is not one: a torn last line (process killed
+        mid-write) or a damaged one (`problem` says which)."""
+        rows = []
+        for row in read_lines(self.metrics_path):
+            if epoch_row_problem(row):
+                break
+            rows.append(row)
+        return rows
+
+    def problem(self) -> str:
+        """What is damaged in the folder ("" when nothing is): its config, status or metrics file."""
+        try:
+            self.config()
+        except (ValueError, OSError) as e:
+            return str(e).removeprefix(f"run {self.id}: ")
+        if self.status().get("damaged"):
+            return self.status()["error"]
+        for i, row in enumerate(read_lines(self.metrics_path), 1):
+            why = epoch_row_problem(row)
+            if why:
+                return f"metrics.jsonl line {i} is damaged: {why}"
+        return ""
 
     def append_metrics(self, row: dict) -> None:
         append_line(self.metrics_path, row)
@@ -132,17 +158,18 @@ class Run:
         write_lines(self.metrics_path, rows)
 
     def status(self) -> dict:
-        return read_json(self.status_path, {"state": "failed", "error": "status.json is missing or unreadable"})
+        return read_status(self.status_path, STATES)
 
     def set_status(self, state: str, fresh: bool = False, **fields) -> dict:
         """The only writer of status.json. `fresh`: a new attempt, without the flags of the last one (only
         when it was created and first started are kept). "running" records this process as the owner."""
-        assert state in STATES, state
+        if state not in STATES:
+            raise ValueError(f"{state!r} is not a run state ({', '.join(STATES)})")
         old = self.status() if self.status_path.exists() else {}
         if fresh:
             data = {k: old[k] for k in ("started", "created") if k in old}
         else:
-            data = {k: v for k, v in old.items() if k != "error"}
+            data = {k: v for k, v in old.items() if k not in ("error", "damaged")}
         data.update(state=state, updated=time.time(), **fields)
         if state == "running":
             data.update(owner())
@@ -193,14 +220,14 @@ class Run:
             f.close()
 
     def progress(self) -> dict:
-        return read_json(self.progress_path, {})
+        return read_object(self.progress_path, {})
 
     def write_progress(self, **fields) -> None:
         write_json(self.progress_path, {**fields, "time": time.time()})
 
     def info(self) -> dict:
         """What the user says about a run (title, promoted, notes): kept apart from what training wrote."""
-        return read_json(self.info_path, {})
+        return read_object(self.info_path, {})
 
     def update_info(self, **fields) -> dict:
         data = {**self.info(), **fields}
@@ -210,23 +237,23 @@ class Run:
     @property
     def user_title(self) -> str:
         """The title the user gave the run on the Experiments page ("" if none)."""
-        info = self.info()
-        return str(info.get("title") or "") if isinstance(info, dict) else ""
+        return str(self.info().get("title") or "")
 
     @property
     def title(self) -> str:
         """What to call a run: the title the user gave it, else the name it was started with, else its id."""
         if self.user_title:
             return self.user_title
-        name = (read_json(self.config_path, {}) or {}).get("name") if self.config_path.exists() else None
+        name = read_object(self.config_path, {}).get("name")
         return str(name) if name else self.id
 
     def summary(self) -> dict:
-        return read_json(self.dir / "summary.json", {})
+        return read_object(self.dir / "summary.json", {})
 
     # ------------------------------------------------------------ evaluations made after training
     def evaluations(self) -> list[dict]:
-        return list((read_json(self.evaluations_path, {}) or {}).get("items", []))
+        items = read_object(self.evaluations_path, {}).get("items")
+        return [e for e in items if isinstance(e, dict)] if isinstance(items, list) else []
 
     def save_evaluation(self, result: dict) -> dict:
         """Keep an evaluation (a split, a TTA, a data set) with the run; a new one replaces the same kind."""
@@ -260,13 +287,30 @@ class Run:
         self.stop_path.unlink(missing_ok=True)
 
     def delete(self) -> None:
+        """Remove the run's folder and curves: only a run folder (a valid id, its config.json), in the runs folder
+        it was listed or opened in (not necessarily the default one), never while its process runs."""
         if self.state() == "running":
             raise RuntimeError(f"run {self.id} is running: stop it first")
-        remove_folder(self.dir, runs_root())
+        check_run_id(self.dir.name)
+        if not self.config_path.is_file():
+            raise RuntimeError(f"refusing to delete {self.dir}: not a run folder")
+        remove_folder(self.dir, self.dir.parent)
         shutil.rmtree(self.graphs_dir, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r})"
+
+
+def epoch_row_problem(row) -> str:
+    """What makes a metrics.jsonl line not an epoch ("" when it is one): the pages and the CLI read these keys."""
+    if not isinstance(row, dict):
+        return "not an object"
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    if not (number(row.get("epoch")) and number(row.get("train_acc")) and number(row.get("val_acc"))):
+        return "no epoch, train_acc or val_acc number"
+    if any(row.get(k) is not None and not number(row[k]) for k in ("train_loss", "val_loss", "seconds")):
+        return "a loss or its seconds is not a number"
+    return ""
 
 
 def list_runs(root=None) -> list[Run]:
@@ -307,10 +351,10 @@ class ShippedRun(Run):
 
     def summary(self) -> dict:
         """The test figures from its card (PublicTest selection, PrivateTest report), else its checkpoint's."""
-        card = read_json(self.card_path, None)
-        if isinstance(card, dict) and isinstance(card.get("test_none"), dict):
-            test = card["test_none"]
-            return {"best_val_acc": (card.get("val_none") or {}).get("accuracy"), "test_acc": test.get("accuracy"),
+        card = read_object(self.card_path, {})  # a damaged card (a list, null) reads as none
+        if isinstance(card.get("test_none"), dict):
+            test, val = card["test_none"], card.get("val_none")
+            return {"best_val_acc": val.get("accuracy") if isinstance(val, dict) else None, "test_acc": test.get("accuracy"),
                     "test_macro_f1": test.get("macro_f1"), "test": {**test, "classes": card.get("classes")},
                     "classes": card.get("classes")}
         rows = self.metrics()

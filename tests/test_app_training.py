@@ -163,11 +163,11 @@ def test_a_run_can_start_from_a_trained_model(synthetic_csv, tmp_path, monkeypat
 
 
 def test_a_recipe_fills_in_its_teacher_and_starting_model_where_they_are_here(tmp_path, monkeypatch):
-    accurate = biased_checkpoint(tmp_path / "models" / "accurate.pt")
+    teacher = biased_checkpoint(tmp_path / "models" / "seed-resnet.pt")
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path / "models"))
     at = page("train")
     at.selectbox(key="tr_recipe").set_value("realtime-distilled").run()
-    assert at.selectbox(key="tr_teacher").value == str(accurate)
+    assert at.selectbox(key="tr_teacher").value == str(teacher)
     assert at.selectbox(key="tr_init").value == ""  # no seed-vgg in this models folder: random weights
     at.selectbox(key="tr_recipe").set_value("quick").run()
     assert at.selectbox(key="tr_teacher").value == ""

@@ -123,7 +123,7 @@ def test_a_missing_or_mismatched_teacher_is_a_clear_error(synthetic_csv, tmp_pat
     stress = biased_checkpoint(tmp_path / "stress.pt", classes=STRESS_CLASSES)
     with pytest.raises(ValueError, match="same classes"):
         train(_cfg(synthetic_csv, epochs=1, teacher=str(stress)), progress=False)
-    assert list_runs()[0].state() == "failed"
+    assert list_runs() == []  # a teacher of other classes is refused before a run folder is made, too
 
 
 def test_failure_is_recorded_in_the_run(tmp_path):
@@ -223,7 +223,7 @@ def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
         load_model(tmp_path / "nope.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="bad.pt is corrupt"):
+    with pytest.raises(CheckpointError, match="bad.pt is (unsafe or )?damaged"):
         load_model(bad)
 
 

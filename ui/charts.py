@@ -101,8 +101,7 @@ def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train
             continue
         x = [r["epoch"] for r in rows]
         mode = "lines+markers" if len(rows) < 30 else "lines"
-        val = [scale * r[f"val_{metric}"] for r in rows]
-        train = [scale * r[f"train_{metric}"] for r in rows]
+        val, train = _values(rows, f"val_{metric}", scale), _values(rows, f"train_{metric}", scale)
         fmt = "%{y:.1f}%" if metric == "acc" else "%{y:.3f}"
         if single:
             if show_train:
@@ -128,6 +127,15 @@ def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train
         fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0),
                           margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def _values(rows: list[dict], key: str, scale: float) -> list[float | None]:
+    """One figure per epoch; a missing or non-finite one (a diverged run's NaN loss, saved as null) is a gap."""
+    out = []
+    for r in rows:
+        v = r.get(key)
+        out.append(scale * v if isinstance(v, (int, float)) and np.isfinite(v) else None)
+    return out
 
 
 def class_bars(per_class: list[dict], height: int = 320, title: str = "Per class") -> go.Figure:

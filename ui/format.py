@@ -22,6 +22,7 @@ STATE_STYLE = {  # state -> (colour, what it means)
     "interrupted": ("#ea580c", "its process ended unexpectedly: can be resumed"),
     "failed": ("#e11d48", "ended with an error"),
     "shipped": ("#0d9488", "a shipped model's own training history (read-only)"),
+    "damaged": ("#9f1239", "a file in its folder is damaged: the run cannot be shown or resumed"),
 }
 
 
@@ -49,6 +50,8 @@ def display_state(run: Run, state: str | None = None) -> str:
     """The state in the user's words: a stopped run may have been cancelled or pruned; a running one stopping."""
     if run.shipped:
         return "shipped"
+    if run.problem():
+        return "damaged"
     state = state or run.state()
     st_ = run.status()
     if state == "stopped" and st_.get("cancelled"):
@@ -65,19 +68,26 @@ def data_name(cfg: TrainConfig) -> str:
 
 
 def run_started(run: Run) -> datetime | None:
-    t = run.status().get("started")
-    return datetime.fromtimestamp(float(t)) if t else run_made(run)
+    return _moment(run.status().get("started")) or run_made(run)
 
 
 def run_made(run: Run) -> datetime | None:
     """When the run folder was made: unlike its start, it never changes (a queued run starts later)."""
-    t = run.status().get("created")
-    if not t:
+    made = _moment(run.status().get("created"))
+    if made is None:
         try:
             return datetime.strptime(run.id[:15], "%Y%m%d-%H%M%S")
         except ValueError:
             return None
-    return datetime.fromtimestamp(float(t))
+    return made
+
+
+def _moment(t) -> datetime | None:
+    """A time stamp from status.json, or None where there is none (or a damaged one)."""
+    try:
+        return datetime.fromtimestamp(float(t)) if t else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def teacher_label(teacher: str) -> str:

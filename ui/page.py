@@ -2,6 +2,7 @@
 styles every page shares, and links between pages."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,10 +80,8 @@ def page_link(path: str, label: str | None = None, icon: str | None = None) -> N
             return
         except Exception:  # noqa: BLE001 - e.g. run outside the multipage app (a test of a single page)
             pass
-    st.markdown(f"**{label}** <span class='fel-muted'>(not available)</span>", unsafe_allow_html=True)
+    st.markdown(f"<b>{html.escape(label)}</b> <span class='fel-muted'>(not available)</span>", unsafe_allow_html=True)
 
 
 def pill(text: str, color: str) -> str:
-    from html import escape
-
-    return f"<span class='fel-pill' style='background:{color}'>{escape(str(text))}</span>"
+    return f"<span class='fel-pill' style='background:{color}'>{html.escape(str(text))}</span>"

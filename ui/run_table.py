@@ -49,7 +49,7 @@ def run_record(run: Run) -> dict:
         "minutes": sum(r.get("seconds", 0) for r in rows) / 60 if rows else None,
         "date": run_started(run),
         "study": (cfg.extra or {}).get("study", ""),
-        "notes": info.get("notes", ""),
+        "notes": run.problem() or info.get("notes", ""),
     }
 
 

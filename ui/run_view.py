@@ -30,7 +30,10 @@ _CSS = """
 def progress_of(run: Run, cfg: TrainConfig | None = None) -> tuple[float, str]:
     """(fraction done, one line) from progress.json and the metrics."""
     p = run.progress()
-    cfg = cfg or run.config()
+    try:
+        cfg = cfg or run.config()
+    except ValueError:
+        return 0.0, "its config.json is damaged"
     if not p or "epoch" not in p:
         done = len(run.metrics())
         return done / max(cfg.epochs, 1), "Starting: loading the data set and building the model…"
@@ -152,13 +155,19 @@ def state_message(run: Run, state: str, rows: list[dict]) -> None:
                        "on the **Experiments** page.", icon=":material/check_circle:")
 
 
+def damaged_message(run: Run, problem: str) -> None:
+    """A run whose folder holds a damaged file: what is wrong, and that the other runs are not affected."""
+    st.error(f"**The folder of this run is damaged:** {problem}. The other runs are not affected; mend the file "
+             f"or delete the run (Experiments page, Manage). Folder: `{run.dir}`", icon=":material/broken_image:")
+
+
 def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines: int = 12) -> str:
     """Everything about one run: header, state, progress, numbers, curves, controls, log. Returns the state."""
-    try:
-        cfg = run.config()
-    except Exception as e:  # noqa: BLE001
-        st.error(f"The configuration of run `{run.id}` cannot be read: {e}")
-        return "failed"
+    problem = run.problem()
+    if problem:
+        damaged_message(run, problem)
+        return "damaged"
+    cfg = run.config()
     state = display_state(run)
     rows = run.metrics()
     run_header(run, state, cfg)

@@ -6,6 +6,7 @@ other machines share), else from SQLite in the runs folder; every figure shown i
 trial trained on another machine, whose run folder is not here, is listed all the same."""
 from __future__ import annotations
 
+import html
 import time
 
 import pandas as pd
@@ -15,6 +16,7 @@ from core import jobs
 from core.config import OPTIMIZERS, SCHEDULES, TASKS
 from core.data import default_data_path
 from core.jobs import search
+from core.jobs.places import is_study_name
 from core.jobs.search import DEFAULT_PARAMS, SEARCHABLE, validate_space
 from core.models import list_models
 from core.runs import Run
@@ -23,7 +25,7 @@ from core.train.recipes import RECIPES
 
 from . import charts
 from .dataset import outside_roots_message
-from .format import fmt_pct
+from .format import fmt_pct, state_pill
 
 
 SEARCH_REFRESH_S = 5
@@ -144,6 +146,13 @@ def run_here(run_id) -> bool:
     return True
 
 
+def study_heading(name: str, alive: bool) -> str:
+    """The study's state and name, as HTML: the name comes from a database other users write, so it is
+    escaped; one outside this app's names is marked read-only."""
+    foreign = "" if is_study_name(name) else " <span class='fel-muted'>(made outside this app: read-only)</span>"
+    return state_pill("running" if alive else "idle") + f" &nbsp;<b>{html.escape(name)}</b>{foreign}"
+
+
 def study_view(name: str, alive: bool, url: str | None = None) -> None:
     try:
         study = search.load_study(name, url=url)
@@ -205,5 +214,9 @@ def study_view(name: str, alive: bool, url: str | None = None) -> None:
                 st.info(why, icon=":material/hourglass_empty:")
             else:
                 st.plotly_chart(fig, key=f"se_fig_{kind}_{name}")
+    if not is_study_name(name):  # no log or stop file of ours can belong to it
+        st.caption("This study was made outside this app (its name is not one the app gives): its trials and "
+                   "figures are shown, read-only; it has no search log here.")
+        return
     with st.expander("Search log", icon=":material/article:"):
         st.code(jobs.search_log(name, 20) or "(started from the command line: no log here)", language=None)

@@ -29,9 +29,9 @@ RECIPE_TEXT = {
     "accurate-cpu": "The accurate recipe cut to what a CPU trains in hours: ResNet-18 width 32, 32 epochs.",
     "accurate-finetune": "The accurate recipe as a second, 20-epoch schedule on top of the shipped seed-resnet "
                          "(its weights, 40 px crops, a fresh cosine): about an hour on a CPU.",
-    "realtime-distilled": "The real-time VGG again: seed-vgg's weights, 10 epochs learning the accurate model's "
-                          "answers too (distillation; needs a model named `accurate`); then quantize it to int8 "
-                          "for the webcam.",
+    "realtime-distilled": "The real-time VGG again: seed-vgg's weights, 10 epochs learning the answers of "
+                          "seed-resnet, the most accurate shipped model, too (distillation); then quantize it to "
+                          "int8 for the webcam.",
     "stress": "Stress / no stress: mini-Xception (width 32) on the stress view of the data.",
 }
 

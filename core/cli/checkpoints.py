@@ -1,9 +1,10 @@
 """`evaluate`, `ship`, `quantize`, `card`: what is done with a trained checkpoint, from a shell."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+from ..files import to_json
 
 DATA_HELP = "data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)"
 
@@ -18,7 +19,7 @@ def cmd_evaluate(a) -> int:
     if run is not None:  # kept with the run, where the Experiments page shows it
         run.save_evaluation(res)
     if a.json:
-        print(json.dumps(res))
+        print(to_json(res, indent=None))
         return 0
     print(f"{path}  split={a.split}  tta={a.tta}  n={res['n']}")
     print(f"accuracy {res['accuracy']:.4f}   macro-F1 {res['macro_f1']:.4f}   loss {res['loss']:.4f}")
@@ -64,7 +65,7 @@ def cmd_quantize(a) -> int:
                                                 shipped_graphs_dir() / name / "confusion.png",
                                                 f"{name}: PrivateTest (int8)"))
     if a.json:
-        print(json.dumps(r))
+        print(to_json(r, indent=None))
     else:
         print(f"{dst}: PublicTest {r['int8_val_acc']:.2%} (float {r['float_val_acc']:.2%}), "
               f"PrivateTest {r['int8_test_acc']:.2%} (float {r['float_test_acc']:.2%})")
@@ -85,7 +86,7 @@ def cmd_card(a) -> int:
     if len(a.checkpoint) != 1:
         raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
     c = card(a.checkpoint[0], a.data)
-    print(json.dumps(c) if a.json else card_markdown(c))
+    print(to_json(c, indent=None) if a.json else card_markdown(c))
     return 0
 
 

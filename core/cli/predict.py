@@ -6,11 +6,11 @@ model, an unreadable image) are one line on stderr and exit code 2, never a trac
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from ..data import IMAGE_EXTENSIONS
+from ..files import to_json
 from .common import EXIT_USAGE, command_parser, fail, parse
 
 
@@ -195,7 +195,7 @@ def run(args) -> int:
                                  if f.landmarks else None, "predictions": preds})
         records.append(rec)
     if args.json:
-        print(json.dumps({"images": records}, indent=2))
+        print(to_json({"images": records}))
     else:
         print(_fmt_table(records, args.stress))
     for msg in failed:

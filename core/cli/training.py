@@ -10,8 +10,10 @@ import argparse
 import json
 import sys
 from dataclasses import MISSING, fields
+from pathlib import Path
 
 from ..config import TrainConfig
+from ..files import to_json
 from .common import fail
 
 
@@ -36,8 +38,12 @@ def _new_config(a):
 
     overrides = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in ("extra", "recipe")}
     if a.config:
-        with open(a.config) as fh:
-            overrides = {**json.load(fh), **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            given = json.loads(Path(a.config).read_text())
+            TrainConfig.from_dict(given)  # unknown keys and wrong types said here, not dropped or met later
+        except ValueError as e:
+            raise ValueError(f"{a.config}: {e}") from None
+        overrides = {**given, **{k: v for k, v in overrides.items() if v is not None}}
     cfg = recipe_config(a.recipe, **overrides)
     errs = cfg.validate()
     if errs:
@@ -90,10 +96,11 @@ def _outcome(run, as_json: bool) -> int:
     st = run.status()
     summary = run.summary()
     if as_json:
-        print(json.dumps({"run": run.id, "state": run.state(), **summary, "error": st.get("error")}, default=str))
+        print(to_json({"run": run.id, "state": run.state(), **summary, "error": st.get("error")}, indent=None))
     else:
         test = summary.get("test_acc")
-        print(f"run {run.id}: {run.state()}" + (f" test_acc {test:.4f}" if isinstance(test, float) else ""))
+        print(f"run {run.id}: {run.state()}" + (f" test_acc {test:.4f}" if isinstance(test, float) else "")
+              + (f": {st['error']}" if st.get("error") else ""))
     return 0 if run.state() in ("finished", "stopped") else 1
 
 
@@ -150,19 +157,21 @@ def cmd_runs(a) -> int:
     from ..runs import list_runs
 
     rows = []
-    for r in list_runs():
-        m, s, c = r.metrics(), r.summary(), r.config()
-        rows.append({"run": r.id, "state": r.state(), "model": c.model, "task": c.task,
-                     "epochs": f"{len(m)}/{c.epochs}", "best_val": max((x["val_acc"] for x in m), default=None),
-                     "test": s.get("test_acc"), "evaluations": len(r.evaluations())})
+    for r in list_runs():  # a damaged folder is listed as such, with what is wrong: the others as ever
+        m, s, problem = r.metrics(), r.summary(), r.problem()
+        c = None if problem.startswith("config.json") else r.config()
+        rows.append({"run": r.id, "state": "damaged" if problem else r.state(), "model": c.model if c else "?",
+                     "task": c.task if c else "?", "epochs": f"{len(m)}/{c.epochs if c else '?'}",
+                     "best_val": max((x["val_acc"] for x in m), default=None), "test": s.get("test_acc"),
+                     "evaluations": len(r.evaluations()), "problem": problem or None})
     if a.json:
-        print(json.dumps(rows))
+        print(to_json(rows, indent=None))
         return 0
     print(f"{'run':<56} {'state':<11} {'model':<14} {'task':<8} {'epochs':>7} {'best_val':>8} {'test':>6}")
     for r in rows:
         fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else "-"  # noqa: E731
         print(f"{r['run']:<56} {r['state']:<11} {r['model']:<14} {r['task']:<8} {r['epochs']:>7} "
-              f"{fmt(r['best_val']):>8} {fmt(r['test']):>6}")
+              f"{fmt(r['best_val']):>8} {fmt(r['test']):>6}" + (f"\n    {r['problem']}" if r["problem"] else ""))
     return 0
 
 

@@ -10,9 +10,9 @@ stderr and exit code 2; Ctrl-C stops it (exit 130) keeping what it did.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from ..files import to_json
 from .common import command_parser, fail, parse
 
 
@@ -141,8 +141,8 @@ def run(args) -> int:
             bar.close()
     status, tracks = analysis.status(), analysis.tracks()
     if args.json:
-        print(json.dumps({"folder": str(analysis.dir), "id": analysis.id, "settings": analysis.settings(),
-                          "status": status, "tracks": tracks}, indent=2))
+        print(to_json({"folder": str(analysis.dir), "id": analysis.id, "settings": analysis.settings(),
+                       "status": status, "tracks": tracks}))
     else:
         print(format_tracks(tracks))
         s = status

@@ -39,9 +39,15 @@ def locked(root=None):
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def is_study_name(name) -> bool:
+    """A name this app would give a study (and can name files after). A study in a shared database may have
+    been made elsewhere, under any name Optuna takes ("my study", even markup): such a one is only read."""
+    return bool(SAFE_NAME.match(str(name)))
+
+
 def check_study_name(name: str) -> str:
     name = str(name)
-    if not SAFE_NAME.match(name):
+    if not is_study_name(name):
         raise ValueError("a study name is 1 to 60 letters, digits, '-' or '_', starting with a letter or digit "
                          f"(got {name!r})")
     return name

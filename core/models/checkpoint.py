@@ -66,29 +66,38 @@ def without_training_state(state: dict) -> dict:
 
 
 def read_state(path, map_location="cpu", mmap: bool = False):
-    """`torch.load` with weights only (no code runs); UnsafeCheckpoint for a file that asks for more."""
+    """`torch.load` with weights only (no code runs); UnsafeCheckpoint for a file that asks for more,
+    CheckpointError for one that cannot be read (never PyTorch's advice to load it without weights_only)."""
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
-        what = re.search(r"GLOBAL ([\w.]+) was not an allowed global|Unsupported global: GLOBAL ([\w.]+)", str(e))
+        what = re.search(r"GLOBAL ([\w.]+) was not an allowed global|Unsupported global: GLOBAL ([\w.]+)"
+                         r"|unsupported GLOBAL ([\w.]+)", str(e))
         if not what:
-            raise  # not a pickle we can read at all: corrupt, said by the caller
+            raise CheckpointError(f"checkpoint {path} is unsafe or damaged ({torch_reason(e)}): it was not "
+                                  "opened") from None
         raise UnsafeCheckpoint(f"checkpoint {path} is unsafe to load: it asks to run or build "
-                               f"{what.group(1) or what.group(2)}, which a model file never needs; it was not "
+                               f"{next(g for g in what.groups() if g)}, which a model file never needs; it was not "
                                "opened. Delete it unless you trust and know its author.") from None
+    except Exception as e:  # truncated, empty, or not a PyTorch file at all
+        raise CheckpointError(f"checkpoint {path} is damaged or not a PyTorch file ({torch_reason(e)})") from None
+
+
+_TORCH_ADVICE = ("weights_only", "PyTorch 2.6", "Re-running", "trusted source", "file an issue", "documentation")
+
+
+def torch_reason(error: Exception) -> str:
+    """PyTorch's reason for refusing a file, without its advice: we never suggest loading a file unsafely."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip() and not any(a in ln for a in _TORCH_ADVICE)]
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = read_state(path, map_location)
-    except CheckpointError:
-        raise
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file ({type(e).__name__}: {e})") from e
+    state = read_state(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a Facial Emotion Lab checkpoint")
     return state

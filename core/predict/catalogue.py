@@ -135,7 +135,7 @@ def clear_info_cache() -> None:
 
 
 # The shipped models the pages offer first, in this order (the webcam takes the first); others follow by name.
-SHIPPED_FIRST = ("realtime", "default", "stress")
+SHIPPED_FIRST = ("realtime", "stress")
 
 
 def _shipped_rank(path: Path) -> tuple:
@@ -144,7 +144,7 @@ def _shipped_rank(path: Path) -> tuple:
 
 def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
     """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): shipped `*.pt` first
-    (realtime, default, stress, then the others by name),
+    (realtime, stress, then the others by name),
     then runs' `runs/*/best.pt` (newest first): only the promoted ones (what the webcam and compare
     pages offer), or `runs="all"`, or `runs="none"`. With no `model_dir`, runs come from core.runs'
     runs folder ($FEL_RUNS_DIR, default model/runs). Cheap: each file is read once per mtime."""

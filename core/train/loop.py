@@ -19,7 +19,8 @@ from ..data import default_data_path, load_dataset, pixel_stats
 from ..evaluate import evaluate_model
 from ..files import write_json
 from ..models import count_parameters, create_model
-from ..models.checkpoint import build_model, load_checkpoint, save_checkpoint, write_checkpoint_state
+from ..models.checkpoint import (CheckpointError, build_model, load_checkpoint, save_checkpoint,
+                                 write_checkpoint_state)
 from ..models.layout import channels_last_ok
 from ..runs import Run
 from . import distributed
@@ -29,7 +30,7 @@ from .finetune import load_start_weights
 from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
 from .preflight import check_before_start
-from .step import autocast_for, make_batch, train_step
+from .step import autocast_for, divergence, make_batch, train_step
 
 
 class _StopFlag:
@@ -133,10 +134,14 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
 
     if resume and run.last_path.exists():
         ck = load_checkpoint(run.last_path, map_location=dev)
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
+        try:
+            model.load_state_dict(ck["state_dict"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:  # a checkpoint, but not this run's last
+            raise CheckpointError(f"{run.last_path} cannot resume this run ({type(e).__name__}: {str(e)[:200]}): "
+                                  "delete it to train the run from the start") from None
         if ctx.main and ck.get("rng_device", "cpu") == gen.device.type:
             gen.set_state(ck["rng"].cpu())
         else:  # another rank, or another device: a fresh stream for the rest of the epoch
@@ -182,8 +187,17 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
             if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step()
             step += 1
+            loss_value = loss.item()
+            diverged = divergence(loss_value, epoch + 1, step)
+            if distributed.any_rank(bool(diverged), ctx):  # every rank ends at the same step
+                if main:  # no checkpoint: its weights are NaN; the folder stays, with the reason
+                    run.log("FAILED: " + (diverged or "the loss of another process became NaN or infinite"))
+                    run.set_status("failed", error=diverged or "the loss became NaN or infinite: lower the "
+                                   "learning rate", diverged=True)
+                bar.close()
+                return run
             pred = logits.argmax(1)
-            sums["loss"] += loss.item() * len(y)
+            sums["loss"] += loss_value * len(y)
             sums["correct"] += float(lam * (pred == y).sum().item() + (1 - lam) * (pred == y_b).sum().item())
             sums["seen"] += len(y)
             sums["seconds"] += time.time() - t0

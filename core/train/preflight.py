@@ -10,7 +10,8 @@ from .device import resolve_device
 
 def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
     """ValueError with every problem of the config at once, else the first other problem (RuntimeError for
-    the device, CheckpointError for a missing teacher or starting checkpoint, DataError for the data set).
+    the device, CheckpointError for a teacher or starting checkpoint that is missing or cannot be read,
+    ValueError for one of other classes, DataError for the data set).
     Raised here, no run folder is left behind. The data set is read through its cache, so the run's own load
     is then instant."""
     errs = cfg.validate()
@@ -27,6 +28,10 @@ def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
     if data:
         classes = load_dataset(cfg.data or None, image_size=cfg.image_size, task=cfg.task,
                                val_fraction=cfg.val_fraction, seed=cfg.seed).classes
+    if cfg.teacher and classes is not None:  # loaded as the run would: unsafe, damaged or of other classes
+        from .distill import make_teacher
+
+        make_teacher(cfg.teacher, classes, cfg.input_size)
     if cfg.init:
         from .finetune import start_weights
 

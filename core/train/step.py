@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn.functional as F
@@ -48,3 +49,12 @@ def train_step(model, opt, x01, y, mean: float, std: float, cfg: TrainConfig, te
     loss.backward()
     opt.step()
     return logits, loss
+
+
+def divergence(loss_value: float, epoch: int, batch: int) -> str:
+    """Why training cannot go on ("" while the loss is a number): once it is NaN or infinite, every later step
+    is too, and the weights are lost."""
+    if math.isfinite(loss_value):
+        return ""
+    what = "NaN" if math.isnan(loss_value) else "infinite"
+    return f"loss became {what} at epoch {epoch}, batch {batch}: lower the learning rate"

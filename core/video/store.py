@@ -22,7 +22,7 @@ import os
 import time
 from pathlib import Path
 
-from ..files import marked_folders, read_json, read_lines, remove_folder, to_json, write_json
+from ..files import marked_folders, read_json, read_lines, read_object, read_status, remove_folder, to_json, write_json
 from ..processes import owner, pid_alive
 from ..runs import check_run_id, new_run_id
 from ..settings import video_dir
@@ -86,19 +86,20 @@ class VideoAnalysis:
 
     # ------------------------------------------------------------ contents
     def settings(self) -> dict:
-        return read_json(self.settings_path, {}) or {}
+        return read_object(self.settings_path, {})
 
     def write_settings(self, data: dict) -> None:
         write_json(self.settings_path, data)
 
     def status(self) -> dict:
-        return read_json(self.status_path, {"state": "failed", "error": "status.json is missing or unreadable"})
+        return read_status(self.status_path, STATES)
 
     def set_status(self, state: str, **fields) -> dict:
         """The only writer of status.json; "running" records this process as the owner."""
-        assert state in STATES, state
-        old = read_json(self.status_path, {}) or {}
-        data = {k: v for k, v in old.items() if k not in ("error", "warning") or k in fields}
+        if state not in STATES:
+            raise ValueError(f"{state!r} is not an analysis state ({', '.join(STATES)})")
+        old = read_object(self.status_path, {})
+        data = {k: v for k, v in old.items() if k not in ("error", "warning", "damaged") or k in fields}
         data.update(state=state, updated=time.time(), **fields)
         if state == "running":
             data.update(owner())
@@ -124,17 +125,18 @@ class VideoAnalysis:
         return state
 
     def progress(self) -> dict:
-        return read_json(self.progress_path, {}) or {}
+        return read_object(self.progress_path, {})
 
     def write_progress(self, **fields) -> None:
         write_json(self.progress_path, {**fields, "time": time.time()})
 
     def frames(self) -> list[dict]:
         """Every analysed frame so far, in order (a torn last line, from a kill mid-write, is left out)."""
-        return read_lines(self.frames_path)
+        return [row for row in read_lines(self.frames_path) if isinstance(row, dict)]
 
     def tracks(self) -> list[dict]:
-        return list((read_json(self.tracks_path, {}) or {}).get("tracks", []))
+        tracks = read_object(self.tracks_path, {}).get("tracks")
+        return [t for t in tracks if isinstance(t, dict)] if isinstance(tracks, list) else []
 
     def write_tracks(self, tracks: list[dict], **fields) -> None:
         write_json(self.tracks_path, {"tracks": tracks, **fields, "time": time.time()})

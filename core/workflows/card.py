@@ -23,16 +23,21 @@ from .evaluation import Subject, open_subject
 
 
 def latency_ms_per_face(model, input_size: int = 48, threads: int = 2, repeats: int = 200) -> float:
-    """Median time of one forward pass on one face, after warm-up, with `threads` torch threads."""
+    """Median time of one forward pass on one face, after warm-up, with `threads` torch threads (the process's
+    own thread count given back afterwards: a card measured inside the app must not slow it down)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
     x = torch.randn(1, 1, input_size, input_size)
     times = []
-    with torch.inference_mode():
-        for i in range(repeats + 20):
-            t = time.perf_counter()
-            model(x)
-            if i >= 20:
-                times.append(time.perf_counter() - t)
+    try:
+        with torch.inference_mode():
+            for i in range(repeats + 20):
+                t = time.perf_counter()
+                model(x)
+                if i >= 20:
+                    times.append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(before)
     return float(np.median(times) * 1000)
 
 
@@ -112,19 +117,29 @@ def card_table(paths) -> str:
              "CPU ms / face | training |", "|---|---|---|---|---|---|---|---|---|---|"]
     for path in paths:
         path = Path(path)
-        c = json.loads(path.read_text())
-        ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
-        size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
-        arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
-        if c.get("quantized"):
-            arch += ", int8"
-        if tuple(c["classes"]) == STRESS_CLASSES:
-            arch += ", stress / no stress"
-        t = c.get("training") or {}
-        trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
-        trained += _started_from(c, " on top of {}")
-        lines.append(f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
-                     f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
-                     f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
-                     f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")
+        try:
+            lines.append(_card_row(path, json.loads(path.read_text())))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:  # one damaged card
+            lines.append(f"| {path.name.removesuffix('.card.json')} | damaged card: {type(e).__name__} "
+                         f"{str(e)[:60]} |" + " |" * 8)
     return "\n".join(lines)
+
+
+def _card_row(path: Path, c: dict) -> str:
+    """One card's row of the table (KeyError, TypeError... where the card is damaged)."""
+    if not isinstance(c, dict):
+        raise ValueError("not a JSON object")
+    ckpt = path.with_name(path.name.removesuffix(".card.json") + ".pt")
+    size = f"{ckpt.stat().st_size / 1e6:.2f} MB" if ckpt.exists() else "-"
+    arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
+    if c.get("quantized"):
+        arch += ", int8"
+    if tuple(c["classes"]) == STRESS_CLASSES:
+        arch += ", stress / no stress"
+    t = c.get("training") or {}
+    trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
+    trained += _started_from(c, " on top of {}")
+    return (f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
+            f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
+            f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
+            f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")

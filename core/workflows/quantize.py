@@ -22,6 +22,9 @@ from ..models.int8 import BACKEND, plain_state_dict, quantize_model
 from .evaluation import open_subject
 
 
+MIN_CALIBRATION = 32  # images: below that the activations' ranges are guesses, and the int8 model answers noise
+
+
 def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, backend: str = BACKEND,
                         overwrite: bool = False) -> dict:
     """Write an int8 copy of checkpoint `src` to `dst`, calibrated on `images` random training images of
@@ -30,6 +33,9 @@ def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, 
     (FileExistsError) unless `overwrite`: a model someone made is never replaced by accident."""
     if Path(dst).exists() and not overwrite:
         raise FileExistsError(f"{Path(dst).name} exists already in {Path(dst).parent}: choose another name")
+    if not MIN_CALIBRATION <= int(images) <= 1_000_000:
+        raise ValueError(f"calibrate on {MIN_CALIBRATION} to 1000000 images, not {images}: fewer leave the int8 "
+                         "ranges unmeasured (2048, the default, is plenty)")
     subject = open_subject(src, data)
     state, model, ds = subject.state, subject.model, subject.dataset
     if state.get("quantized"):
