@@ -212,7 +212,7 @@ def test_sigterm_stops_cleanly(synthetic_csv):
 
 def test_torn_metrics_line_is_ignored(synthetic_csv):
     run = Run.create(_cfg(synthetic_csv))
-    run.append_metrics({"epoch": 1, "val_acc": 0.5})
+    run.append_metrics({"epoch": 1, "train_acc": 0.4, "val_acc": 0.5})
     with open(run.metrics_path, "a") as f:
         f.write('{"epoch": 2, "val_a')
     assert [r["epoch"] for r in run.metrics()] == [1]

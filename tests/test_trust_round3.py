@@ -13,7 +13,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import TrainConfig
-from core.files import write_json
 from core.runs import Run
 
 ROOT = Path(__file__).resolve().parent.parent
