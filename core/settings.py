@@ -22,7 +22,7 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_WEBCAM_STATS | a file the webcam analyser writes its counters to (browser tests) | none |
 | FEL_KEEP_FREED_MEMORY | 0: leave glibc's malloc thresholds alone | 1 |
 | FEL_DETECTOR | the face detector the pages and the CLI start with | the best one installed |
-| FEL_YUNET_MODEL | YuNet's ONNX file (OpenCV's engine) | `<model>/detectors/face_detection_yunet_2023mar.onnx` |
+| FEL_YUNET_MODEL | YuNet's ONNX file (OpenCV's engine) | `<repo>/model/detectors/face_detection_yunet_2023mar.onnx` |
 | FEL_YUNET_ENGINE | `opencv` or `yuface`: how YuNet runs | OpenCV where its file is here, else yuface |
 | FEL_DDP_TIMEOUT | seconds a training process waits for the others before it ends the run as failed | 300 |
 | FEL_DDP_TRACE | (tests) a folder where each training process writes what it trained on | none |

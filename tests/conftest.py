@@ -8,6 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from core.native import before_tensorflow  # noqa: E402
+
+before_tensorflow()  # some tests import TensorFlow themselves (importorskip): Triton first, as core does (core/native.py)
+
 # ---------------------------------------------------------------- core (project lead)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...settings import model_dir, yunet_engine_name, yunet_model_file
+from ...settings import ROOT, yunet_engine_name, yunet_model_file
 
 # YuNet 2023 (libfacedetection.train `onnx/yunet_s_640_640.onnx`, the same bytes as opencv_zoo's
 # `face_detection_yunet_2023mar.onnx`): MIT in opencv_zoo, Apache-2.0 in libfacedetection.train
@@ -40,8 +40,9 @@ _CHECKED: dict = {}
 
 
 def default_model_path() -> Path:
-    """Where `fetch_yunet_model` puts the file, and where it is looked for when FEL_YUNET_MODEL is not set."""
-    return model_dir() / "detectors" / YUNET_FILE
+    """Where `fetch_yunet_model` puts the file, and where it is looked for when FEL_YUNET_MODEL is not set: the
+    repository's model/detectors/, wherever FEL_MODEL_DIR points the emotion models."""
+    return ROOT / "model" / "detectors" / YUNET_FILE
 
 
 def yunet_model_path() -> Path:
