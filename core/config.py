@@ -12,89 +12,107 @@ SCHEDULES = ("cosine", "onecycle", "plateau", "none")
 TASKS = ("emotion", "stress")
 
 
+def config_field(name: str):
+    """The TrainConfig field `name` (its metadata: help, label, bounds)."""
+    return next(f for f in fields(TrainConfig) if f.name == name)
+
+
+def bounds_problem(f, value) -> str:
+    """The message for a value outside field `f`'s bounds ("" when inside, or when the field has none or is unset)."""
+    bounds = f.metadata.get("bounds")
+    if not bounds or value is None or not isinstance(value, (int, float)):
+        return ""
+    low, high, kind = bounds
+    ok = (low is None or (value >= low if kind[0] == "[" else value > low)) and \
+         (high is None or (value <= high if kind[1] == "]" else value < high))
+    if ok:
+        return ""
+    label = f.metadata.get("label") or f.name
+    if high is None:
+        return f"{label} must be {'>=' if kind[0] == '[' else '>'} {low}"
+    if kind == "[]":
+        return f"{label} must be between {low} and {high}"
+    if kind == "(]":
+        return f"{label} must be > {low} and <= {high}"
+    return f"{label} must be in {kind[0]}{low}, {high}{kind[1]}"
+
 
 def teacher_sources(teacher: str) -> list[str]:
     """The checkpoints a run's `teacher` names: one, or several separated by commas."""
     return [t.strip() for t in str(teacher or "").split(",") if t.strip()]
 
+def _f(default, help: str, label: str = "", bounds: tuple | None = None, *, factory=None):
+    """A TrainConfig field with what every reader of it needs, said once: its label and help (the CLI's flags,
+    the Train page's form, the search space) and its bounds (`validate`, the form's limits, the search's)."""
+    meta = {"help": help, "label": label, "bounds": bounds}
+    return field(default_factory=factory, metadata=meta) if factory else field(default=default, metadata=meta)
+
+
+# bounds: (low, high, "[]" closed, "[)" or "(]" half-open, "()" open); None on a side = no limit
 @dataclass
 class TrainConfig:
-    data: str = ""                 # CSV or image folder; empty = core.data.default_data_path()
-    task: str = "emotion"          # emotion (7 classes or the folder's) or stress (binary view)
-    model: str = "mini_xception"
-    width: int | None = None       # None = the architecture's default
-    dropout: float | None = None
-    image_size: int = 48
-    epochs: int = 30
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    # fine-tuning: start from a trained checkpoint's weights (same architecture and classes) instead of random ones
-    init: str = ""
-    # knowledge distillation: also learn the soft answers of a trained teacher (a checkpoint path or model name;
-    # several, comma-separated: their average answer)
-    teacher: str = ""
-    distill: float = 0.5           # weight of the teacher's soft targets in the loss (the labels get the rest)
-    temperature: float = 4.0       # softens both distributions; the KL term is scaled by T^2
+    data: str = _f("", "CSV or image folder; empty = the FER2013 copy found (core.data.default_data_path)", "data set")
+    task: str = _f("emotion", "emotion (7 classes, or the folder's) or stress (the binary view)", "task")
+    model: str = _f("mini_xception", "the architecture (python -m core models)", "model")
+    width: int | None = _f(None, "channels of the first block; empty = the architecture's default", "width",
+                           (4, 512, "[]"))
+    dropout: float | None = _f(None, "share of units switched off at random in training, against over-fitting",
+                               "dropout", (0, 1, "[)"))
+    image_size: int = _f(48, "the faces' size in pixels", "image size", (16, 256, "[]"))
+    epochs: int = _f(30, "passes over the training images", "epochs", (1, 1000, "[]"))
+    batch_size: int = _f(128, "images per step", "batch size", (1, 4096, "[]"))
+    optimizer: str = _f("sgd", "SGD (Nesterov momentum), Adam or AdamW", "optimizer")
+    lr: float = _f(0.05, "typical: 0.05 for SGD, 0.001 to 0.005 for Adam(W)", "learning rate", (0, 10, "(]"))
+    momentum: float = _f(0.9, "used by SGD only", "momentum (SGD)", (0, 1, "[)"))
+    weight_decay: float = _f(5e-4, "pulls weights towards 0 (not BatchNorm or biases)", "weight decay", (0, 1, "[)"))
+    schedule: str = _f("cosine", "cosine: decays smoothly after a warm-up; onecycle: up then down; plateau: halves "
+                       "when validation stalls; none: constant", "schedule")
+    warmup_epochs: float = _f(1.0, "the learning rate climbs from 0 during these epochs", "warm-up epochs")
+    label_smoothing: float = _f(0.1, "softens the targets: FER2013's labels are noisy, 0.1 helps", "label smoothing",
+                                (0, 1, "[)"))
+    init: str = _f("", "start from a trained checkpoint's weights (same architecture and classes) instead of "
+                   "random ones: fine-tuning", "start from")
+    teacher: str = _f("", "also learn the soft answers of a trained teacher (a checkpoint path or model name; "
+                      "several, comma-separated: their average answer)", "teacher")
+    distill: float = _f(0.5, "share of the loss from the teacher's answers; the labels get the rest",
+                        "distillation weight", (0, 1, "[]"))
+    temperature: float = _f(4.0, "softens both distributions; the KL term is scaled by T^2", "distillation temperature",
+                            (0.5, 20, "[]"))
     # augmentation, applied to whole batches on the tensors
-    flip: bool = True
-    shift: int = 4                 # random translation, pixels
-    rotate: float = 10.0           # degrees
-    scale: float = 0.1             # +-10 %
-    erase: float = 0.25            # probability of random erasing
-    crop: int = 0                  # train on random crops of this size (e.g. 40 of 48), test on the centre; 0 = off
-    mixup: float = 0.0             # mixup's Beta(alpha, alpha); 0 = off
-    cutmix: float = 0.0            # CutMix's Beta(alpha, alpha); 0 = off (both on: each batch takes one)
-    channels_last: bool = True     # NHWC memory layout where every layer is safe in it (faster on CPU and GPU)
-    amp: bool = True               # bf16 autocast on a CUDA GPU or a CPU with bf16 in hardware (else float32)
-    seed: int = 0
-    threads: int = 0               # 0 = all cores
-    device: str = "auto"           # auto = a CUDA GPU if there is one, else the CPU; or cpu, cuda, cuda:N
-    val_fraction: float = 0.1      # folder data sets without a val/ folder
-    limit: int = 0                 # use only this many training images (0 = all): quick tries
-    name: str = ""                 # what the user called the run
-    recipe: str = ""
-    extra: dict = field(default_factory=dict)
+    flip: bool = _f(True, "mirror left-right", "flip")
+    shift: int = _f(4, "random translation, pixels (at most a quarter of the image)", "shift (pixels)", (0, 64, "[]"))
+    rotate: float = _f(10.0, "random rotation, degrees either way", "rotation (degrees)", (0, 45, "[]"))
+    scale: float = _f(0.1, "random zoom, +- this share", "scale", (0, 0.5, "[]"))
+    erase: float = _f(0.25, "probability of blanking a random patch", "erase probability", (0, 1, "[]"))
+    crop: int = _f(0, "train on random crops of this size (e.g. 40 of 48), test on the centre; 0 = off", "crop")
+    mixup: float = _f(0.0, "mixup's Beta(alpha, alpha); 0 = off, 0.2 is usual", "mixup alpha", (0, 5, "[]"))
+    cutmix: float = _f(0.0, "CutMix's Beta(alpha, alpha); 0 = off (both on: each batch takes one)", "cutmix alpha",
+                       (0, 5, "[]"))
+    channels_last: bool = _f(True, "NHWC memory layout where every layer is safe in it (faster on CPU and GPU)",
+                             "channels last")
+    amp: bool = _f(True, "bf16 autocast on a CUDA GPU or a CPU with bf16 in hardware (else float32)", "bf16")
+    seed: int = _f(0, "same seed, same settings: the same run", "seed")
+    threads: int = _f(0, "CPU threads; 0 = all cores", "threads", (0, 256, "[]"))
+    device: str = _f("auto", "auto = a CUDA GPU if there is one, else the CPU; or cpu, cuda, cuda:N", "device")
+    val_fraction: float = _f(0.1, "folder data sets without a val/ folder: the share of train set aside",
+                             "validation fraction", (0, 0.5, "()"))
+    limit: int = _f(0, "use only this many training images (0 = all): quick tries", "limit", (0, None, "[]"))
+    name: str = _f("", "what the user called the run", "name")
+    recipe: str = _f("", "the recipe it started from", "recipe")
+    extra: dict = _f(None, "anything else a caller keeps with the run", "extra", factory=dict)
 
     def validate(self) -> list[str]:
         """Every problem at once, in words a user can act on (empty list = fine)."""
         errs = []
-        if self.model not in list_models():
-            errs.append(f"model must be one of {', '.join(list_models())}")
-        if self.task not in TASKS:
-            errs.append(f"task must be one of {', '.join(TASKS)}")
-        if self.optimizer not in OPTIMIZERS:
-            errs.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            errs.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+        for name, choices in (("model", list_models()), ("task", TASKS), ("optimizer", OPTIMIZERS),
+                              ("schedule", SCHEDULES)):
+            if getattr(self, name) not in choices:
+                errs.append(f"{name} must be one of {', '.join(choices)}")
+        errs += [msg for f in fields(self) if (msg := bounds_problem(f, getattr(self, f.name)))]
         checks = [
-            (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
-            (1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096"),
-            (0 < self.lr <= 10, "learning rate must be > 0 and <= 10"),
-            (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
-            (0 <= self.weight_decay < 1, "weight decay must be in [0, 1)"),
-            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
-            (0 <= self.distill <= 1, "distillation weight must be in [0, 1]"),
-            (0.5 <= self.temperature <= 20, "distillation temperature must be between 0.5 and 20"),
             (0 <= self.warmup_epochs <= max(self.epochs, 1), "warm-up must not be longer than the run"),
-            (16 <= self.image_size <= 256, "image size must be between 16 and 256"),
-            (self.width is None or 4 <= self.width <= 512, "width must be between 4 and 512"),
-            (self.dropout is None or 0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (0 <= self.shift <= self.image_size // 4, "shift must be between 0 and a quarter of the image"),
-            (0 <= self.rotate <= 45, "rotation must be between 0 and 45 degrees"),
-            (0 <= self.scale <= 0.5, "scale must be between 0 and 0.5"),
-            (0 <= self.erase <= 1, "erase probability must be in [0, 1]"),
             (self.crop == 0 or 16 <= self.crop <= self.image_size, "crop must be 0 (off) or between 16 and the image size"),
-            (0 <= self.mixup <= 5, "mixup alpha must be between 0 (off) and 5"),
-            (0 <= self.cutmix <= 5, "cutmix alpha must be between 0 (off) and 5"),
-            (0 <= self.threads <= 256, "threads must be between 0 and 256"),
-            (0 < self.val_fraction < 0.5, "validation fraction must be in (0, 0.5)"),
-            (self.limit >= 0, "limit must be >= 0"),
         ]
         errs += [msg for ok, msg in checks if not ok]
         if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", self.device or "")):

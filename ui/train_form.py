@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.config import OPTIMIZERS, SCHEDULES, TrainConfig, config_field
 from core.data import default_data_path
 from core.models import describe, list_models, model_defaults
 from core.predict.catalogue import discover_models
@@ -129,6 +129,23 @@ def config_from_form(prefix: str = "tr_") -> TrainConfig:
     )
 
 
+def field_help(name: str) -> str:
+    """The help TrainConfig says for a field (core.config), as a sentence."""
+    text = config_field(name).metadata.get("help") or ""
+    return (text[:1].upper() + text[1:] + ".") if text else ""
+
+
+def field_input(container, name: str, prefix: str, label: str, step, fmt: str | None = None, **limits):
+    """A number input for TrainConfig field `name`: its help and, unless given, its limits from the config (an
+    open bound becomes the nearest value the widget can take)."""
+    low, high, kind = config_field(name).metadata.get("bounds") or (None, None, "[]")
+    if low is not None and "min_value" not in limits:
+        limits["min_value"] = type(step)(low if kind[0] == "[" else low + step)
+    if high is not None and "max_value" not in limits:
+        limits["max_value"] = type(step)(high if kind[1] == "]" else high - step)
+    return container.number_input(label, step=step, format=fmt, key=prefix + name, help=field_help(name), **limits)
+
+
 AUG_LABELS = {"flip": "Flip", "shift": "Shift", "rotate": "Rotate", "scale": "Scale", "erase": "Erase"}
 
 
@@ -144,35 +161,25 @@ def recipe_section(prefix: str = "tr_") -> None:
     c1, c2, c3 = st.columns([2, 1, 1])
     c1.selectbox("Model", list_models(), key=p + "model", on_change=lambda: on_model_change(p),
                  help="\n".join(f"- **{m}**: {describe(m)}" for m in list_models()))
-    c2.number_input("Width", min_value=4, max_value=512, step=4, key=p + "width",
-                    help="Channels of the first layer; deeper layers have more. Wider = more accurate, slower.")
-    c3.number_input("Dropout", min_value=0.0, max_value=0.95, step=0.05, key=p + "dropout",
-                    help="Share of units switched off at random in training, against over-fitting.")
+    field_input(c2, "width", p, "Width", 4)
+    field_input(c3, "dropout", p, "Dropout", 0.05)
     st.caption(describe(st.session_state[p + "model"]))
 
 
 def optimisation_section(prefix: str = "tr_") -> None:
     p = prefix
     c1, c2, c3 = st.columns(3)
-    c1.number_input("Epochs", min_value=1, max_value=1000, step=1, key=p + "epochs",
-                    help="Passes over the training images.")
-    c2.selectbox("Batch size", [8, 16, 32, 64, 128, 256, 512], key=p + "batch_size", help="Images per step.")
-    c3.selectbox("Optimizer", OPTIMIZERS, key=p + "optimizer", help="SGD (Nesterov momentum), Adam or AdamW.")
+    field_input(c1, "epochs", p, "Epochs", 1)
+    c2.selectbox("Batch size", [8, 16, 32, 64, 128, 256, 512], key=p + "batch_size", help=field_help("batch_size"))
+    c3.selectbox("Optimizer", OPTIMIZERS, key=p + "optimizer", help=field_help("optimizer"))
     c1, c2, c3 = st.columns(3)
-    c1.number_input("Learning rate", min_value=1e-6, max_value=10.0, step=1e-4, format="%g", key=p + "lr",
-                    help="Typical: 0.05 for SGD, 0.001 to 0.005 for Adam(W).")
-    c2.selectbox("Schedule", SCHEDULES, key=p + "schedule",
-                 help="cosine: decays smoothly after a warm-up; onecycle: up then down; plateau: halves when "
-                      "validation stalls; none: constant.")
-    c3.number_input("Warm-up epochs", min_value=0.0, max_value=100.0, step=0.5, key=p + "warmup_epochs",
-                    help="The learning rate climbs from 0 during these epochs.")
+    field_input(c1, "lr", p, "Learning rate", 1e-4, "%g", min_value=1e-6)
+    c2.selectbox("Schedule", SCHEDULES, key=p + "schedule", help=field_help("schedule"))
+    field_input(c3, "warmup_epochs", p, "Warm-up epochs", 0.5, min_value=0.0, max_value=100.0)
     c1, c2, c3 = st.columns(3)
-    c1.number_input("Weight decay", min_value=0.0, max_value=0.99, step=1e-4, format="%g", key=p + "weight_decay",
-                    help="Pulls weights towards 0 (not BatchNorm or biases).")
-    c2.number_input("Label smoothing", min_value=0.0, max_value=0.99, step=0.05, key=p + "label_smoothing",
-                    help="Softens the targets: FER2013's labels are noisy, 0.1 helps.")
-    c3.number_input("Momentum", min_value=0.0, max_value=0.999, step=0.05, key=p + "momentum",
-                    help="Used by SGD only.")
+    field_input(c1, "weight_decay", p, "Weight decay", 1e-4, "%g", max_value=0.99)
+    field_input(c2, "label_smoothing", p, "Label smoothing", 0.05, max_value=0.99)
+    field_input(c3, "momentum", p, "Momentum", 0.05, max_value=0.999)
     teachers = teacher_options()
     if st.session_state.get(p + "teacher") not in teachers:  # a teacher deleted since it was picked
         st.session_state[p + "teacher"] = ""
@@ -181,9 +188,7 @@ def optimisation_section(prefix: str = "tr_") -> None:
                  help="A trained model whose soft answers the new model also learns, on the same augmented "
                       "images: the usual way to make a small, fast model nearly as good as a big one. The "
                       "teacher must know the same classes (emotions, or stress / no stress).")
-    c2.number_input("Teacher's weight", min_value=0.0, max_value=1.0, step=0.1, key=p + "distill",
-                    disabled=not st.session_state.get(p + "teacher"),
-                    help="Share of the loss from the teacher's answers; the labels get the rest.")
+    field_input(c2, "distill", p, "Teacher's weight", 0.1, disabled=not st.session_state.get(p + "teacher"))
     starts = start_options()
     if st.session_state.get(p + "init") not in starts:
         st.session_state[p + "init"] = ""
@@ -256,22 +261,16 @@ def augmentation_section(prefix: str = "tr_") -> None:
     c1.selectbox("Random crops", list(CROPS), format_func=CROPS.get, key=p + "crop",
                  help="Train on random crops of the 48 px faces (tested on the centre crop, or ten crops): about "
                       "30% less work per image, and the usual recipe of the most accurate FER2013 models.")
-    c2.number_input("Mixup", min_value=0.0, max_value=5.0, step=0.1, key=p + "mixup",
-                    help="Blend each batch with a shuffled copy of itself (Beta(alpha, alpha) weights); 0 = off, "
-                         "0.2 is usual. Best with long schedules.")
-    c3.number_input("CutMix", min_value=0.0, max_value=5.0, step=0.1, key=p + "cutmix",
-                    help="Paste a patch of another image into each one, labels mixed by area; 0 = off, 1 is usual.")
+    field_input(c2, "mixup", p, "Mixup", 0.1)
+    field_input(c3, "cutmix", p, "CutMix", 0.1)
 
 
 def advanced_section(prefix: str = "tr_") -> None:
     p = prefix
     c1, c2 = st.columns(2)
-    c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=p + "seed",
-                    help="Same seed, same settings: the same run.")
-    c2.number_input("Training images (0 = all)", min_value=0, step=1000, key=p + "limit",
-                    help="Train on a random subset: for quick tries.")
-    c1.number_input("CPU threads (0 = all)", min_value=0, max_value=256, step=1, key=p + "threads")
-    c2.number_input("Validation share", min_value=0.01, max_value=0.49, step=0.01, key=p + "val_fraction",
-                    help="For image folders without a val/ folder: the share of train set aside.")
+    field_input(c1, "seed", p, "Seed", 1, min_value=0, max_value=2**31 - 1)
+    field_input(c2, "limit", p, "Training images (0 = all)", 1000)
+    field_input(c1, "threads", p, "CPU threads (0 = all)", 1)
+    field_input(c2, "val_fraction", p, "Validation share", 0.01)
     st.caption(f"Runs train on this machine's **{describe_device()}**; a CUDA GPU is used automatically when "
                "there is one, and its checkpoints still run on a CPU.")

@@ -26,11 +26,14 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         kind = str(f.type)
         default_text = f.default if f.default is not MISSING else ""
+        what = f.metadata.get("help", "")
         if "bool" in kind:
-            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"default {default_text}")
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{what} (default {default_text})")
         else:
             typ = int if kind.startswith("int") else float if kind.startswith("float") else str
-            g.add_argument(flag, type=typ, default=None, metavar=f.name.upper(), help=f"default {default_text!r}")
+            g.add_argument(flag, type=typ, default=None, metavar=f.name.upper(),
+                           help=f"{what} (default {default_text!r})".replace("%", "%%"))
 
 
 def _new_config(a):

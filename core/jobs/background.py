@@ -43,12 +43,12 @@ def start_search(study: str, n_trials: int = 10, epochs: int = 10, models=None, 
     Trials take a queue slot like any run. Returns the process record."""
     from ..models import list_models
     from ..train.recipes import RECIPES
-    from .search import validate_space
+    from .search import MAX_TRIALS, validate_space
 
     study = check_study_name(study)
     errs = []
-    if not (1 <= int(n_trials) <= 1000):
-        errs.append("number of trials must be between 1 and 1000")
+    if not (1 <= int(n_trials) <= MAX_TRIALS):
+        errs.append(f"number of trials must be between 1 and {MAX_TRIALS}")
     if not (1 <= int(epochs) <= 1000):
         errs.append("epochs per trial must be between 1 and 1000")
     if int(limit) < 0:

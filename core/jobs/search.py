@@ -29,30 +29,34 @@ import time
 import zlib
 from pathlib import Path
 
-from ..config import TASKS, TrainConfig
+from ..config import TASKS, TrainConfig, config_field
 from ..processes import hostname, pid_alive, process_start_time
 from ..runs import Run
 from ..settings import runs_root, study_storage
 from .places import check_study_name, locked, searches_dir
 
-# what can be searched: kind, the widest sensible range, and the default range offered
+# what can be searched: its kind and the default range offered. Its label and the values it may take are
+# TrainConfig's (core.config: the field's metadata and `validate`), said there once.
 SEARCHABLE: dict[str, dict] = {
-    "lr": dict(kind="float", label="learning rate", bounds=(1e-5, 1.0), default={"low": 1e-4, "high": 0.1, "log": True}),
-    "weight_decay": dict(kind="float", label="weight decay", bounds=(0.0, 0.1),
-                         default={"low": 1e-6, "high": 1e-2, "log": True}),
-    "label_smoothing": dict(kind="float", label="label smoothing", bounds=(0.0, 0.5), default={"low": 0.0, "high": 0.2}),
-    "dropout": dict(kind="float", label="dropout", bounds=(0.0, 0.9), default={"low": 0.0, "high": 0.5}),
-    "momentum": dict(kind="float", label="momentum (SGD)", bounds=(0.0, 0.99), default={"low": 0.8, "high": 0.95}),
-    "erase": dict(kind="float", label="random erasing probability", bounds=(0.0, 1.0), default={"low": 0.0, "high": 0.5}),
-    "rotate": dict(kind="float", label="rotation (degrees)", bounds=(0.0, 45.0), default={"low": 0.0, "high": 20.0}),
-    "scale": dict(kind="float", label="scale jitter", bounds=(0.0, 0.5), default={"low": 0.0, "high": 0.2}),
-    "shift": dict(kind="int", label="shift (pixels)", bounds=(0, 12), default={"low": 0, "high": 6}),
-    "batch_size": dict(kind="categorical", label="batch size", default={"choices": [64, 128, 256]}),
-    "optimizer": dict(kind="categorical", label="optimizer", default={"choices": ["sgd", "adamw"]}),
-    "schedule": dict(kind="categorical", label="learning-rate schedule", default={"choices": ["cosine", "onecycle"]}),
-    "model": dict(kind="categorical", label="architecture", default={"choices": ["mini_xception", "model48"]}),
-    "width": dict(kind="categorical", label="width (channels)", default={"choices": [16, 32]}),
+    "lr": dict(kind="float", default={"low": 1e-4, "high": 0.1, "log": True}),
+    "weight_decay": dict(kind="float", default={"low": 1e-6, "high": 1e-2, "log": True}),
+    "label_smoothing": dict(kind="float", default={"low": 0.0, "high": 0.2}),
+    "dropout": dict(kind="float", default={"low": 0.0, "high": 0.5}),
+    "momentum": dict(kind="float", default={"low": 0.8, "high": 0.95}),
+    "erase": dict(kind="float", default={"low": 0.0, "high": 0.5}),
+    "rotate": dict(kind="float", default={"low": 0.0, "high": 20.0}),
+    "scale": dict(kind="float", default={"low": 0.0, "high": 0.2}),
+    "shift": dict(kind="int", default={"low": 0, "high": 6}),
+    "batch_size": dict(kind="categorical", default={"choices": [64, 128, 256]}),
+    "optimizer": dict(kind="categorical", default={"choices": ["sgd", "adamw"]}),
+    "schedule": dict(kind="categorical", default={"choices": ["cosine", "onecycle"]}),
+    "model": dict(kind="categorical", default={"choices": ["mini_xception", "model48"]}),
+    "width": dict(kind="categorical", default={"choices": [16, 32]}),
 }
+for _name, _spec in SEARCHABLE.items():
+    _spec["label"] = config_field(_name).metadata["label"]
+    _spec["bounds"] = tuple(v for v in (config_field(_name).metadata["bounds"] or (None, None, ""))[:2])
+MAX_TRIALS = 1000  # a study's trials in one command, from the shell or the app
 DEFAULT_PARAMS = ("lr", "weight_decay", "label_smoothing", "optimizer")
 
 
@@ -65,7 +69,6 @@ def default_space(models=None) -> dict:
 
 def validate_space(space: dict, fixed: dict | None = None) -> list[str]:
     """Every problem with a space at once, in words (empty list = fine)."""
-    from ..models import list_models
 
     errs = []
     if not isinstance(space, dict):
@@ -85,30 +88,42 @@ def validate_space(space: dict, fixed: dict | None = None) -> list[str]:
                 errs.append(f"{label}: pick at least one choice")
                 continue
             for c in choices:
-                try:
-                    cfg_errs = TrainConfig(**{name: c}).validate() if name != "model" else (
-                        [] if c in list_models() else [f"unknown model {c!r}"])
-                except TypeError:
-                    cfg_errs = [f"{c!r} is not a valid value"]
-                if cfg_errs:
-                    errs.append(f"{label}: {c!r} is not allowed ({cfg_errs[0]})")
+                problem = _value_problem(name, c)
+                if problem:
+                    errs.append(f"{label}: {c!r} is not allowed ({problem})")
             continue
         try:
             low, high = float(spec["low"]), float(spec["high"])
         except (KeyError, TypeError, ValueError):
             errs.append(f"{label}: give numbers for low and high")
             continue
-        lo_b, hi_b = meta["bounds"]
         if not (math.isfinite(low) and math.isfinite(high)) or low > high:
             errs.append(f"{label}: low must not be above high")
-        elif low < lo_b or high > hi_b:
-            errs.append(f"{label}: the range must lie within [{lo_b:g}, {hi_b:g}]")
         elif spec.get("log") and low <= 0:
             errs.append(f"{label}: a log-uniform range must start above 0")
+        else:
+            problem = _value_problem(name, low) or _value_problem(name, high)
+            if problem:
+                errs.append(f"{label}: the range must lie within what a run takes ({problem})")
     for k in (fixed or {}):
         if k not in {f for f in TrainConfig.__dataclass_fields__} or k in ("data", "task", "epochs", "limit", "name"):
             errs.append(f"{k!r} cannot be fixed here")
     return errs
+
+
+def _value_problem(name: str, value) -> str:
+    """Why a run cannot take `value` for `name` (TrainConfig's own rules), or ""."""
+    from ..models import list_models
+
+    if name == "model":
+        return "" if value in list_models() else f"unknown model {value!r}"
+    try:
+        kind = SEARCHABLE[name]["kind"]
+        value = int(value) if kind == "int" and float(value).is_integer() else value
+        errs = TrainConfig(**{name: value}).validate()
+    except (TypeError, ValueError):
+        return f"{value!r} is not a valid value"
+    return errs[0] if errs else ""
 
 
 def suggest(trial, name: str, spec: dict):
@@ -305,8 +320,8 @@ def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs
     study_name = _check_name(study_name)
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}")
-    if not 1 <= int(n_trials) <= 10_000:
-        raise ValueError("number of trials must be between 1 and 10000")
+    if not 1 <= int(n_trials) <= MAX_TRIALS:
+        raise ValueError(f"number of trials must be between 1 and {MAX_TRIALS}")
     models = list(models or [])
     optuna.logging.set_verbosity(optuna.logging.INFO if progress else optuna.logging.WARNING)
 

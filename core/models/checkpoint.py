@@ -80,7 +80,7 @@ def read_state(path, map_location="cpu", mmap: bool = False):
         raise UnsafeCheckpoint(f"checkpoint {path} is unsafe to load: it asks to run or build "
                                f"{next(g for g in what.groups() if g)}, which a model file never needs; it was not "
                                "opened. Delete it unless you trust and know its author.") from None
-    except Exception as e:  # truncated, empty, or not a PyTorch file at all
+    except Exception as e:  # noqa: BLE001 - truncated, empty, or not a PyTorch file at all
         raise CheckpointError(f"checkpoint {path} is damaged or not a PyTorch file ({torch_reason(e)})") from None
 
 

@@ -271,7 +271,7 @@ def _finish(run: Run, ds, cfg: TrainConfig) -> None:
     try:
         save_confusion(res["confusion"], ds.classes, run.graphs_dir / "confusion.png",
                        title=f"{run.id}: test, acc {res['accuracy']:.3f}")
-    except Exception as e:  # a plot must never fail a finished run
+    except Exception as e:  # noqa: BLE001 - a plot must never fail a finished run
         run.log(f"could not draw the confusion matrix: {e}")
     run.log(f"finished: best val_acc {state['best_acc']:.4f} (epoch {state['epoch']}), test_acc {res['accuracy']:.4f} "
             f"(ten-crop {ten['accuracy']:.4f})")
@@ -281,7 +281,7 @@ def _finish(run: Run, ds, cfg: TrainConfig) -> None:
 def _save_curves(run: Run, history) -> None:
     try:
         save_curves(history, run.graphs_dir, title=run.id)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - nor a plot of the curves
         run.log(f"could not draw curves: {e}")
 
 
