@@ -1,4 +1,4 @@
-"""`evaluate`, `ship`, `quantize`, `card`: what is done with a trained checkpoint, from a shell."""
+"""`evaluate`, `compare`, `ship`, `quantize`, `card`: what is done with a trained checkpoint, from a shell."""
 from __future__ import annotations
 
 import json
@@ -29,6 +29,42 @@ def cmd_evaluate(a) -> int:
     for c, row in zip(res["classes"], res["confusion"]):
         print(f"{c:>10} " + " ".join(f"{v:5d}" for v in row))
     return 0
+
+
+def cmd_compare(a) -> int:
+    from ..workflows.comparison import compare_models
+
+    r = compare_models(a.a, a.b, data=a.data, split=a.split, tta=None if a.tta == "none" else a.tta,
+                       n_boot=a.bootstrap, seed=a.seed)
+    r.pop("probs"), r.pop("labels")  # every face's answer: the Experiments page's gallery, not the shell's
+    if a.json:
+        for side in ("a", "b"):
+            r[side].pop("reliability")
+        print(json.dumps(r, allow_nan=False))
+        return 0
+    print(f"{a.a} (A) vs {a.b} (B) on {a.split}, {r['n']} faces, tta={a.tta}, {r['n_boot']} bootstrap resamples "
+          f"(seed {r['seed']})")
+    print(f"{'':>14} {'accuracy':>8} {'95% interval':>15} {'macro-F1':>8} {'95% interval':>15} {'ECE':>6} {'T':>5}")
+    for side, label in (("a", "A"), ("b", "B")):
+        acc, f1, m = r[side]["accuracy"], r[side]["macro_f1"], r[side]
+        print(f"{label:>14} {acc['value']:8.2%} {_span(acc['interval'], 100, '.1f'):>15} {f1['value']:8.3f} "
+              f"{_span(f1['interval'], 1, '.3f'):>15} {m['ece_calibrated']:6.3f} {m['temperature']:5.2f}")
+    acc, f1 = r["difference"]["accuracy"], r["difference"]["macro_f1"]
+    print(f"{'B - A':>14} {100 * acc['value']:+7.2f}p {_span(acc['interval'], 100, '+.1f'):>15} "
+          f"{f1['value']:+8.3f} {_span(f1['interval'], 1, '+.3f'):>15}")
+    c = r["counts"]
+    print(f"both right {c['both_right']}, only A {c['only_a']}, only B {c['only_b']}, both wrong {c['both_wrong']}; "
+          f"McNemar exact p = {r['mcnemar_p']:.3g}")
+    print(f"{'class':>10} {'support':>7} {'F1 A':>6} {'F1 B':>6} {'B - A':>7} {'95% interval':>16}")
+    for pc in r["per_class"]:
+        print(f"{pc['class']:>10} {pc['support']:7d} {pc['f1_a']:6.3f} {pc['f1_b']:6.3f} {pc['f1_difference']:+7.3f} "
+              f"{_span(pc['f1_interval'], 1, '+.3f'):>16}")
+    print(r["verdict"])
+    return 0
+
+
+def _span(interval, scale: float, fmt: str) -> str:
+    return f"{scale * interval[0]:{fmt}} to {scale * interval[1]:{fmt}}"
 
 
 def cmd_ship(a) -> int:
@@ -99,6 +135,22 @@ def add_evaluate(sub) -> None:
     e.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_evaluate)
+
+
+def add_compare(sub) -> None:
+    c = sub.add_parser("compare", help="two models on the same faces: is the difference real? (intervals, McNemar)",
+                       description="Both models answer the same faces of a split; each one's accuracy and macro-F1 "
+                       "with a bootstrap 95%% interval, the paired difference (B - A) with its interval, McNemar's "
+                       "exact test on the faces where exactly one is right, per-class F1 differences, a verdict.")
+    c.add_argument("a", help="model A: a checkpoint, a model name in model/ or a run id")
+    c.add_argument("b", help="model B")
+    c.add_argument("--data", help=DATA_HELP)
+    c.add_argument("--split", default="test", choices=("train", "val", "test"))
+    c.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    c.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    c.add_argument("--seed", type=int, default=0, help="the resamples' seed (default 0)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(fn=cmd_compare)
 
 
 def add_ship(sub) -> None:
