@@ -75,3 +75,7 @@ def test_checkpoint_temperature_is_applied_and_old_ones_load(tmp_path, synthetic
     assert eo["accuracy"] == en["accuracy"] and eo["confusion"] == en["confusion"]
     cal = sn.calibration("test")
     assert cal["temperature"] > 0 and 0 <= cal["ece_calibrated"] <= 1
+    from core.workflows.card import store_temperature
+
+    store_temperature(old, cal["temperature"])  # an old checkpoint given the temperature its card fitted
+    assert CNNPredictor(old).temperature == pytest.approx(cal["temperature"])

@@ -109,7 +109,7 @@ def cmd_quantize(a) -> int:
 
 def cmd_card(a) -> int:
     from ..settings import model_dir
-    from ..workflows.card import card, card_markdown, card_table
+    from ..workflows.card import card, card_markdown, card_table, store_temperature
 
     if a.table:
         paths = a.checkpoint or sorted(model_dir().glob("*.card.json"))
@@ -121,7 +121,10 @@ def cmd_card(a) -> int:
     if len(a.checkpoint) != 1:
         raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
     c = card(a.checkpoint[0], a.data)
-    print(json.dumps(c) if a.json else card_markdown(c))
+    if a.write_temperature:
+        store_temperature(a.checkpoint[0], c["temperature"])
+        print(f"{a.checkpoint[0]}: temperature {c['temperature']:.3f} stored (predictors apply it)", file=sys.stderr)
+    print(json.dumps(c, allow_nan=False) if a.json else card_markdown(c))
     return 0
 
 
@@ -180,9 +183,11 @@ def add_quantize(sub) -> None:
 
 def add_card(sub) -> None:
     cd = sub.add_parser("card", help="measure a checkpoint's model-card figures (accuracy with and without TTA, "
-                        "per-class F1, CPU latency)")
+                        "per-class F1, calibration, CPU latency)")
     cd.add_argument("checkpoint", nargs="*", help="a checkpoint; with --table, saved cards (default model/*.card.json)")
     cd.add_argument("--data", help=DATA_HELP)
     cd.add_argument("--json", action="store_true")
     cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring")
+    cd.add_argument("--write-temperature", action="store_true", help="store the temperature fitted on PublicTest in "
+                    "the checkpoint (a checkpoint from before calibration; accuracy unchanged)")
     cd.set_defaults(fn=cmd_card)

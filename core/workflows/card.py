@@ -19,6 +19,7 @@ from ..data import to_stress
 from ..evaluate import align_probs, metrics_from_probs
 from ..labels import STRESS_CLASSES
 from ..models import count_parameters
+from ..models.checkpoint import load_checkpoint, write_checkpoint_state
 from .evaluation import Subject, open_subject
 
 
@@ -58,6 +59,13 @@ def card(path, data=None) -> dict:
         out["test_stress_from_emotion"] = stress_from_emotion(subject)
     out["latency_ms_per_face_2_threads"] = latency_ms_per_face(model, subject.input_size)
     return out
+
+
+def store_temperature(path, temperature: float) -> Path:
+    """Write a fitted temperature into a checkpoint's metadata, everything else as it was."""
+    state = load_checkpoint(path)
+    state["temperature"] = float(temperature)
+    return write_checkpoint_state(path, state)
 
 
 def stress_from_emotion(subject: Subject, split: str = "test") -> dict:
