@@ -54,3 +54,14 @@ def test_compare_text_and_the_faces_behind_it(two_models, synthetic_csv, capsys)
     assert len(r["probs"][0]) == r["n"] and len(disagreements(r, "only_a")) == r["counts"]["only_a"]
     assert len(disagreements(r, "only_b")) == r["counts"]["only_b"]
     assert sum(x["count"] for x in r["b"]["reliability"]) == r["n"]
+
+
+def test_evaluate_fits_and_reports_a_temperature(two_models, synthetic_csv, capsys):
+    from core.cli import main
+
+    a, _ = two_models
+    assert main(["evaluate", "--checkpoint", str(a), "--data", str(synthetic_csv), "--calibration", "--json"]) == 0
+    cal = json.loads(capsys.readouterr().out)["calibration"]
+    assert cal["temperature"] > 0 and cal["ece_calibrated"] >= 0 and len(cal["reliability"]) == 15
+    assert main(["evaluate", "--checkpoint", str(a), "--data", str(synthetic_csv), "--calibration"]) == 0
+    assert "fitted on val (stored: 1)" in capsys.readouterr().out

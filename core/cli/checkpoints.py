@@ -10,15 +10,18 @@ DATA_HELP = "data set (default: FER2013 found by FER2013_PATH, data/ or ../share
 
 def cmd_evaluate(a) -> int:
     from ..runs import Run
-    from ..workflows.evaluation import evaluate_checkpoint
+    from ..workflows.evaluation import open_subject
 
     run = Run.open(a.run) if a.run else None
     path = a.checkpoint or run.best_path
-    res = evaluate_checkpoint(path, data=a.data, split=a.split, tta=None if a.tta == "none" else a.tta)
+    subject = open_subject(path, a.data)
+    res = subject.evaluate(a.split, None if a.tta == "none" else a.tta)
+    if a.calibration:  # a temperature fitted on PublicTest, judged on the split (no TTA)
+        res["calibration"] = subject.calibration(a.split)
     if run is not None:  # kept with the run, where the Experiments page shows it
         run.save_evaluation(res)
     if a.json:
-        print(json.dumps(res))
+        print(json.dumps(res, allow_nan=False))
         return 0
     print(f"{path}  split={a.split}  tta={a.tta}  n={res['n']}")
     print(f"accuracy {res['accuracy']:.4f}   macro-F1 {res['macro_f1']:.4f}   loss {res['loss']:.4f}")
@@ -28,6 +31,11 @@ def cmd_evaluate(a) -> int:
     print("confusion (rows true, columns predicted):")
     for c, row in zip(res["classes"], res["confusion"]):
         print(f"{c:>10} " + " ".join(f"{v:5d}" for v in row))
+    cal = res.get("calibration")
+    if cal:
+        print(f"calibration ({cal['bins']} bins, no TTA): ECE {cal['ece']:.4f} at temperature 1, {cal['ece_calibrated']:.4f} "
+              f"at temperature {cal['temperature']:.3f} fitted on val (stored: {subject.temperature:g}); NLL "
+              f"{cal['nll']:.4f} -> {cal['nll_calibrated']:.4f}")
     return 0
 
 
@@ -136,6 +144,8 @@ def add_evaluate(sub) -> None:
     e.add_argument("--data", help=DATA_HELP)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
     e.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    e.add_argument("--calibration", action="store_true", help="also fit a temperature on the validation split "
+                   "(PublicTest) and give the expected calibration error on --split before and after it")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_evaluate)
 
