@@ -21,7 +21,7 @@ def cmd_evaluate(a) -> int:
     if run is not None:  # kept with the run, where the Experiments page shows it
         run.save_evaluation(res)
     if a.json:
-        print(json.dumps(res, allow_nan=False))
+        print(json.dumps(res))
         return 0
     print(f"{path}  split={a.split}  tta={a.tta}  n={res['n']}")
     print(f"accuracy {res['accuracy']:.4f}   macro-F1 {res['macro_f1']:.4f}   loss {res['loss']:.4f}")
