@@ -130,3 +130,17 @@ def evaluate_predictor(predictor, images, labels, classes, batch_size: int = 256
             progress(min(i + batch_size, len(images)), len(images))
     probs = np.concatenate(probs) if probs else np.zeros((0, len(classes)))
     return {**metrics_from_probs(probs, labels, classes), "model": getattr(predictor, "name", "?")}
+
+
+def mistakes(probs, labels, true: int | None = None, pred: int | None = None) -> np.ndarray:
+    """The faces a model gets wrong (indices), its surest mistakes first: all of them, those of one true class
+    (`true`), or one cell of the confusion matrix (`true` row, `pred` column; on the diagonal, the faces it gets
+    right)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    guess = probs.argmax(1) if len(probs) else np.empty(0, dtype=np.int64)
+    keep = guess != labels if pred is None else guess == pred
+    if true is not None:
+        keep &= labels == true
+    idx = np.flatnonzero(keep)
+    return idx[np.argsort(-probs[idx].max(1), kind="stable")] if len(idx) else idx

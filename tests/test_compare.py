@@ -56,12 +56,15 @@ def test_compare_text_and_the_faces_behind_it(two_models, synthetic_csv, capsys)
     assert sum(x["count"] for x in r["b"]["reliability"]) == r["n"]
 
 
-def test_evaluate_fits_and_reports_a_temperature(two_models, synthetic_csv, capsys):
+def test_evaluate_fits_and_reports_a_temperature_and_writes_the_mistakes(two_models, synthetic_csv, capsys, tmp_path):
     from core.cli import main
 
     a, _ = two_models
     assert main(["evaluate", "--checkpoint", str(a), "--data", str(synthetic_csv), "--calibration", "--json"]) == 0
     cal = json.loads(capsys.readouterr().out)["calibration"]
     assert cal["temperature"] > 0 and cal["ece_calibrated"] >= 0 and len(cal["reliability"]) == 15
-    assert main(["evaluate", "--checkpoint", str(a), "--data", str(synthetic_csv), "--calibration"]) == 0
-    assert "fitted on val (stored: 1)" in capsys.readouterr().out
+    assert main(["evaluate", "--checkpoint", str(a), "--data", str(synthetic_csv), "--calibration", "--mistakes",
+                 str(tmp_path / "m")]) == 0
+    out = capsys.readouterr()
+    assert "fitted on val (stored: 1)" in out.out and "mistakes.png" in out.err
+    assert (tmp_path / "m" / "mistakes.png").exists() and (tmp_path / "m" / "mistakes.csv").exists()

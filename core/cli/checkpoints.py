@@ -18,6 +18,14 @@ def cmd_evaluate(a) -> int:
     res = subject.evaluate(a.split, None if a.tta == "none" else a.tta)
     if a.calibration:  # a temperature fitted on PublicTest, judged on the split (no TTA)
         res["calibration"] = subject.calibration(a.split)
+    if a.mistakes:
+        from ..workflows.mistakes import write_mistakes
+
+        tta = None if a.tta == "none" else a.tta
+        res["mistakes"] = write_mistakes(a.mistakes, subject.dataset.splits[a.split].images, subject.probs(a.split, tta),
+                                         subject.labels(a.split), list(subject.dataset.classes))
+        print(f"{res['mistakes']['mistakes']} mistakes: {res['mistakes']['csv']}, the {res['mistakes']['shown']} surest "
+              f"in {res['mistakes']['png']}", file=sys.stderr)
     if run is not None:  # kept with the run, where the Experiments page shows it
         run.save_evaluation(res)
     if a.json:
@@ -146,6 +154,8 @@ def add_evaluate(sub) -> None:
     e.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
     e.add_argument("--calibration", action="store_true", help="also fit a temperature on the validation split "
                    "(PublicTest) and give the expected calibration error on --split before and after it")
+    e.add_argument("--mistakes", metavar="DIR", help="write every mistake (mistakes.csv) and the 100 surest as a "
+                   "grid of faces (mistakes.png) to DIR")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_evaluate)
 
