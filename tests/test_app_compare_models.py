@@ -39,3 +39,27 @@ def test_two_models_compared_with_their_reliability_and_disagreements(synthetic_
     at.radio(key="cmp_which").set_value("only_b").run()
     faces = [c.value for c in at.caption if c.value.startswith("true **")]
     assert len(faces) == min(neutral, 12) and all("true **neutral**" in f for f in faces)
+
+
+def test_a_confusion_cell_shows_its_faces(synthetic_csv, monkeypatch):
+    from core.config import TrainConfig
+    from core.evaluate import mistakes
+    from core.train import train
+    from core.workflows.evaluation import open_subject
+
+    monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
+    run = train(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=1, batch_size=32,
+                            warmup_epochs=0, threads=1), progress=False)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "experiments.py"), default_timeout=90)
+    at.run()
+    at.button(key=f"exp_mk_{run.id}_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    subject = open_subject(run.best_path, synthetic_csv)
+    probs, labels = subject.probs("test"), subject.labels("test")
+    true, pred = at.selectbox(key=f"exp_mk_{run.id}_true").value, at.selectbox(key=f"exp_mk_{run.id}_pred").value
+    assert true != pred  # it opens on the commonest mistake
+    expected = mistakes(probs, labels, true, pred)
+    faces = [c.value for c in at.caption if " · " in c.value and "%" in c.value]
+    assert len(faces) == min(len(expected), 18)
+    at.selectbox(key=f"exp_mk_{run.id}_pred").set_value(true).run()  # the diagonal: the faces it gets right
+    assert f"{int(np.sum((probs.argmax(1) == labels) & (labels == true)))} " in "\n".join(c.value for c in at.caption)
