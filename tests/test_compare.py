@@ -68,3 +68,13 @@ def test_evaluate_fits_and_reports_a_temperature_and_writes_the_mistakes(two_mod
     out = capsys.readouterr()
     assert "fitted on val (stored: 1)" in out.out and "mistakes.png" in out.err
     assert (tmp_path / "m" / "mistakes.png").exists() and (tmp_path / "m" / "mistakes.csv").exists()
+
+
+def test_models_of_different_tasks_are_refused_in_words(two_models, synthetic_csv, tmp_path, capsys):
+    from core.cli import main
+    from core.labels import STRESS_CLASSES
+    from tests.helpers import biased_checkpoint
+
+    stress = biased_checkpoint(tmp_path / "stress.pt", classes=list(STRESS_CLASSES))
+    assert main(["compare", str(two_models[0]), str(stress), "--data", str(synthetic_csv)]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -22,8 +22,8 @@ def open_pair(a, b, data=None) -> tuple[Subject, Subject]:
     """Both checkpoints (paths, shipped names or run ids) and their data, loaded once when it can be."""
     sa = open_subject(resolve_model(a), data)
     pb = resolve_model(b)
-    sb = open_subject(pb, data, dataset=sa.dataset)
-    if _face_size(sb) != _face_size(sa) or sb.dataset.classes != sa.dataset.classes:
+    sb = open_subject(pb, data, dataset=sa.dataset)  # refused if B answers other classes than A
+    if _face_size(sb) != _face_size(sa):
         sb = open_subject(pb, data)
     return sa, sb
 
