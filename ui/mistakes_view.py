@@ -50,18 +50,21 @@ def mistakes_view(run: Run) -> None:
     key = f"exp_mk_{run.id}"
     st.markdown("**The faces behind a cell**")
     if key not in ss:
-        st.caption("Choose a cell of the confusion matrix (true class x predicted class) and see those test faces, "
-                   "the model's surest first. Measures the checkpoint on the test split once.")
-        if st.button("Show the faces", key=f"{key}_go", icon=":material/grid_view:",
-                     disabled=not run.best_path.exists()):
-            try:
-                with st.spinner("Measuring the checkpoint on the test split…"):
-                    ss[key] = _measure(run)
-            except Exception as e:  # noqa: BLE001 - no data set, or a checkpoint that cannot be read
-                st.error(f"Cannot show the faces: {friendly_error(e)}")
-                return
-        else:
+        intro = st.empty()  # the invitation goes once the faces are there
+        with intro.container():
+            st.caption("Choose a cell of the confusion matrix (true class x predicted class) and see those test "
+                       "faces, the model's surest first. Measures the checkpoint on the test split once.")
+            go = st.button("Show the faces", key=f"{key}_go", icon=":material/grid_view:",
+                           disabled=not run.best_path.exists())
+        if not go:
             return
+        try:
+            with st.spinner("Measuring the checkpoint on the test split…"):
+                ss[key] = _measure(run)
+        except Exception as e:  # noqa: BLE001 - no data set, or a checkpoint that cannot be read
+            st.error(f"Cannot show the faces: {friendly_error(e)}")
+            return
+        intro.empty()
     m = ss[key]
     probs, labels, classes = m["probs"], m["labels"], m["classes"]
     if f"{key}_true" not in ss:

@@ -76,7 +76,8 @@ def result_view(r: dict) -> None:
     rows.append({"model": "B - A", "accuracy": f"{100 * d['accuracy']['value']:+.2f} points",
                  "95% interval": _interval(d["accuracy"]["interval"], fmt="+.1f"),
                  "macro-F1": f"{d['macro_f1']['value']:+.3f}",
-                 "macro-F1 interval": _interval(d["macro_f1"]["interval"], 1, "+.3f")})
+                 "macro-F1 interval": _interval(d["macro_f1"]["interval"], 1, "+.3f"),
+                 "ECE": "–", "ECE at its temperature": "–", "temperature": "–"})
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="cmp_table")
     c = r["counts"]
     st.caption(f"{r['n']:,} faces of the {r['split']} split: both right {c['both_right']:,}, only A {c['only_a']:,}, "
