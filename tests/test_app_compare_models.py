@@ -18,6 +18,7 @@ def test_two_models_compared_with_their_reliability_and_disagreements(synthetic_
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path))
     biased_checkpoint(tmp_path / "always-happy.pt", favourite=3)
     biased_checkpoint(tmp_path / "always-neutral.pt", favourite=6)
+    biased_checkpoint(tmp_path / "always-stressed.pt", classes=["no_stress", "stress"], favourite=1)
     test = load_dataset(synthetic_csv).splits["test"].labels.numpy()
     happy, neutral = int(np.sum(test == 3)), int(np.sum(test == 6))
 
@@ -25,6 +26,7 @@ def test_two_models_compared_with_their_reliability_and_disagreements(synthetic_
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     at.selectbox(key="cmp_a").set_value(str(tmp_path / "always-happy.pt"))
+    assert not any("stress" in o for o in at.run().selectbox(key="cmp_b").options)  # only models of A's task
     at.selectbox(key="cmp_b").set_value(str(tmp_path / "always-neutral.pt"))
     at.button(key="cmp_go").click().run()
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]

@@ -35,15 +35,18 @@ def compare_view() -> None:
                "looks at the faces where exactly one of them is right. The same as `python -m core compare A B`.")
     c1, c2 = st.columns(2)
     a = model_picker(models, key="cmp_a", include_deepface=False, label="Model A", container=c1)
-    b = model_picker(models, key="cmp_b", include_deepface=False, label="Model B", container=c2,
-                     first=models[1] if len(models) > 1 else None)
+    kind = next(m.kind for m in models if str(m.path) == a)
+    others = [m for m in models if m.kind == kind and str(m.path) != a]  # B answers the same question as A
+    if not others:
+        c2.info(f"No other {kind} model to compare with.", icon=":material/info:")
+        return
+    b = model_picker(others, key="cmp_b", include_deepface=False, label="Model B", container=c2)
     c1, c2, c3 = st.columns([1, 1, 2])
     split = c1.selectbox("Split", ["test", "val"], key="cmp_split", format_func={"test": "test (PrivateTest)",
                                                                                   "val": "validation (PublicTest)"}.get)
     tta = c2.selectbox("Test-time augmentation", ["none", "flip", "tencrop"], key="cmp_tta")
     data = c3.text_input("Data set", value=str(default_data_path() or ""), key="cmp_data")
-    if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary", disabled=a == b,
-                 help="Pick two different models." if a == b else None):
+    if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary"):
         bar = st.progress(0.0, text="Loading the models and the data set…")
         try:
             if data and not readable_by_app(data):
