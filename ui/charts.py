@@ -207,5 +207,5 @@ def reliability_diagram(per_model: dict[str, list[dict]], height: int = 380,
     fig.update_layout(**_LAYOUT, height=height, title=title,
                       xaxis=dict(title="confidence", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
                       yaxis=dict(title="accuracy", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+                      legend=dict(yanchor="top", y=0.98, xanchor="left", x=0.02))  # above the diagonal: rarely used
     return fig

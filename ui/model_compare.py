@@ -65,8 +65,7 @@ def compare_view() -> None:
 def result_view(r: dict) -> None:
     name_a, name_b = r["names"]
     significant = r["mcnemar_p"] < 0.05
-    (st.success if significant else st.info)(r["verdict"][0].upper() + r["verdict"][1:] + ".",
-                                             icon=":material/balance:")
+    (st.success if significant else st.info)(f"**Verdict:** {r['verdict']}.", icon=":material/balance:")
     rows = []
     for side, name in (("a", name_a), ("b", name_b)):
         m = r[side]
