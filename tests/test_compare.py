@@ -78,3 +78,25 @@ def test_models_of_different_tasks_are_refused_in_words(two_models, synthetic_cs
     stress = biased_checkpoint(tmp_path / "stress.pt", classes=list(STRESS_CLASSES))
     assert main(["compare", str(two_models[0]), str(stress), "--data", str(synthetic_csv)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_deepface_can_be_either_side(two_models, synthetic_csv, monkeypatch):
+    """DeepFace answers the other model's faces (a stand-in here: no TensorFlow in this test)."""
+    import numpy as np
+
+    import core.workflows.comparison as comparison
+
+    class Stub:  # answers "happy" for every face, its classes in another order than the data's
+        classes = ("happy", "angry", "disgust", "fear", "sad", "surprise", "neutral")
+        name = "DeepFace"
+
+        def predict(self, crops):
+            return np.tile(np.eye(7)[0], (len(crops), 1))
+
+    monkeypatch.setattr(comparison, "load_predictor", lambda name: Stub())
+    ab = comparison.compare_models(two_models[0], "deepface", data=synthetic_csv, n_boot=100)
+    ba = comparison.compare_models("DeepFace", two_models[0], data=synthetic_csv, n_boot=100)
+    assert ab["names"] == ["alpha", "deepface"] and ba["names"] == ["deepface", "alpha"]
+    happy = ab["classes"].index("happy")
+    assert ab["b"]["accuracy"]["value"] == np.mean(np.asarray(ab["labels"]) == happy)
+    assert ab["b"]["accuracy"] == ba["a"]["accuracy"] and ab["mcnemar_p"] == ba["mcnemar_p"]

@@ -165,7 +165,8 @@ def add_compare(sub) -> None:
                        description="Both models answer the same faces of a split; each one's accuracy and macro-F1 "
                        "with a bootstrap 95%% interval, the paired difference (B - A) with its interval, McNemar's "
                        "exact test on the faces where exactly one is right, per-class F1 differences, a verdict.")
-    c.add_argument("a", help="model A: a checkpoint, a model name in model/ or a run id")
+    c.add_argument("a", help="model A: a checkpoint, a model name in model/, a run id, or deepface (where its "
+                   "weights are present)")
     c.add_argument("b", help="model B")
     c.add_argument("--data", help=DATA_HELP)
     c.add_argument("--split", default="test", choices=("train", "val", "test"))
