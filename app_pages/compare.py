@@ -56,6 +56,9 @@ for value in chosen:
         deepface_e2e = p
     else:
         predictors.append(p)
+calibration = w.calibration_note(predictors)  # do the confidences mean what they say?
+if calibration:
+    sb.caption(calibration)
 
 photos_tab, batch_tab = st.tabs([":material/photo_library: Photos", ":material/table_chart: Batch accuracy"])
 

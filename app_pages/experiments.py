@@ -1,10 +1,11 @@
 """Experiments: every run side by side, their curves, confusion matrices and evaluations; promote, rename and
-delete runs; run and watch a hyper-parameter search (Optuna)."""
+delete runs; two models compared on the same faces; run and watch a hyper-parameter search (Optuna)."""
 import streamlit as st
 
 from core import jobs
 from core.runs import list_runs, list_shipped_runs, open_run
 from ui import experiments as X
+from ui import model_compare as MC
 from ui import run_table as RT
 from ui import run_view as RV
 from ui import search_form as SF
@@ -19,7 +20,8 @@ st.markdown("Every training run side by side, and the shipped models' own traini
             "runs to overlay their curves, open one to see where it goes wrong, **promote** the best to the Webcam "
             "and Compare pages, or let a **search** find better settings.")
 
-tab_runs, tab_search = st.tabs([":material/table_chart: Runs", ":material/travel_explore: Hyper-parameter search"])
+tab_runs, tab_compare, tab_search = st.tabs([":material/table_chart: Runs", ":material/compare_arrows: Compare two models",
+                                            ":material/travel_explore: Hyper-parameter search"])
 
 # ---------------------------------------------------------------- runs
 with tab_runs:
@@ -72,6 +74,10 @@ with tab_runs:
                         X.evaluate_view(run)
                     with t3:
                         X.manage_view(run)
+
+# ---------------------------------------------------------------- two models, paired
+with tab_compare:
+    MC.compare_view()
 
 # ---------------------------------------------------------------- search
 with tab_search:

@@ -86,6 +86,9 @@ if not models and not df_ok:
     st.caption("Without a model, the webcam still shows the faces it finds.")
 if note:
     st.warning(note, icon=":material/warning:")
+calibration = w.calibration_note([predictor])  # do the confidences mean what they say?
+if calibration:
+    sb.caption(calibration)
 
 detector = L.get_detector(detector_name, min_size=min_face / 100.0, detect_width=int(detect_width), tilted=tilted)
 detector_note = L.detector_notice(detector_name)

@@ -8,12 +8,14 @@ checks the import graph, and that it has no circle):
                                               native libraries loaded in a safe order
     1  data        data sets, image decoding, augmentation, synthetic sets
     2  models      the model registry and families, the checkpoint format, int8 models
-    3  config, evaluate                              a run's configuration; metrics and probabilities
+    3  config, evaluate, paired, calibration        a run's configuration; metrics and probabilities; two
+                                                    models compared on the same faces; ECE, temperature
     4  runs        the run folder (and shipped models as read-only runs)
     5  predict     predictors, the model catalogue, detectors, crops, tracking, the frame pipeline
     6  train       the training loop, optimiser, distillation, recipes, plots, DDP
     6  video       a clip's faces followed, their emotions over time, the analysis folder, the annotated copy
-    7  jobs, workflows                               queue, workers, searches; evaluate, quantize, card, ship
+    7  jobs, workflows                               queue, workers, searches; evaluate, compare, quantize,
+                                                    card, ship
     8  cli         `python -m core ...`
 """
 __version__ = "0.2.0"

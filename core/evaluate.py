@@ -117,16 +117,35 @@ def align_probs(probs, from_classes, to_classes) -> np.ndarray:
     return out / np.clip(out.sum(-1, keepdims=True), 1e-12, None)
 
 
-def evaluate_predictor(predictor, images, labels, classes, batch_size: int = 256, progress=None) -> dict:
-    """Any Predictor (ours or DeepFace) on labelled face crops, its classes matched to the data's by name."""
+def predictor_probs(predictor, images, classes, batch_size: int = 256, progress=None) -> np.ndarray:
+    """Any Predictor's (ours or DeepFace) probabilities on face crops, its classes matched to `classes` by name."""
     images = images.numpy() if torch.is_tensor(images) else np.asarray(images)
     if images.ndim == 4:
         images = images[:, 0]
-    labels = labels.numpy() if torch.is_tensor(labels) else np.asarray(labels)
     probs = []
     for i in range(0, len(images), batch_size):
         probs.append(align_probs(predictor.predict(list(images[i:i + batch_size])), predictor.classes, classes))
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
-    probs = np.concatenate(probs) if probs else np.zeros((0, len(classes)))
+    return np.concatenate(probs) if probs else np.zeros((0, len(classes)))
+
+
+def evaluate_predictor(predictor, images, labels, classes, batch_size: int = 256, progress=None) -> dict:
+    """Any Predictor (ours or DeepFace) on labelled face crops, its classes matched to the data's by name."""
+    labels = labels.numpy() if torch.is_tensor(labels) else np.asarray(labels)
+    probs = predictor_probs(predictor, images, classes, batch_size, progress)
     return {**metrics_from_probs(probs, labels, classes), "model": getattr(predictor, "name", "?")}
+
+
+def mistakes(probs, labels, true: int | None = None, pred: int | None = None) -> np.ndarray:
+    """The faces a model gets wrong (indices), its surest mistakes first: all of them, those of one true class
+    (`true`), or one cell of the confusion matrix (`true` row, `pred` column; on the diagonal, the faces it gets
+    right)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    guess = probs.argmax(1) if len(probs) else np.empty(0, dtype=np.int64)
+    keep = guess != labels if pred is None else guess == pred
+    if true is not None:
+        keep &= labels == true
+    idx = np.flatnonzero(keep)
+    return idx[np.argsort(-probs[idx].max(1), kind="stable")] if len(idx) else idx

@@ -125,6 +125,7 @@ def test_webcam_renders_with_a_model(app_env):
     at.toggle(key="webcam_mirror").set_value(False).run()
     assert at.session_state["webcam_analyzer"].predictor.tta is None
     assert "localhost" in texts(at.caption)  # the camera permission / https hint
+    assert "Not calibrated (tiny" in texts(at.caption)  # a checkpoint without a temperature says so
 
 
 def test_webcam_starts_on_a_model_that_reaches_the_bar(app_env, monkeypatch, tmp_path):
@@ -190,6 +191,7 @@ def test_compare_sample_photo_one_row_per_face_per_model(app_env):
     df = results(at)
     assert df is not None, texts(at.info) + texts(at.warning) + texts(at.error)
     assert len(df) == 1 and list(df["face"]) == [1] and df["model"].iloc[0].startswith("tiny")
+    assert "Not calibrated (tiny" in texts(at.caption)
     probs = [c for c in df.columns if c.startswith("p_") and c != "p_stress"]
     assert len(probs) == 7 and abs(df[probs].sum(axis=1).iloc[0] - 1) < 1e-4
     assert df["model"].iloc[0].endswith("+flip")  # averaged with the mirror image by default

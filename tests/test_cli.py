@@ -64,7 +64,10 @@ def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
     assert (tmp_path / "graphs" / "My-Model" / "loss.png").exists()
     model, meta = load_model(path)
     assert meta["run_id"] == run.id and meta["training"]["epochs"] == 1
+    assert meta["temperature"] > 0 and meta["temperature"] == run.summary()["calibration"]["temperature"]
     c = card(path, data=synthetic_csv)
+    assert c["temperature"] == pytest.approx(meta["temperature"]) and 0 <= c["ece_calibrated"] <= 1
+    assert "Calibration on PrivateTest" in card_markdown(c)
     assert 0 <= c["test_flip"]["accuracy"] <= 1 and c["latency_ms_per_face_2_threads"] > 0
     st = c["test_stress_from_emotion"]
     assert sum(map(sum, st["confusion"])) == sum(map(sum, c["test_none"]["confusion"]))
@@ -74,4 +77,5 @@ def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
     table = cli("card", "--table", tmp_path / "model" / "My-Model.card.json").stdout.splitlines()
     assert len(table) == 3 and table[2].startswith("| My-Model | model48, width 8 |")
     assert f"{c['test_none']['accuracy']:.2%}" in table[2] and f"{c['params']:,}" in table[2]
+    assert table[2].endswith(f"| {c['ece']:.3f} / {c['ece_calibrated']:.3f} |")
     assert "one checkpoint at a time" in cli("card", path, path, check=False).stderr

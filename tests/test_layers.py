@@ -16,7 +16,7 @@ LAYERS = {
     "core": 0, "core.settings": 0, "core.labels": 0, "core.files": 0, "core.processes": 0, "core.malloc": 0, "core.native": 0,
     "core.data": 1,
     "core.models": 2,
-    "core.config": 3, "core.evaluate": 3,
+    "core.config": 3, "core.evaluate": 3, "core.paired": 3, "core.calibration": 3,
     "core.runs": 4,
     "core.predict": 5,
     "core.train": 6, "core.video": 6,

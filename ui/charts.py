@@ -195,3 +195,25 @@ def class_counts(counts: dict) -> go.Figure:
     fig.update_layout(**_LAYOUT, height=60 + 26 * len(counts), title="Training images per class",
                       xaxis=dict(visible=False), yaxis=dict(autorange="reversed"), showlegend=False)
     return fig
+
+
+def reliability_diagram(per_model: dict[str, list[dict]], height: int = 380,
+                        title: str = "Reliability: confidence against accuracy") -> go.Figure:
+    """One line per model through its confidence bins (core.calibration.reliability): a calibrated model's
+    points sit on the diagonal; below it, the model is over-confident. The hover says each bin's faces."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#9ca3af", dash="dash"),
+                    name="calibrated", hoverinfo="skip")
+    for i, (model, bins) in enumerate(per_model.items()):
+        full = [b for b in bins if b["count"]]
+        fig.add_scatter(x=[b["confidence"] for b in full], y=[b["accuracy"] for b in full],
+                        mode="lines+markers", name=model, line=dict(color=model_color(i)),
+                        marker=dict(size=[6 + 14 * (b["count"] / max(x["count"] for x in full)) ** 0.5 for b in full]),
+                        customdata=[[b["count"], b["lo"], b["hi"]] for b in full],
+                        hovertemplate="confidence %{customdata[1]:.2f}-%{customdata[2]:.2f}: mean %{x:.1%}, "
+                                      "right %{y:.1%} of %{customdata[0]} faces<extra>" + model + "</extra>")
+    fig.update_layout(**_LAYOUT, height=height, title=title,
+                      xaxis=dict(title="confidence", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
+                      yaxis=dict(title="accuracy", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
+                      legend=dict(yanchor="top", y=0.98, xanchor="left", x=0.02))  # above the diagonal: rarely used
+    return fig

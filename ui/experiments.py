@@ -22,6 +22,7 @@ from core.workflows.quantize import quantize_checkpoint
 from . import charts
 from .dataset import outside_roots_message
 from .format import display_state, fmt_pct
+from .mistakes_view import mistakes_view
 from .widgets import friendly_error
 
 
@@ -68,6 +69,7 @@ def results_view(run: Run) -> None:
                                       height=400), key=f"exp_cm_{run.id}")
     if per:
         c2.plotly_chart(charts.class_bars(per, height=400, title="Accuracy per class"), key=f"exp_pc_{run.id}")
+    mistakes_view(run)
 
 
 def evaluate_view(run: Run) -> None:

@@ -87,6 +87,24 @@ def model_picker(models, key: str, multi: bool = False, include_deepface: bool =
                                help=help or "Your trained CNNs, or DeepFace's pre-trained model.")
 
 
+def calibration_note(predictors) -> str | None:
+    """Whether the confidences shown mean what they say: which models carry a temperature fitted on PublicTest
+    (core.calibration), which do not. None when no model of ours is shown."""
+    ours = [p for p in predictors if p is not None and hasattr(p, "calibrated")]
+    if not ours:
+        return None
+    done = [p.name for p in ours if p.calibrated]
+    not_yet = [p.name for p in ours if not p.calibrated]
+    parts = []
+    if done:
+        parts.append(f"Confidence calibrated ({', '.join(done)}): a temperature fitted on PublicTest, so a face "
+                     "said 80% is right about 80% of the time.")
+    if not_yet:
+        parts.append(f"Not calibrated ({', '.join(not_yet)}): measure one with `python -m core card <model> "
+                     "--write-temperature`.")
+    return " ".join(parts)
+
+
 def mirror_toggle(key: str, container=st) -> bool:
     """Flip test-time augmentation for our CNNs, on by default: it costs a batch of two per face and buys
     1-2 points of accuracy (the model cards' "+ flip TTA" column)."""

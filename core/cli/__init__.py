@@ -1,4 +1,4 @@
-"""Layer 8, the command line: `python -m core train | evaluate | search | predict | video | runs | ship |
+"""Layer 8, the command line: `python -m core train | evaluate | compare | search | predict | video | runs | ship |
 quantize | card | models | detectors`, everything the app does, from a shell. The top layer: it may import any layer
 of core, and nothing in core imports it.
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     training.add_train(sub)
     checkpoints.add_evaluate(sub)
+    checkpoints.add_compare(sub)
     search.add_search(sub)
     pr = sub.add_parser("predict", help="emotion of every face in images", add_help=False)
     pr.add_argument("rest", nargs=argparse.REMAINDER)

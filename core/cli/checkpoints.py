@@ -1,4 +1,4 @@
-"""`evaluate`, `ship`, `quantize`, `card`: what is done with a trained checkpoint, from a shell."""
+"""`evaluate`, `compare`, `ship`, `quantize`, `card`: what is done with a trained checkpoint, from a shell."""
 from __future__ import annotations
 
 import sys
@@ -11,11 +11,22 @@ DATA_HELP = "data set (default: FER2013 found by FER2013_PATH, data/ or ../share
 
 def cmd_evaluate(a) -> int:
     from ..runs import Run
-    from ..workflows.evaluation import evaluate_checkpoint
+    from ..workflows.evaluation import open_subject
 
     run = Run.open(a.run) if a.run else None
     path = a.checkpoint or run.best_path
-    res = evaluate_checkpoint(path, data=a.data, split=a.split, tta=None if a.tta == "none" else a.tta)
+    subject = open_subject(path, a.data)
+    res = subject.evaluate(a.split, None if a.tta == "none" else a.tta)
+    if a.calibration:  # a temperature fitted on PublicTest, judged on the split (no TTA)
+        res["calibration"] = subject.calibration(a.split)
+    if a.mistakes:
+        from ..workflows.mistakes import write_mistakes
+
+        tta = None if a.tta == "none" else a.tta
+        res["mistakes"] = write_mistakes(a.mistakes, subject.dataset.splits[a.split].images, subject.probs(a.split, tta),
+                                         subject.labels(a.split), list(subject.dataset.classes))
+        print(f"{res['mistakes']['mistakes']} mistakes: {res['mistakes']['csv']}, the {res['mistakes']['shown']} surest "
+              f"in {res['mistakes']['png']}", file=sys.stderr)
     if run is not None:  # kept with the run, where the Experiments page shows it
         run.save_evaluation(res)
     if a.json:
@@ -29,7 +40,48 @@ def cmd_evaluate(a) -> int:
     print("confusion (rows true, columns predicted):")
     for c, row in zip(res["classes"], res["confusion"]):
         print(f"{c:>10} " + " ".join(f"{v:5d}" for v in row))
+    cal = res.get("calibration")
+    if cal:
+        print(f"calibration ({cal['bins']} bins, no TTA): ECE {cal['ece']:.4f} at temperature 1, {cal['ece_calibrated']:.4f} "
+              f"at temperature {cal['temperature']:.3f} fitted on val (stored: {subject.temperature:g}); NLL "
+              f"{cal['nll']:.4f} -> {cal['nll_calibrated']:.4f}")
     return 0
+
+
+def cmd_compare(a) -> int:
+    from ..workflows.comparison import compare_models
+
+    r = compare_models(a.a, a.b, data=a.data, split=a.split, tta=None if a.tta == "none" else a.tta,
+                       n_boot=a.bootstrap, seed=a.seed)
+    r.pop("probs"), r.pop("labels")  # every face's answer: the Experiments page's gallery, not the shell's
+    if a.json:
+        for side in ("a", "b"):
+            r[side].pop("reliability")
+        print(to_json(r, indent=None))
+        return 0
+    print(f"{a.a} (A) vs {a.b} (B) on {a.split}, {r['n']} faces, tta={a.tta}, {r['n_boot']} bootstrap resamples "
+          f"(seed {r['seed']})")
+    print(f"{'':>14} {'accuracy':>8} {'95% interval':>15} {'macro-F1':>8} {'95% interval':>15} {'ECE':>6} {'T':>5}")
+    for side, label in (("a", "A"), ("b", "B")):
+        acc, f1, m = r[side]["accuracy"], r[side]["macro_f1"], r[side]
+        print(f"{label:>14} {acc['value']:8.2%} {_span(acc['interval'], 100, '.1f'):>15} {f1['value']:8.3f} "
+              f"{_span(f1['interval'], 1, '.3f'):>15} {m['ece_calibrated']:6.3f} {m['temperature']:5.2f}")
+    acc, f1 = r["difference"]["accuracy"], r["difference"]["macro_f1"]
+    print(f"{'B - A':>14} {100 * acc['value']:+7.2f}p {_span(acc['interval'], 100, '+.1f'):>15} "
+          f"{f1['value']:+8.3f} {_span(f1['interval'], 1, '+.3f'):>15}")
+    c = r["counts"]
+    print(f"both right {c['both_right']}, only A {c['only_a']}, only B {c['only_b']}, both wrong {c['both_wrong']}; "
+          f"McNemar exact p = {r['mcnemar_p']:.3g}")
+    print(f"{'class':>10} {'support':>7} {'F1 A':>6} {'F1 B':>6} {'B - A':>7} {'95% interval':>16}")
+    for pc in r["per_class"]:
+        print(f"{pc['class']:>10} {pc['support']:7d} {pc['f1_a']:6.3f} {pc['f1_b']:6.3f} {pc['f1_difference']:+7.3f} "
+              f"{_span(pc['f1_interval'], 1, '+.3f'):>16}")
+    print(r["verdict"])
+    return 0
+
+
+def _span(interval, scale: float, fmt: str) -> str:
+    return f"{scale * interval[0]:{fmt}} to {scale * interval[1]:{fmt}}"
 
 
 def cmd_ship(a) -> int:
@@ -74,7 +126,7 @@ def cmd_quantize(a) -> int:
 
 def cmd_card(a) -> int:
     from ..settings import model_dir
-    from ..workflows.card import card, card_markdown, card_table
+    from ..workflows.card import card, card_markdown, card_table, store_temperature
 
     if a.table:
         paths = a.checkpoint or sorted(model_dir().glob("*.card.json"))
@@ -86,6 +138,9 @@ def cmd_card(a) -> int:
     if len(a.checkpoint) != 1:
         raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
     c = card(a.checkpoint[0], a.data)
+    if a.write_temperature:
+        store_temperature(a.checkpoint[0], c["temperature"])
+        print(f"{a.checkpoint[0]}: temperature {c['temperature']:.3f} stored (predictors apply it)", file=sys.stderr)
     print(to_json(c, indent=None) if a.json else card_markdown(c))
     return 0
 
@@ -98,8 +153,29 @@ def add_evaluate(sub) -> None:
     e.add_argument("--data", help=DATA_HELP)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
     e.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    e.add_argument("--calibration", action="store_true", help="also fit a temperature on the validation split "
+                   "(PublicTest) and give the expected calibration error on --split before and after it")
+    e.add_argument("--mistakes", metavar="DIR", help="write every mistake (mistakes.csv) and the 100 surest as a "
+                   "grid of faces (mistakes.png) to DIR")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_evaluate)
+
+
+def add_compare(sub) -> None:
+    c = sub.add_parser("compare", help="two models on the same faces: is the difference real? (intervals, McNemar)",
+                       description="Both models answer the same faces of a split; each one's accuracy and macro-F1 "
+                       "with a bootstrap 95%% interval, the paired difference (B - A) with its interval, McNemar's "
+                       "exact test on the faces where exactly one is right, per-class F1 differences, a verdict.")
+    c.add_argument("a", help="model A: a checkpoint, a model name in model/, a run id, or deepface (where its "
+                   "weights are present)")
+    c.add_argument("b", help="model B")
+    c.add_argument("--data", help=DATA_HELP)
+    c.add_argument("--split", default="test", choices=("train", "val", "test"))
+    c.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    c.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    c.add_argument("--seed", type=int, default=0, help="the resamples' seed (default 0)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(fn=cmd_compare)
 
 
 def add_ship(sub) -> None:
@@ -129,9 +205,11 @@ def add_quantize(sub) -> None:
 
 def add_card(sub) -> None:
     cd = sub.add_parser("card", help="measure a checkpoint's model-card figures (accuracy with and without TTA, "
-                        "per-class F1, CPU latency)")
+                        "per-class F1, calibration, CPU latency)")
     cd.add_argument("checkpoint", nargs="*", help="a checkpoint; with --table, saved cards (default model/*.card.json)")
     cd.add_argument("--data", help=DATA_HELP)
     cd.add_argument("--json", action="store_true")
     cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring")
+    cd.add_argument("--write-temperature", action="store_true", help="store the temperature fitted on PublicTest in "
+                    "the checkpoint (a checkpoint from before calibration; accuracy unchanged)")
     cd.set_defaults(fn=cmd_card)

@@ -16,7 +16,8 @@ import torch
 
 from ..config import TrainConfig
 from ..data import default_data_path, load_dataset, pixel_stats
-from ..evaluate import evaluate_model
+from ..calibration import calibration_report
+from ..evaluate import evaluate_model, metrics_from_probs, predict_probs
 from ..files import write_json
 from ..models import count_parameters, create_model
 from ..models.checkpoint import (CheckpointError, build_model, load_checkpoint, save_checkpoint,
@@ -255,18 +256,26 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
 
 
 def _finish(run: Run, ds, cfg: TrainConfig) -> None:
-    """Test metrics of the best checkpoint, the confusion matrix image, and the summary."""
+    """Test metrics of the best checkpoint, its temperature (fitted on the validation split, core.calibration),
+    the confusion matrix image, and the summary."""
     state = load_checkpoint(run.best_path)
     model = build_model(state, run.best_path)
     t, size = ds.splits["test"], cfg.input_size
-    res = evaluate_model(model, t.images, t.labels, ds.classes, state["mean"], state["std"], input_size=size)
+    probs = {s: predict_probs(model, ds.splits[s].images, state["mean"], state["std"], input_size=size).numpy()
+             for s in ("val", "test")}
+    res = {**metrics_from_probs(probs["test"], t.labels.numpy(), ds.classes), "tta": None}
     ten = evaluate_model(model, t.images, t.labels, ds.classes, state["mean"], state["std"], "tencrop", input_size=size)
+    cal = calibration_report(probs["val"], ds.splits["val"].labels.numpy(), probs["test"], t.labels.numpy())
+    calibration = {k: cal[k] for k in ("temperature", "ece", "ece_calibrated")}
     summary = {"best_val_acc": state["best_acc"], "best_epoch": state["epoch"], "test_acc": res["accuracy"],
                "test_tencrop_acc": ten["accuracy"], "test_macro_f1": res["macro_f1"], "test": res,
+               "calibration": calibration,
                "params": count_parameters(model), "sizes": ds.sizes(), "classes": list(ds.classes)}
     write_json(run.dir / "summary.json", summary)
+    state["temperature"] = cal["temperature"]  # applied by every predictor; accuracy unchanged
     state["metrics"] = {**state["metrics"], "val_acc": state["best_acc"], "test_acc": res["accuracy"],
-                        "test_tencrop_acc": ten["accuracy"]}
+                        "test_tencrop_acc": ten["accuracy"], "test_ece": cal["ece"],
+                        "test_ece_calibrated": cal["ece_calibrated"]}
     write_checkpoint_state(run.best_path, state)
     try:
         save_confusion(res["confusion"], ds.classes, run.graphs_dir / "confusion.png",

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from ..data import to_stress
-from ..evaluate import align_probs, metrics_from_probs, predict_probs
+from ..evaluate import align_probs, metrics_from_probs
 from ..labels import STRESS_CLASSES
 from ..models import count_parameters
+from ..models.checkpoint import load_checkpoint, write_checkpoint_state
 from .evaluation import Subject, open_subject
 
 
@@ -56,20 +57,27 @@ def card(path, data=None) -> dict:
             r = subject.evaluate(split, tta)
             out[f"{split}_{tta or 'none'}"] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                                                "per_class": r["per_class"], "confusion": r["confusion"]}
+    cal = subject.calibration("test")
+    out.update(temperature=cal["temperature"], ece=cal["ece"], ece_calibrated=cal["ece_calibrated"],
+               calibration=cal, temperature_stored=state.get("temperature"))
     if tuple(state["classes"]) != STRESS_CLASSES:
         out["test_stress_from_emotion"] = stress_from_emotion(subject)
     out["latency_ms_per_face_2_threads"] = latency_ms_per_face(model, subject.input_size)
     return out
 
 
+def store_temperature(path, temperature: float) -> Path:
+    """Write a fitted temperature into a checkpoint's metadata, everything else as it was."""
+    state = load_checkpoint(path)
+    state["temperature"] = float(temperature)
+    return write_checkpoint_state(path, state)
+
+
 def stress_from_emotion(subject: Subject, split: str = "test") -> dict:
     """An emotion model answering stress / no stress through the mapping in core.labels (P(stress) = sum of the
     stress emotions), scored against the stress view of the split's labels; with the majority-class share,
     the accuracy of always answering the commoner verdict."""
-    s = subject.dataset.splits[split]
-    state = subject.state
-    probs = align_probs(predict_probs(subject.model, s.images, state["mean"], state["std"],
-                                      input_size=subject.input_size).numpy(), state["classes"], STRESS_CLASSES)
+    probs = align_probs(subject.probs(split), subject.state["classes"], STRESS_CLASSES)
     labels = to_stress(subject.dataset).splits[split].labels.numpy()
     r = metrics_from_probs(probs, labels, STRESS_CLASSES)
     return {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "per_class": r["per_class"],
@@ -94,6 +102,9 @@ def card_markdown(c: dict) -> str:
         f"{r['class']} {r['f1']:.2f}" for r in c["test_none"]["per_class"]), "",
         f"CPU latency: {c['latency_ms_per_face_2_threads']:.2f} ms per face (one forward pass, 2 threads, median).",
     ]
+    if "ece" in c:
+        lines.append(f"Calibration on PrivateTest (15 bins): ECE {c['ece']:.3f}, {c['ece_calibrated']:.3f} at "
+                     f"temperature {c['temperature']:.2f} (fitted on PublicTest; accuracy unchanged).")
     if "test_stress_from_emotion" in c:
         st = c["test_stress_from_emotion"]
         lines.append(f"Stress / no stress on PrivateTest, derived from the emotions (angry, fear, sad -> stress): "
@@ -114,14 +125,14 @@ def _started_from(card: dict, text: str) -> str:
 def card_table(paths) -> str:
     """One markdown row per card (`model/<name>.card.json`, written by `card --json`): the comparison at a glance."""
     lines = ["| model | architecture | parameters | file | PublicTest | PrivateTest | + flip TTA | macro-F1 | "
-             "CPU ms / face | training |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "CPU ms / face | training | ECE / calibrated |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in paths:
         path = Path(path)
         try:
             lines.append(_card_row(path, json.loads(path.read_text())))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:  # one damaged card
             lines.append(f"| {path.name.removesuffix('.card.json')} | damaged card: {type(e).__name__} "
-                         f"{str(e)[:60]} |" + " |" * 8)
+                         f"{str(e)[:60]} |" + " |" * 9)
     return "\n".join(lines)
 
 
@@ -139,7 +150,8 @@ def _card_row(path: Path, c: dict) -> str:
     t = c.get("training") or {}
     trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"
     trained += _started_from(c, " on top of {}")
+    ece = f"{c['ece']:.3f} / {c['ece_calibrated']:.3f}" if "ece" in c else "-"
     return (f"| {path.name.removesuffix('.card.json')} | {arch} | {c['params']:,} | {size} | "
             f"{c['val_none']['accuracy']:.2%} | {c['test_none']['accuracy']:.2%} | "
             f"{c['test_flip']['accuracy']:.2%} | {c['test_none']['macro_f1']:.3f} | "
-            f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} |")
+            f"{c['latency_ms_per_face_2_threads']:.1f} | {trained} | {ece} |")

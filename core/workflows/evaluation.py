@@ -2,11 +2,14 @@
 (splits, test-time augmentations, the stress view) is computed from them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..calibration import apply_temperature, calibration_report
 from ..data import Dataset, load_dataset
-from ..evaluate import evaluate_model
+from ..evaluate import metrics_from_probs, predict_probs
 from ..labels import STRESS_CLASSES, canonical
 from ..models.checkpoint import build_model, load_checkpoint, without_training_state
 
@@ -18,6 +21,7 @@ class Subject:
     state: dict
     model: object
     dataset: Dataset
+    _raw: dict = field(default_factory=dict, repr=False)  # (split, tta) -> probabilities at temperature 1
 
     @property
     def meta(self) -> dict:
@@ -27,11 +31,32 @@ class Subject:
     def input_size(self) -> int:
         return int(self.state.get("input_size", 48))
 
+    @property
+    def temperature(self) -> float:
+        """The checkpoint's calibration temperature (core.calibration); 1 for one that has none."""
+        return float(self.state.get("temperature") or 1.0)
+
+    def probs(self, split: str = "test", tta=None, progress=None, temperature: float | None = None) -> np.ndarray:
+        """Every face's probabilities on a split (N x k), at the checkpoint's temperature unless told another."""
+        if (split, tta) not in self._raw:  # one forward pass per split and view, whatever is asked of it
+            s = self.dataset.splits[split]
+            self._raw[split, tta] = predict_probs(self.model, s.images, self.state["mean"], self.state["std"], tta,
+                                                  progress=progress, input_size=self.input_size).numpy()
+        return apply_temperature(self._raw[split, tta], self.temperature if temperature is None else temperature)
+
+    def labels(self, split: str = "test") -> np.ndarray:
+        return self.dataset.splits[split].labels.numpy()
+
+    def calibration(self, split: str = "test") -> dict:
+        """A temperature fitted on PublicTest (the selection split: never the split it is judged on), and ECE
+        on `split` before (temperature 1) and after it."""
+        return calibration_report(self.probs("val", temperature=1.0), self.labels("val"),
+                                  self.probs(split, temperature=1.0), self.labels(split))
+
     def evaluate(self, split: str = "test", tta=None, progress=None) -> dict:
-        s = self.dataset.splits[split]
-        result = evaluate_model(self.model, s.images, s.labels, self.dataset.classes, self.state["mean"],
-                                self.state["std"], tta, progress=progress, input_size=self.input_size)
-        return {**result, "split": split, "data": self.dataset.source, "checkpoint": str(self.path)}
+        result = metrics_from_probs(self.probs(split, tta, progress), self.labels(split), self.dataset.classes)
+        return {**result, "tta": tta, "split": split, "data": self.dataset.source, "checkpoint": str(self.path),
+                "temperature": self.temperature}
 
 
 def task_of(classes) -> str:

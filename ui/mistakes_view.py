@@ -1,0 +1,87 @@
+"""The faces behind a confusion matrix, on the Experiments page: pick a cell (true class x predicted class) and
+see its faces, the model's surest first, each with its probabilities, a page at a time. The faces are read
+from the data set the run was measured on (core.evaluate.mistakes; from a shell, `python -m core evaluate
+--mistakes DIR`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.data import default_data_path
+from core.evaluate import mistakes
+from core.runs import Run
+from core.settings import readable_by_app
+from core.workflows.evaluation import open_subject
+
+from .widgets import friendly_error
+
+PAGE, COLUMNS = 18, 6
+
+
+def _data_of(run: Run) -> str | None:
+    """The run's own data set where the app may read it, else the configured one."""
+    try:
+        data = run.config().data
+    except Exception:  # noqa: BLE001 - a shipped model's history may not say
+        data = None
+    if data and Path(data).exists() and readable_by_app(data):
+        return data
+    found = default_data_path()
+    return str(found) if found else None
+
+
+def _measure(run: Run) -> dict:
+    subject = open_subject(run.best_path, _data_of(run))
+    return {"probs": subject.probs("test"), "labels": subject.labels("test"), "classes": list(subject.dataset.classes),
+            "faces": subject.dataset.splits["test"].images[:, 0].numpy(), "source": subject.dataset.source}
+
+
+def _worst_cell(probs, labels, k: int) -> tuple[int, int]:
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (labels, probs.argmax(1)), 1)
+    np.fill_diagonal(cm, -1)
+    return tuple(int(v) for v in np.unravel_index(cm.argmax(), cm.shape))
+
+
+def mistakes_view(run: Run) -> None:
+    ss = st.session_state
+    key = f"exp_mk_{run.id}"
+    st.markdown("**The faces behind a cell**")
+    if key not in ss:
+        intro = st.empty()  # the invitation goes once the faces are there
+        with intro.container():
+            st.caption("Choose a cell of the confusion matrix (true class x predicted class) and see those test "
+                       "faces, the model's surest first. Measures the checkpoint on the test split once.")
+            go = st.button("Show the faces", key=f"{key}_go", icon=":material/grid_view:",
+                           disabled=not run.best_path.exists())
+        if not go:
+            return
+        try:
+            with st.spinner("Measuring the checkpoint on the test split…"):
+                ss[key] = _measure(run)
+        except Exception as e:  # noqa: BLE001 - no data set, or a checkpoint that cannot be read
+            st.error(f"Cannot show the faces: {friendly_error(e)}")
+            return
+        intro.empty()
+    m = ss[key]
+    probs, labels, classes = m["probs"], m["labels"], m["classes"]
+    if f"{key}_true" not in ss:
+        ss[f"{key}_true"], ss[f"{key}_pred"] = _worst_cell(probs, labels, len(classes))
+    c1, c2 = st.columns(2)
+    true = c1.selectbox("True class", range(len(classes)), format_func=classes.__getitem__, key=f"{key}_true")
+    pred = c2.selectbox("Predicted class", range(len(classes)), format_func=classes.__getitem__, key=f"{key}_pred")
+    idx = mistakes(probs, labels, true, pred)
+    what = "recognised" if true == pred else f"taken for {classes[pred]}"
+    st.caption(f"{len(idx):,} {classes[true]} faces {what}, the surest first (from `{Path(str(m['source'])).name}`).")
+    if not len(idx):
+        return
+    pages = -(-len(idx) // PAGE)
+    page = st.number_input("Page", 1, pages, 1, key=f"{key}_page") if pages > 1 else 1
+    cols = st.columns(COLUMNS)
+    for j, i in enumerate(idx[(page - 1) * PAGE: page * PAGE]):
+        top = np.argsort(-probs[i])[:3]
+        with cols[j % COLUMNS]:
+            st.image(m["faces"][i], width=96)
+            st.caption(" · ".join(f"{classes[c]} {probs[i][c]:.0%}" for c in top))

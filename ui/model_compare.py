@@ -1,0 +1,131 @@
+"""Two models on the Experiments page: is one really better? The paired comparison of
+core.workflows.comparison (the numbers of `python -m core compare`), each model's reliability diagram, and
+the faces where exactly one of them is right, with both models' probabilities."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.data import default_data_path
+from core.settings import readable_by_app
+from core.workflows.comparison import compare_models, disagreements
+
+from . import charts
+from .dataset import outside_roots_message
+from .format import fmt_pct
+from .loaders import _dataset, usable_models
+from .widgets import friendly_error, model_picker
+
+PAGE = 12  # faces per page of the gallery
+
+
+def _interval(iv, scale: float = 100, fmt: str = ".1f") -> str:
+    return f"{scale * iv[0]:{fmt}} to {scale * iv[1]:{fmt}}"
+
+
+def compare_view() -> None:
+    ss = st.session_state
+    models = usable_models()
+    if len(models) < 2:
+        st.info("Two models are needed: train a run on the **Train** page, or ship one.", icon=":material/info:")
+        return
+    st.caption("Both models answer the same faces. Is the difference between them real, or noise? Each accuracy "
+               "gets a 95% interval (a bootstrap over the faces), the difference its own, and McNemar's test "
+               "looks at the faces where exactly one of them is right. The same as `python -m core compare A B`.")
+    c1, c2 = st.columns(2)
+    a = model_picker(models, key="cmp_a", include_deepface=False, label="Model A", container=c1)
+    kind = next(m.kind for m in models if str(m.path) == a)
+    others = [m for m in models if m.kind == kind and str(m.path) != a]  # B answers the same question as A
+    if not others:
+        c2.info(f"No other {kind} model to compare with.", icon=":material/info:")
+        return
+    b = model_picker(others, key="cmp_b", include_deepface=False, label="Model B", container=c2)
+    c1, c2, c3 = st.columns([1, 1, 2])
+    split = c1.selectbox("Split", ["test", "val"], key="cmp_split", format_func={"test": "test (PrivateTest)",
+                                                                                  "val": "validation (PublicTest)"}.get)
+    tta = c2.selectbox("Test-time augmentation", ["none", "flip", "tencrop"], key="cmp_tta")
+    data = c3.text_input("Data set", value=str(default_data_path() or ""), key="cmp_data")
+    if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary"):
+        bar = st.progress(0.0, text="Loading the models and the data set…")
+        try:
+            if data and not readable_by_app(data):
+                raise ValueError(outside_roots_message(data))
+            ss["cmp_result"] = compare_models(a, b, data=data or None, split=split, tta=None if tta == "none" else tta,
+                                              progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{d:,} / {t:,} faces"))
+            ss["cmp_result"]["data_path"] = data or None
+        except Exception as e:  # noqa: BLE001 - data or checkpoint problems, in words
+            st.error(f"The comparison failed: {friendly_error(e)}", icon=":material/error:")
+        bar.empty()
+    r = ss.get("cmp_result")
+    if r:
+        result_view(r)
+
+
+def result_view(r: dict) -> None:
+    name_a, name_b = r["names"]
+    significant = r["mcnemar_p"] < 0.05
+    (st.success if significant else st.info)(f"**Verdict:** {r['verdict']}.", icon=":material/balance:")
+    rows = []
+    for side, name in (("a", name_a), ("b", name_b)):
+        m = r[side]
+        rows.append({"model": f"{side.upper()}: {name}", "accuracy": fmt_pct(m["accuracy"]["value"]),
+                     "95% interval": _interval(m["accuracy"]["interval"]), "macro-F1": f"{m['macro_f1']['value']:.3f}",
+                     "macro-F1 interval": _interval(m["macro_f1"]["interval"], 1, ".3f"),
+                     "ECE": f"{m['ece']:.3f}", "ECE at its temperature": f"{m['ece_calibrated']:.3f}",
+                     "temperature": f"{m['temperature']:.2f}"})
+    d = r["difference"]
+    rows.append({"model": "B - A", "accuracy": f"{100 * d['accuracy']['value']:+.2f} points",
+                 "95% interval": _interval(d["accuracy"]["interval"], fmt="+.1f"),
+                 "macro-F1": f"{d['macro_f1']['value']:+.3f}",
+                 "macro-F1 interval": _interval(d["macro_f1"]["interval"], 1, "+.3f"),
+                 "ECE": "–", "ECE at its temperature": "–", "temperature": "–"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="cmp_table")
+    c = r["counts"]
+    st.caption(f"{r['n']:,} faces of the {r['split']} split: both right {c['both_right']:,}, only A {c['only_a']:,}, "
+               f"only B {c['only_b']:,}, both wrong {c['both_wrong']:,}. McNemar's exact p = {r['mcnemar_p']:.3g}; "
+               f"intervals from {r['n_boot']:,} bootstrap resamples (seed {r['seed']}).")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.reliability_diagram({name_a: r["a"]["reliability"], name_b: r["b"]["reliability"]}),
+                    key="cmp_reliability")
+    c2.dataframe(pd.DataFrame([{"class": p["class"], "faces": p["support"], "F1 A": p["f1_a"], "F1 B": p["f1_b"],
+                                "B - A": p["f1_difference"], "95% interval": _interval(p["f1_interval"], 1, "+.3f")}
+                               for p in r["per_class"]]), hide_index=True, key="cmp_per_class",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("F1 A", "F1 B", "B - A")})
+    gallery(r)
+
+
+def gallery(r: dict) -> None:
+    """The faces behind the difference: where only A, or only B, is right; the wrong model's surest first."""
+    st.markdown("**The faces they disagree on**")
+    which = st.radio("Show", ["only_a", "only_b"], horizontal=True, key="cmp_which",
+                     format_func={"only_a": f"only A right ({r['counts']['only_a']:,})",
+                                  "only_b": f"only B right ({r['counts']['only_b']:,})"}.get)
+    idx = disagreements(r, which)
+    if not idx:
+        st.caption("None.")
+        return
+    wrong = np.asarray(r["probs"][1 if which == "only_a" else 0])
+    idx.sort(key=lambda i: -wrong[i].max())
+    pages = (len(idx) + PAGE - 1) // PAGE
+    page = st.number_input("Page", 1, pages, 1, key="cmp_page", help=f"{pages} pages") if pages > 1 else 1
+    faces = _faces(r)
+    classes = r["classes"]
+    cols = st.columns(6)
+    for j, i in enumerate(idx[(page - 1) * PAGE: page * PAGE]):
+        pa, pb = np.asarray(r["probs"][0][i]), np.asarray(r["probs"][1][i])
+        with cols[j % 6]:
+            if faces is not None:
+                st.image(faces[i], width=96)
+            st.caption(f"true **{classes[r['labels'][i]]}**  \nA: {classes[pa.argmax()]} {pa.max():.0%}  \n"
+                       f"B: {classes[pb.argmax()]} {pb.max():.0%}")
+
+
+def _faces(r: dict):
+    """The split's faces (uint8, N x H x W) from the data set compared on, or None where it cannot be read."""
+    path = r.get("data_path") or default_data_path()
+    try:
+        task = "stress" if len(r["classes"]) == 2 else "emotion"
+        return _dataset(str(path), task).splits[r["split"]].images[:, 0].numpy()
+    except Exception:  # noqa: BLE001 - the numbers stand without the pictures
+        return None
