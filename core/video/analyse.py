@@ -181,13 +181,13 @@ class Thumbnails:
             os.replace(tmp, path)
 
 
-def face_record(face: dict, scale: tuple[float, float], held: bool) -> dict:
+def face_record(face: dict, scale: tuple[float, float] = (1.0, 1.0)) -> dict:
     """One face of one analysed frame, as frames.jsonl keeps it (box in the clip's pixels)."""
     sx, sy = scale
     x, y, w, h = face["box"]
     rec = {"track": int(face["id"]), "box": [int(round(x * sx)), int(round(y * sy)), int(round(w * sx)),
                                              int(round(h * sy))],
-           "score": round(float(face.get("score") or 0.0), 4), "held": bool(held),
+           "score": round(float(face.get("score") or 0.0), 4), "held": bool(face.get("held")),
            "models": [{"probs": [round(float(p), 4) for p in m["probs"]], "emotion": m["emotion"],
                        "confidence": round(float(m["confidence"]), 4), "stress": m.get("stress"),
                        "stress_confidence": _r(m.get("stress_confidence")), "p_stress": _r(m.get("p_stress"))}
@@ -344,9 +344,7 @@ class _Run:
 
     def _analyse(self, fr, writer: LineWriter, thumbs: Thumbnails) -> list[dict]:
         faces = self.pipeline.step(fr.image, "rgb", detect=True)
-        missed = {t.id: t.missed > 0 for t in self.pipeline.tracker.tracks}
-        row = {"frame": fr.index, "time_s": round(fr.time_s, 4),
-               "faces": [face_record(f, fr.scale, missed.get(f["id"], False)) for f in faces]}
+        row = {"frame": fr.index, "time_s": round(fr.time_s, 4), "faces": [face_record(f, fr.scale) for f in faces]}
         writer.write(row)
         self.rows.append(row)
         thumbs.update(fr.image, faces)
