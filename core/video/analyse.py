@@ -154,12 +154,20 @@ class Thumbnails:
         self.analysis = analysis
         self.best: dict[int, float] = {}
 
+    def wants(self, faces: list[dict]) -> bool:
+        """Whether `update` would write a picture for any of these faces (so a caller can skip the image)."""
+        return any(self._larger(f) for f in faces)
+
+    def _larger(self, face: dict) -> bool:
+        _, _, w, h = face["box"]
+        return float(w * h) > self.best.get(face["id"], 0.0) * 1.2
+
     def update(self, image, faces: list[dict]) -> None:
         for f in faces:
             x, y, w, h = f["box"]
-            area = float(w * h)
-            if area <= self.best.get(f["id"], 0.0) * 1.2:
+            if not self._larger(f):
                 continue
+            area = float(w * h)
             self.best[f["id"]] = area
             self._write(image, f["id"], x, y, w, h)
 

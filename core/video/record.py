@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..predict.frame import FramePipeline, LiveSettings
-from .analyse import PROGRESS_EVERY_S, TRACKS_EVERY_S, Thumbnails, face_record, model_meta
+from .analyse import PROGRESS_EVERY_S, Thumbnails, face_record, model_meta
 from .store import LineWriter, VideoAnalysis
 from .summary import summarise_tracks
 
@@ -33,6 +33,8 @@ SOURCE = "webcam"
 QUEUE_FRAMES = 32       # about a second of video: ~30 MB of 640x480 frames at most
 IDLE_S = 15.0           # no frame for this long: the stream is gone, the recording closes as interrupted
 RECENT_S = 60.0         # what `recent()` keeps for the page's live timeline
+TRACKS_EVERY_S = 10.0   # the summary is recomputed from every row so far: not as often as a clip's (2 s), a
+#                         recording can run for long and its writer shares the CPU with the stream
 
 
 @dataclass
@@ -161,8 +163,10 @@ class LiveRecorder:
                 if not self._same_models(fr.faces):
                     outcome, reason = "stopped", "the model was changed during the recording"
                     break
-                rgb = _rgb(fr.image, fr.color)
-                if self._t0 is None:
+                first = self._t0 is None
+                # the frame in RGB only where a picture is made of it (the copy, a face's thumbnail)
+                rgb = _rgb(fr.image, fr.color) if first or self.annotate or thumbs.wants(fr.faces) else None
+                if first:
                     self._t0 = fr.time_s
                     self._first_frame(rgb)
                     if self.annotate:
@@ -207,14 +211,15 @@ class LiveRecorder:
         self.analysis.set_status("running", annotating=enc.description)
         return enc
 
-    def _write(self, fr: _Frame, rgb: np.ndarray, lines: LineWriter, thumbs: Thumbnails) -> None:
+    def _write(self, fr: _Frame, rgb: np.ndarray | None, lines: LineWriter, thumbs: Thumbnails) -> None:
         t = max(fr.time_s - self._t0, self._last_t)  # never back in time
         self._last_t = t
         row = {"frame": fr.index, "time_s": round(t, 4), "faces": [face_record(f) for f in fr.faces]}
         lines.write(row)
         self._rows.append(row)
         self.written += 1
-        thumbs.update(rgb, fr.faces)
+        if rgb is not None:
+            thumbs.update(rgb, fr.faces)
         with self._recent_lock:
             self._recent.append(row)
             while self._recent and self._recent[0]["time_s"] < t - RECENT_S:
