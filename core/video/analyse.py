@@ -385,12 +385,7 @@ class _Run:
 
     def _finish(self, outcome: str, reason: str | None, reader, writer: LineWriter, encoder) -> None:
         writer.close()
-        annotated = None
-        if encoder is not None:
-            try:
-                annotated = encoder.close()
-            except Exception as e:  # noqa: BLE001 - the analysis stands without its copy
-                annotated = {"error": f"the annotated copy could not be finished ({e})"}
+        annotated = encoder.finish() if encoder is not None else None
         end = self.info.duration_s if outcome == "finished" else None
         tracks = summarise_tracks(self.rows, self.models, end_s=end)
         self.a.write_tracks(tracks, partial=outcome != "finished", up_to_s=self.position[1])

@@ -235,12 +235,7 @@ class LiveRecorder:
     def _finish(self, outcome: str, reason: str | None, lines: LineWriter, encoder) -> None:
         a = self.analysis
         lines.close()
-        annotated = None
-        if encoder is not None:
-            try:
-                annotated = encoder.close()
-            except Exception as e:  # noqa: BLE001 - the record stands without its copy
-                annotated = {"error": f"the annotated copy could not be finished ({e})"}
+        annotated = encoder.finish() if encoder is not None else None
         tracks = summarise_tracks(self._rows, self.models)
         a.write_tracks(tracks, partial=outcome != "finished", up_to_s=self._last_t)
         p = self._progress()
