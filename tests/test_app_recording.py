@@ -97,3 +97,32 @@ def test_a_camera_that_stops_closes_the_recording(app_env, camera):
     at.run()
     _no_exception(at)
     assert not rec.active and rec.analysis.state() == "finished" and "Recording saved" in _text(at)
+
+
+def test_a_recording_whose_process_died_shows_as_interrupted_with_its_faces(app_env, app_model_dir):
+    """As a killed app leaves it: status running with a dead owner, no tracks.json yet; the Video page says
+    interrupted and summarises the faces from frames.jsonl."""
+    import cv2
+
+    from core.files import write_json
+    from core.predict import load_predictor
+    from core.predict.detectors import HaarDetector
+    from core.predict.frame import LiveAnalyzer
+    from core.video.record import LiveRecorder
+
+    predictor, detector = load_predictor(str(app_model_dir / "tiny.pt")), HaarDetector(min_size=0.1)
+    la = LiveAnalyzer(predictor, detector, stats_path=None)
+    rec = LiveRecorder.start([predictor], detector, la.settings)
+    la.record_into(rec)
+    frame = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)
+    for i in range(8):
+        la.process(frame, color="bgr", time_s=i / 15)
+    a = rec.stop()
+    write_json(a.status_path, {**a.status(), "state": "running", "pid": 2 ** 22 + 12345, "pid_start": "1"})
+    a.tracks_path.unlink()
+    assert a.state() == "interrupted"
+    video = _app("video.py").run()
+    _no_exception(video)
+    assert any("the recording ended without" in w.value for w in video.warning)
+    table = next(d.value for d in video.dataframe if "track" in d.value.columns)
+    assert list(table["track"]) == ["#1"]

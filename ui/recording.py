@@ -18,17 +18,17 @@ from .page import page_link
 KEY = "webcam_recorder"          # the LiveRecorder of this browser session (or None)
 VIDEO_KEY = "video_open"          # the Video page opens this analysis first (ui.video.KEY)
 MAX_LIVE_TIMELINES = 2
+ENDINGS = {"stopped": "was stopped", "interrupted": "was interrupted", "failed": "failed"}
 ANNOTATED_COST = ("Also writes the video you see, boxes and labels included, as an H.264 MP4 in the recording's "
                   "folder: a few MB per minute at 640×480, and the recorder encodes every frame on its own thread "
                   "(on a busy computer it may then keep fewer frames; the live video is not slowed).")
 
 
 def privacy_note() -> None:
-    where = html.escape(str(video_dir()))
     st.markdown(
         ":material/lock: **Nothing is recorded until you press Record.** A recording keeps each frame's faces: "
         "their boxes, emotions and P(stress) over time, and a small picture of each face; the video itself only "
-        f"if you tick *Save the annotated video*. It is written on the computer running the app, in `{where}` "
+        f"if you tick *Save the annotated video*. It is written on the computer running the app, in `{video_dir()}` "
         "(FEL_VIDEO_DIR), and listed on the **Video** page, where you can review, download or delete it.")
 
 
@@ -79,9 +79,11 @@ def ended(rec: LiveRecorder | None) -> None:
     s = rec.stats()
     text = (f"**Recording saved** ({fmt_duration(s['elapsed_s'])}, {s['frames']} frames"
             + (f", {s['dropped']} left out while the writer was behind" if s["dropped"] else "") + ").")
-    if s["state"] != "finished":
-        text = f"**The recording ended {html.escape(s['state'])}:** {html.escape(str(s['reason'] or ''))} " + text
-    st.success(text, icon=":material/check_circle:")
+    if s["state"] == "finished":
+        st.success(text, icon=":material/check_circle:")
+    else:
+        st.warning(f"**The recording {ENDINGS.get(s['state'], 'ended')}** ({s['reason'] or 'no reason recorded'}). "
+                   + text, icon=":material/warning:")
     page_link("app_pages/video.py", label="Open it on the Video page", icon=":material/movie:")
 
 
