@@ -1,5 +1,6 @@
 """Webcam: live emotion recognition on the user's camera (streamlit-webrtc). What happens to each frame is
-core.predict.frame; this page only picks the settings and shows the results."""
+core.predict.frame; recording the session is core.video.record (controls in ui.recording); this page only
+picks the settings and shows the results."""
 import streamlit as st
 
 from core.predict import frame

@@ -20,8 +20,9 @@ VIDEO_KEY = "video_open"          # the Video page opens this analysis first (ui
 MAX_LIVE_TIMELINES = 2
 ENDINGS = {"stopped": "was stopped", "interrupted": "was interrupted", "failed": "failed"}
 ANNOTATED_COST = ("Also writes the video you see, boxes and labels included, as an H.264 MP4 in the recording's "
-                  "folder: a few MB per minute at 640×480, and the recorder encodes every frame on its own thread "
-                  "(on a busy computer it may then keep fewer frames; the live video is not slowed).")
+                  "folder. It costs disk (several MB a minute at 640×480) and CPU: every frame is encoded, and on a "
+                  "2-core computer the live video ran up to a third slower with it in `bench/inference.py` (about "
+                  "10% without it). Frames the recorder cannot keep up with are left out of the record, and counted.")
 
 
 def privacy_note() -> None:
