@@ -1,5 +1,6 @@
 """Webcam: live emotion recognition on the user's camera (streamlit-webrtc). What happens to each frame is
-core.predict.frame; this page only picks the settings and shows the results."""
+core.predict.frame; recording the session is core.video.record (controls in ui.recording); this page only
+picks the settings and shows the results."""
 import streamlit as st
 
 from core.predict import frame
@@ -8,6 +9,7 @@ from core.predict.loading import DEEPFACE
 from core.settings import ice_servers_text
 from ui import charts
 from ui import loaders as L
+from ui import recording as R
 from ui import widgets as w
 from ui.page import setup_page
 
@@ -109,7 +111,7 @@ with video_col:
         from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
         def on_frame(frame: "av.VideoFrame") -> "av.VideoFrame":
-            out = analyzer.process(frame.to_ndarray(format="bgr24"), color="bgr")
+            out = analyzer.process(frame.to_ndarray(format="bgr24"), color="bgr", time_s=frame.time)
             return av.VideoFrame.from_ndarray(out, format="bgr24")
 
         ctx = webrtc_streamer(
@@ -134,6 +136,9 @@ with video_col:
     st.caption(":material/info: The browser asks for the camera when you press START. Cameras work only on "
                "**http://localhost** or **https://** pages; if the video stays black, check the permission "
                "(camera icon in the address bar) and that no other app holds the camera.")
+    st.subheader("Record this session")
+    R.privacy_note()
+    R.controls(analyzer, playing, detector, settings, choice if predictor is not None else None)
 
 
 def _face_panel(snap: dict) -> None:
@@ -168,8 +173,15 @@ def live_panel() -> None:
     if not playing and snap["frames"] == 0:
         st.info("Press **START** under the video to begin.", icon=":material/play_circle:")
         return
+    R.status_line()
     _face_panel(snap)
+
+
+@st.fragment(run_every=2.0 if playing and R.current() is not None and R.current().active else None)
+def recording_timelines() -> None:
+    R.live_timelines()
 
 
 with panel_col:
     live_panel()
+    recording_timelines()

@@ -16,7 +16,7 @@ from core.video import VIDEO_EXTENSIONS, VideoAnalysis, VideoSettings, list_anal
 from core.video.job import start_analysis, stop_analysis, tail_log
 from core.video.render import annotated_frame
 from core.video.store import ACTIVE
-from core.video.summary import agreement_basis
+from core.video.summary import agreement_basis, summarise_tracks
 
 from . import video_charts as vc
 from .format import fmt_duration, state_pill
@@ -62,11 +62,16 @@ def start(clip_path=None, data: bytes | None = None, name: str | None = None, se
 
 # ---------------------------------------------------------------- past analyses
 
+def from_webcam(a: VideoAnalysis) -> bool:
+    """A live session recorded on the Webcam page (core.video.record), not a clip."""
+    return a.status().get("source") == "webcam"
+
+
 def analysis_label(a: VideoAnalysis) -> str:
     st_ = a.status()
     when = st_.get("created")
     when = time.strftime("%b %d, %H:%M", time.localtime(when)) if when else a.id
-    return f"{a.title} · {when}"
+    return f"{a.title} · {when}" + (" · source: webcam" if from_webcam(a) else "")
 
 
 def pick_analysis(container=st) -> VideoAnalysis | None:
@@ -163,12 +168,16 @@ def header(a: VideoAnalysis, state: str) -> None:
         items.append(("clip", f"{clip['width']}×{clip['height']}"
                       + (f", {clip['fps']:.0f} fps" if clip.get("fps") else "")
                       + (f", {fmt_duration(clip['duration_s'])}" if clip.get("duration_s") else "")))
+    if from_webcam(a):
+        items.insert(0, ("source", "webcam"))
+        if status.get("dropped"):
+            items.append(("left out", f"{status['dropped']} frames (the writer was behind)"))
     items.append(("rate", "every frame" if not cfg.get("fps") else f"{cfg['fps']:g} frames/s"))
     if s.get("models"):
         items.append(("models", ", ".join(str(m["name"]) for m in s["models"])))
     if s.get("detector"):
         items.append(("detector", s["detector"]))
-    if status.get("elapsed_s") is not None:
+    if status.get("elapsed_s") is not None and not from_webcam(a):
         items.append(("took", f"{fmt_duration(status['elapsed_s'])} ({status.get('speed') or 0:.1f}× real time)"))
     kv = " · ".join(f"{k} <b>{html.escape(str(v))}</b>" for k, v in items)
     st.markdown(f"<div class='fel-run-head'><span class='fel-run-title'>{html.escape(a.title)}</span>"
@@ -180,6 +189,11 @@ def state_messages(a: VideoAnalysis, state: str) -> None:
     if state == "failed":
         st.error(f"**The analysis failed.** {status.get('error') or tail_log(a) or 'No reason was recorded.'}",
                  icon=":material/error:")
+    elif state == "interrupted" and from_webcam(a):
+        why = status.get("reason") or "the app stopped while it recorded"
+        st.warning(f"**Interrupted:** the recording ended without *Stop recording* ({why}), at "
+                   f"{a.progress().get('time_s', 0):.1f} s. What it recorded until then is shown below.",
+                   icon=":material/warning:")
     elif state == "interrupted":
         p = a.progress()
         st.warning(f"**Interrupted:** its process ended without finishing, at {p.get('time_s', 0):.1f} s. What it "
@@ -257,7 +271,8 @@ def scrubber(a: VideoAnalysis, rows: list[dict], models: list[dict]) -> None:
     """The frame at a chosen time, with the labels the analysis gave it."""
     clip = a.clip_path() or a.annotated_path()
     if clip is None or not rows:
-        st.caption("The clip is no longer where it was read from: no frames to show.")
+        st.caption("No video was kept of this recording (tick *Save the annotated video* on the Webcam page to keep "
+                   "one)." if from_webcam(a) else "The clip is no longer where it was read from: no frames to show.")
         return
     last = float(rows[-1]["time_s"])
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
@@ -301,12 +316,15 @@ def downloads(a: VideoAnalysis, rows: list[dict], tracks: list[dict], models: li
         c3.download_button(f"Annotated video ({ann.suffix[1:].upper()})", ann.read_bytes(), f"{stem}-annotated{ann.suffix}",
                            mime, icon=":material/movie:", key=f"video_ann_{a.id}")
     else:
-        c3.caption("No annotated copy (tick *Annotated copy* before analysing to get one).")
+        c3.caption("No annotated video (tick *Save the annotated video* before recording to get one)." if from_webcam(a)
+                   else "No annotated copy (tick *Annotated copy* before analysing to get one).")
 
 
 def results(a: VideoAnalysis, state: str) -> None:
     rows, tracks = a.frames(), a.tracks()
     models = a.settings().get("models") or []
+    if state == "interrupted":  # its last tracks.json may be seconds older than its last frame
+        tracks = summarise_tracks(rows, models)
     if not rows:
         if state not in ("failed",):
             st.info("No frame was analysed.", icon=":material/movie:")
@@ -318,11 +336,14 @@ def results(a: VideoAnalysis, state: str) -> None:
         return
     c = st.columns(4)
     c[0].metric("Faces followed", len(tracks))
-    c[1].metric("Frames analysed", len(rows))
+    c[1].metric("Frames recorded" if from_webcam(a) else "Frames analysed", len(rows))
     longest = max((m.get("longest_stress_s") or 0.0 for t in tracks for m in t["models"][:1]), default=0.0)
     c[2].metric("Longest stress stretch", f"{longest:.1f} s")
-    span = a.status().get("speed")
-    c[3].metric("Speed", f"{span:.1f}× real time" if span else "–")
+    if from_webcam(a):
+        c[3].metric("Recorded", fmt_duration(rows[-1]["time_s"]))
+    else:
+        span = a.status().get("speed")
+        c[3].metric("Speed", f"{span:.1f}× real time" if span else "–")
     st.subheader("Faces")
     summary_table(a, tracks, models)
     if len(tracks) > 1:

@@ -104,8 +104,9 @@ class FramePipeline:
             t.probs = {}
 
     def step(self, image: np.ndarray, color: str = "rgb", detect: bool | None = None) -> list[dict]:
-        """One frame: the faces on it, each {id, box, landmarks, score, models: [{name, classes, probs,
-        **summary}]}, with the first model's summary and probabilities also at the top level."""
+        """One frame: the faces on it, each {id, box, landmarks, score, held (missed by this detection, kept by
+        the tracker's grace), models: [{name, classes, probs, **summary}]}, with the first model's summary and
+        probabilities also at the top level."""
         s = self.settings
         if detect is None:
             detect = self.frames % max(1, s.detect_every) == 0 or not self.tracker.tracks
@@ -121,7 +122,8 @@ class FramePipeline:
         tracks = self.tracker.active()
         if not tracks:
             return []
-        faces = [{"id": t.id, "box": list(t.box), "landmarks": t.landmarks, "score": t.score, "models": [],
+        faces = [{"id": t.id, "box": list(t.box), "landmarks": t.landmarks, "score": t.score, "held": t.missed > 0,
+                  "models": [],
                   "emotion": None, "confidence": float("nan"), "stress": None, "stress_confidence": float("nan"),
                   "p_stress": float("nan"), "probs": []} for t in tracks]
         if not self.predictors:  # no model: the faces only
@@ -190,6 +192,9 @@ class LiveAnalyzer:
     `configure()` may be called at any time from the script thread (the sidebar changed); `process()`
     runs on the WebRTC thread. A lock keeps the two apart; a failing model never kills the stream:
     the frame comes back with the error written on it and `snapshot()["error"]` says what happened.
+
+    `record_into(sink)` hands every labelled frame, as labelled, to a sink with `feed(image, faces, time_s,
+    color)` (core.video.record.LiveRecorder): the record is what the stream showed, with no second pass.
     """
 
     def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None, stats_path=None):
@@ -206,6 +211,7 @@ class LiveAnalyzer:
         self._faces: list[dict] = []
         self._stats_path = Path(stats_path) if stats_path else webcam_stats_path()
         self._stats_written = 0.0
+        self._sink = None
 
     @property
     def predictor(self):
@@ -227,6 +233,15 @@ class LiveAnalyzer:
             if settings is not None:
                 self.pipeline.settings = settings
 
+    def record_into(self, sink) -> None:
+        """Start (a sink) or stop (None) handing the labelled frames on."""
+        with self._lock:
+            self._sink = sink
+
+    @property
+    def recording(self):
+        return self._sink
+
     def snapshot(self) -> dict:
         """What the page shows beside the video: counters and, per face, the smoothed probabilities."""
         with self._lock:
@@ -239,8 +254,9 @@ class LiveAnalyzer:
             }
 
     # ------------------------------------------------------------ from the WebRTC thread
-    def process(self, image: np.ndarray, color: str = "bgr") -> np.ndarray:
-        """Analyse one frame and return it annotated (same size, same colour order)."""
+    def process(self, image: np.ndarray, color: str = "bgr", time_s: float | None = None) -> np.ndarray:
+        """Analyse one frame and return it annotated (same size, same colour order). `time_s`: the frame's
+        own timestamp (what a recording times it by)."""
         _one_thread_here()
         t0 = time.perf_counter()
         with self._lock:
@@ -252,6 +268,8 @@ class LiveAnalyzer:
                 faces = []
                 self.error = f"{type(e).__name__}: {e}"
             self._faces = faces
+            if self._sink is not None:
+                self._sink.feed(image, faces, time_s, color)
             self.pipeline.draw(out, faces, color)
             self._count(t0, len(faces))
             draw.banner(out, f"{self.fps:4.1f} fps  {self.latency_ms:4.0f} ms/frame  faces: {len(faces)}", color=color)

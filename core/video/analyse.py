@@ -154,12 +154,20 @@ class Thumbnails:
         self.analysis = analysis
         self.best: dict[int, float] = {}
 
+    def wants(self, faces: list[dict]) -> bool:
+        """Whether `update` would write a picture for any of these faces (so a caller can skip the image)."""
+        return any(self._larger(f) for f in faces)
+
+    def _larger(self, face: dict) -> bool:
+        _, _, w, h = face["box"]
+        return float(w * h) > self.best.get(face["id"], 0.0) * 1.2
+
     def update(self, image, faces: list[dict]) -> None:
         for f in faces:
             x, y, w, h = f["box"]
-            area = float(w * h)
-            if area <= self.best.get(f["id"], 0.0) * 1.2:
+            if not self._larger(f):
                 continue
+            area = float(w * h)
             self.best[f["id"]] = area
             self._write(image, f["id"], x, y, w, h)
 
@@ -181,13 +189,13 @@ class Thumbnails:
             os.replace(tmp, path)
 
 
-def face_record(face: dict, scale: tuple[float, float], held: bool) -> dict:
+def face_record(face: dict, scale: tuple[float, float] = (1.0, 1.0)) -> dict:
     """One face of one analysed frame, as frames.jsonl keeps it (box in the clip's pixels)."""
     sx, sy = scale
     x, y, w, h = face["box"]
     rec = {"track": int(face["id"]), "box": [int(round(x * sx)), int(round(y * sy)), int(round(w * sx)),
                                              int(round(h * sy))],
-           "score": round(float(face.get("score") or 0.0), 4), "held": bool(held),
+           "score": round(float(face.get("score") or 0.0), 4), "held": bool(face.get("held")),
            "models": [{"probs": [round(float(p), 4) for p in m["probs"]], "emotion": m["emotion"],
                        "confidence": round(float(m["confidence"]), 4), "stress": m.get("stress"),
                        "stress_confidence": _r(m.get("stress_confidence")), "p_stress": _r(m.get("p_stress"))}
@@ -344,9 +352,7 @@ class _Run:
 
     def _analyse(self, fr, writer: LineWriter, thumbs: Thumbnails) -> list[dict]:
         faces = self.pipeline.step(fr.image, "rgb", detect=True)
-        missed = {t.id: t.missed > 0 for t in self.pipeline.tracker.tracks}
-        row = {"frame": fr.index, "time_s": round(fr.time_s, 4),
-               "faces": [face_record(f, fr.scale, missed.get(f["id"], False)) for f in faces]}
+        row = {"frame": fr.index, "time_s": round(fr.time_s, 4), "faces": [face_record(f, fr.scale) for f in faces]}
         writer.write(row)
         self.rows.append(row)
         thumbs.update(fr.image, faces)
@@ -379,12 +385,7 @@ class _Run:
 
     def _finish(self, outcome: str, reason: str | None, reader, writer: LineWriter, encoder) -> None:
         writer.close()
-        annotated = None
-        if encoder is not None:
-            try:
-                annotated = encoder.close()
-            except Exception as e:  # noqa: BLE001 - the analysis stands without its copy
-                annotated = {"error": f"the annotated copy could not be finished ({e})"}
+        annotated = encoder.finish() if encoder is not None else None
         end = self.info.duration_s if outcome == "finished" else None
         tracks = summarise_tracks(self.rows, self.models, end_s=end)
         self.a.write_tracks(tracks, partial=outcome != "finished", up_to_s=self.position[1])

@@ -88,6 +88,14 @@ class AnnotatedWriter:
         return {"file": self.path.name, "codec": self.codec, "format": self.description, "frames": self.frames,
                 "width": self.size[0], "height": self.size[1]}
 
+    def finish(self) -> dict:
+        """`close()` for a status file: what it says, or why the copy could not be finished (the analysis or
+        recording stands without it)."""
+        try:
+            return self.close()
+        except Exception as e:  # noqa: BLE001 - recorded, not raised
+            return {"error": f"the annotated copy could not be finished ({e})"}
+
     def abort(self) -> None:
         try:
             self.close()

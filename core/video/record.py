@@ -1,0 +1,266 @@
+"""A live session recorded: the webcam's labelled frames written to an analysis folder of the same kind as a
+clip's (core.video.store: settings, status, progress, frames.jsonl, tracks.json, thumbs, an optional
+annotated copy), so the Video page reads, summarises and deletes it like any other analysis.
+
+The frames come from the `LiveAnalyzer` that labels them (core.predict.frame): no second detection or
+classification. `feed` runs on the WebRTC thread, inside the frame callback, and only puts the frame's
+image, faces and time on a bounded queue (no copy, no file): a writer thread does the rest. When the writer
+falls behind and the queue is full, the frame is left out of the record and counted (`dropped`), never
+waited for: the video must not stall for the record's sake.
+
+Times are the frames' own (their presentation timestamps, counted from the first frame recorded), so a
+stream that slows down is weighed right. A recording ends as `finished` on `stop()`; one that gets no frame
+for `idle_s` (the tab closed, the camera was lost) closes itself as `interrupted`; one whose process dies
+stays `running` on disk with a dead owner, which `VideoAnalysis.state()` reads as interrupted, and every
+line written before the kill is still there (frames.jsonl is flushed line by line).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..predict.frame import FramePipeline, LiveSettings
+from .analyse import PROGRESS_EVERY_S, Thumbnails, face_record, model_meta
+from .store import LineWriter, VideoAnalysis
+from .summary import summarise_tracks
+
+SOURCE = "webcam"
+QUEUE_FRAMES = 32       # about a second of video: ~30 MB of 640x480 frames at most
+IDLE_S = 15.0           # no frame for this long: the stream is gone, the recording closes as interrupted
+RECENT_S = 60.0         # what `recent()` keeps for the page's live timeline
+TRACKS_EVERY_S = 10.0   # the summary is recomputed from every row so far: not as often as a clip's (2 s), a
+#                         recording can run for long and its writer shares the CPU with the stream
+
+
+@dataclass
+class _Frame:
+    index: int
+    time_s: float
+    image: np.ndarray
+    faces: list
+    color: str
+
+
+class LiveRecorder:
+    """Frames in from a live stream (`feed`), an analysis folder out. Start one with `LiveRecorder.start`."""
+
+    def __init__(self, analysis: VideoAnalysis, models: list[dict], live: LiveSettings | None = None,
+                 annotate: bool = False, idle_s: float = IDLE_S, queue_frames: int = QUEUE_FRAMES):
+        self.analysis = analysis
+        self.models = models
+        self.annotate = bool(annotate)
+        self.idle_s = float(idle_s)
+        self.fed = 0          # frames the stream offered while recording
+        self.dropped = 0      # of those, left out because the writer was behind
+        self.written = 0      # rows in frames.jsonl
+        self.state = "running"
+        self.reason: str | None = None
+        self.started = time.time()
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(queue_frames)))
+        self._closing = False
+        self._t0: float | None = None   # the first frame's own time
+        self._last_t = 0.0
+        self._rows: list[dict] = []
+        self._recent: deque = deque()
+        self._recent_lock = threading.Lock()
+        self._drawer = FramePipeline(settings=live or LiveSettings())  # draws the annotated copy's labels
+        self._thread = threading.Thread(target=self._write_loop, name=f"recorder-{analysis.id}", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(cls, predictors=(), detector=None, live: LiveSettings | None = None, annotate: bool = False,
+              root=None, sources=None, name: str | None = None, **kw) -> "LiveRecorder":
+        """A new recording in the video folder (or `root`), running at once. `predictors` and `detector`
+        are the live analyzer's (only their names and classes are recorded); `sources`: where each model
+        came from."""
+        name = name or time.strftime("Webcam %Y-%m-%d %H:%M:%S")
+        a = VideoAnalysis.create("webcam", root, source=SOURCE)
+        sources = list(sources or [None] * len(predictors))
+        models = [model_meta(p, sources[i] if i < len(sources) else None) for i, p in enumerate(predictors)]
+        live = live or LiveSettings()
+        a.write_settings({"clip": {"name": name, "path": "", "source": SOURCE}, "source": SOURCE,
+                          "settings": {"fps": None, "annotate": bool(annotate), "smoothing": live.smoothing,
+                                       "align": live.align, "margin": live.margin},
+                          "live": asdict(live), "models": models,
+                          "detector": getattr(detector, "detector_name", type(detector).__name__ if detector else None),
+                          "created": time.time()})
+        a.set_status("running", clip_name=name, source=SOURCE, annotated=None)
+        return cls(a, models, live, annotate, **kw)
+
+    # ------------------------------------------------------------ from the stream's thread
+    def feed(self, image: np.ndarray, faces: list[dict], time_s: float | None = None, color: str = "bgr") -> None:
+        """One labelled frame. Never blocks: a full queue drops the frame from the record (counted).
+        `image` and `faces` must not be changed afterwards (the analyzer makes new ones per frame)."""
+        if self._closing:
+            return
+        index = self.fed
+        self.fed += 1
+        t = float(time_s) if time_s is not None else time.monotonic()
+        try:
+            self._queue.put_nowait(_Frame(index, t, image, faces, color))
+        except queue.Full:
+            self.dropped += 1
+
+    # ------------------------------------------------------------ from the page
+    @property
+    def active(self) -> bool:
+        return self.state == "running" and not self._closing
+
+    def stop(self, timeout: float = 30.0) -> VideoAnalysis:
+        """Close the recording as finished: the frames already queued are written first."""
+        if not self._closing:
+            self._closing = True
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                pass
+        self._thread.join(timeout)
+        return self.analysis
+
+    def elapsed_s(self) -> float:
+        return self._last_t
+
+    def stats(self) -> dict:
+        return {"id": self.analysis.id, "state": self.state, "frames": self.written, "fed": self.fed,
+                "dropped": self.dropped, "elapsed_s": round(self._last_t, 2), "annotate": self.annotate,
+                "reason": self.reason}
+
+    def recent(self) -> list[dict]:
+        """The rows of the last minute (RECENT_S), for a live timeline."""
+        with self._recent_lock:
+            return list(self._recent)
+
+    # ------------------------------------------------------------ the writer thread
+    def _write_loop(self) -> None:
+        a = self.analysis
+        lines = LineWriter(a.frames_path)
+        thumbs = Thumbnails(a)
+        encoder = None
+        outcome, reason = "finished", None
+        reported = tracked = time.monotonic()
+        last_frame = time.monotonic()
+        try:
+            while True:
+                try:
+                    fr = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    fr = ...
+                now = time.monotonic()
+                if fr is None:
+                    break
+                if fr is ...:
+                    if now - last_frame > self.idle_s:
+                        outcome, reason = "interrupted", (f"no frame came for {self.idle_s:.0f} s: the camera stopped "
+                                                          "or the page was closed")
+                        break
+                    continue
+                last_frame = now
+                if not self._same_models(fr.faces):
+                    outcome, reason = "stopped", "the model was changed during the recording"
+                    break
+                first = self._t0 is None
+                # the frame in RGB only where a picture is made of it (the copy, a face's thumbnail)
+                rgb = _rgb(fr.image, fr.color) if first or self.annotate or thumbs.wants(fr.faces) else None
+                if first:
+                    self._t0 = fr.time_s
+                    self._first_frame(rgb)
+                    if self.annotate:
+                        encoder = self._open_encoder(rgb)
+                self._write(fr, rgb, lines, thumbs)
+                if encoder is not None:
+                    encoder.write(self._drawer.draw(rgb.copy(), fr.faces), self._last_t)
+                if now - reported >= PROGRESS_EVERY_S:
+                    reported = now
+                    a.write_progress(**self._progress())
+                    if a.stop_requested():  # the Video page's Cancel
+                        outcome, reason = "stopped", "stopped from the Video page"
+                        break
+                if now - tracked >= TRACKS_EVERY_S:
+                    tracked = now
+                    a.write_tracks(summarise_tracks(self._rows, self.models), partial=True, up_to_s=self._last_t)
+        except Exception as e:  # noqa: BLE001 - recorded in status.json; the stream goes on without a record
+            outcome, reason = "failed", f"{type(e).__name__}: {e}"
+        finally:
+            self._closing = True
+            self._finish(outcome, reason, lines, encoder)
+
+    def _same_models(self, faces: list[dict]) -> bool:
+        """Whether the frame was labelled by the models the recording started with (the page can change them)."""
+        return all([m["name"] for m in f["models"]] == [m["name"] for m in self.models] for f in faces)
+
+    def _first_frame(self, rgb: np.ndarray) -> None:
+        s = self.analysis.settings()
+        h, w = rgb.shape[:2]
+        s["clip"].update(width=w, height=h)
+        s["analysis_width"], s["analysis_height"] = w, h
+        self.analysis.write_settings(s)
+
+    def _open_encoder(self, rgb: np.ndarray):
+        from .encode import AnnotatedWriter
+
+        try:
+            enc = AnnotatedWriter(self.analysis.dir / "annotated", rgb.shape[1], rgb.shape[0], 30)
+        except Exception as e:  # noqa: BLE001 - the record stands without its copy
+            self.analysis.set_status("running", annotated={"error": f"no annotated copy ({e})"})
+            return None
+        self.analysis.set_status("running", annotating=enc.description)
+        return enc
+
+    def _write(self, fr: _Frame, rgb: np.ndarray | None, lines: LineWriter, thumbs: Thumbnails) -> None:
+        t = max(fr.time_s - self._t0, self._last_t)  # never back in time
+        self._last_t = t
+        row = {"frame": fr.index, "time_s": round(t, 4), "faces": [face_record(f) for f in fr.faces]}
+        lines.write(row)
+        self._rows.append(row)
+        self.written += 1
+        if rgb is not None:
+            thumbs.update(rgb, fr.faces)
+        with self._recent_lock:
+            self._recent.append(row)
+            while self._recent and self._recent[0]["time_s"] < t - RECENT_S:
+                self._recent.popleft()
+
+    def _progress(self) -> dict:
+        t = self._last_t
+        return {"frames_done": self.fed, "analysed": self.written, "dropped": self.dropped, "time_s": round(t, 3),
+                "duration_s": None, "fraction": None, "eta_s": None, "elapsed_s": round(time.time() - self.started, 2),
+                "analysed_per_s": round(self.written / t, 2) if t > 0 else None,
+                "tracks": len({f["track"] for r in self._rows for f in r["faces"]})}
+
+    def _finish(self, outcome: str, reason: str | None, lines: LineWriter, encoder) -> None:
+        a = self.analysis
+        lines.close()
+        annotated = encoder.finish() if encoder is not None else None
+        tracks = summarise_tracks(self._rows, self.models)
+        a.write_tracks(tracks, partial=outcome != "finished", up_to_s=self._last_t)
+        p = self._progress()
+        a.write_progress(**p)
+        s = a.settings()
+        s["clip"].update(duration_s=round(self._last_t, 3), frames=self.written,
+                         fps=round(self.written / self._last_t, 2) if self._last_t > 0 else None)
+        a.write_settings(s)
+        fields = {"ended": time.time(), "analysed": self.written, "tracks": len(tracks), "frames_read": self.fed,
+                  "dropped": self.dropped, "elapsed_s": round(self._last_t, 2), "speed": 1.0,
+                  "analysed_per_s": p["analysed_per_s"]}
+        if encoder is not None or self.annotate:
+            fields["annotated"] = annotated
+        if outcome != "finished":
+            fields["stopped_at_s"] = round(self._last_t, 3)
+        if reason:
+            fields["error" if outcome == "failed" else "reason"] = reason
+        a.set_status(outcome, **fields)
+        a.stop_path.unlink(missing_ok=True)
+        self.state, self.reason = outcome, reason
+
+
+def _rgb(image: np.ndarray, color: str) -> np.ndarray:
+    if color == "rgb":
+        return image
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,186 @@
+"""A live session recorded (core.video.record.LiveRecorder, fed by the webcam's LiveAnalyzer): the folder it
+writes is a video analysis like a clip's, its frames.jsonl holds exactly the frames the analyzer labelled
+(same count, same tracks, the frames' own times), a writer that falls behind drops frames from the record
+and counts them without ever blocking the stream, and a recording whose process is killed stays readable
+and reads as interrupted."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.predict.frame import LiveAnalyzer, LiveSettings  # noqa: E402
+from core.video import VideoAnalysis, list_analyses, summarise_tracks  # noqa: E402
+from core.video.record import LiveRecorder  # noqa: E402
+from core.video.synth import Face, face_patches, scene_frames  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
+
+FPS = 15
+
+
+class Spy:
+    """A sink between the analyzer and the recorder: keeps what the analyzer labelled, passes it on."""
+
+    def __init__(self, recorder):
+        self.recorder, self.labelled = recorder, []
+
+    def feed(self, image, faces, time_s, color):
+        self.labelled.append((time_s, [f["id"] for f in faces], [f["held"] for f in faces]))
+        self.recorder.feed(image, faces, time_s, color)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Two faces: A the whole time, B from 1.0 s to 2.0 s (RGB frames, 320x240, 15 frames/s)."""
+    patches = face_patches(ROOT / "sample_images")
+    faces = [Face(0, cx=lambda t: 0.28 + 0.03 * t, cy=lambda t: 0.5, side=lambda t: 0.5 + 0.05 * t),
+             Face(1, start_s=1.0, end_s=2.0, cx=lambda t: 0.78, cy=lambda t: 0.45, side=lambda t: 0.45)]
+    return list(scene_frames(patches, faces, 3.0, FPS, (320, 240)))
+
+
+@pytest.fixture(scope="module")
+def analyzer_parts(app_model_dir):
+    from core.predict import load_predictor
+    from core.predict.detectors import HaarDetector
+
+    return load_predictor(str(app_model_dir / "tiny.pt")), HaarDetector(min_size=0.1, detect_width=480)
+
+
+def test_the_record_holds_the_frames_the_analyzer_labelled(scene, analyzer_parts):
+    predictor, detector = analyzer_parts
+    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), stats_path=None)
+    rec = LiveRecorder.start([predictor], detector, la.settings, queue_frames=10_000)
+    spy = Spy(rec)
+    for t, rgb in scene[:5]:
+        la.process(rgb[..., ::-1].copy(), color="bgr", time_s=100.0 + t)  # not recording yet: not in the record
+    la.record_into(spy)
+    for t, rgb in scene[5:]:
+        la.process(rgb[..., ::-1].copy(), color="bgr", time_s=100.0 + t)  # a stream's own clock, not 0-based
+    la.record_into(None)
+    la.process(scene[0][1][..., ::-1].copy(), color="bgr", time_s=200.0)  # stopped: not in the record either
+    a = rec.stop()
+
+    assert a.state() == "finished" and a.status()["source"] == "webcam"
+    rows = a.frames()
+    assert len(rows) == len(spy.labelled) == len(scene) - 5 and rec.dropped == 0
+    assert [[f["track"] for f in r["faces"]] for r in rows] == [ids for _, ids, _ in spy.labelled]
+    assert [[f["held"] for f in r["faces"]] for r in rows] == [held for _, _, held in spy.labelled]
+    assert {f["track"] for r in rows for f in r["faces"]} >= {1, 2}  # both faces were followed
+    t0 = spy.labelled[0][0]
+    assert [r["time_s"] for r in rows] == pytest.approx([t - t0 for t, _, _ in spy.labelled], abs=1e-3)
+    # the same files and formats as a clip's analysis: the Video page's loaders read it
+    models = a.settings()["models"]
+    assert [m["classes"] for m in models] == [list(predictor.classes)]
+    assert a.tracks() == summarise_tracks(rows, models)
+    assert all(a.thumb_path(t["track"]).is_file() for t in a.tracks())
+    assert a.settings()["clip"]["width"] == 320 and a.settings()["clip"]["duration_s"] == pytest.approx(rows[-1]["time_s"])
+    assert a.id in [x.id for x in list_analyses()] and a.annotated_path() is None
+
+
+def test_an_annotated_copy_when_asked(scene, analyzer_parts):
+    import av
+
+    predictor, detector = analyzer_parts
+    la = LiveAnalyzer(predictor, detector, stats_path=None)
+    rec = LiveRecorder.start([predictor], detector, la.settings, annotate=True, queue_frames=10_000)
+    la.record_into(rec)
+    for t, rgb in scene[:10]:
+        la.process(rgb[..., ::-1].copy(), color="bgr", time_s=t)
+    a = rec.stop()
+    path = a.annotated_path()
+    assert path is not None and a.status()["annotated"]["frames"] == 10
+    with av.open(str(path)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 10
+
+
+def test_a_writer_behind_drops_frames_from_the_record_and_counts_them(monkeypatch):
+    """The writer is held on its first frame: the queue (1 frame) fills, later frames are dropped at once."""
+    entered, release = threading.Event(), threading.Event()
+    rec = LiveRecorder.start(queue_frames=1)
+    write = rec._write
+
+    def held_write(*args):
+        entered.set()
+        release.wait(60)
+        write(*args)
+
+    monkeypatch.setattr(rec, "_write", held_write)
+    image = np.zeros((48, 64, 3), np.uint8)
+    rec.feed(image, [], 0.0)
+    assert entered.wait(60)
+    for i in range(1, 6):
+        rec.feed(image, [], i / FPS)  # returns at once: one waits in the queue, four are dropped
+    assert rec.fed == 6 and rec.dropped == 4
+    release.set()
+    a = rec.stop()
+    assert [r["frame"] for r in a.frames()] == [0, 1] and a.status()["dropped"] == 4
+
+
+def test_a_stream_that_stops_sending_closes_the_recording_as_interrupted():
+    rec = LiveRecorder.start(idle_s=0.5)
+    rec.feed(np.zeros((48, 64, 3), np.uint8), [], 1.0)
+    wait_for(lambda: rec.state != "running", 60, "the idle recording to close")
+    a = rec.analysis
+    assert a.state() == "interrupted" and "no frame" in a.status()["reason"] and len(a.frames()) == 1
+
+
+KILLED = r"""
+import sys, time
+import numpy as np
+from core.predict.frame import LiveAnalyzer, LiveSettings
+from core.video.record import LiveRecorder
+
+class Detector:
+    def detect(self, image, color="rgb"):
+        return [(40, 30, 80, 80)]
+
+class Model:
+    name, classes = "fixed", ("happy", "sad")
+    def predict(self, crops):
+        return np.tile([0.7, 0.3], (len(crops), 1))
+
+la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), stats_path=None)
+rec = LiveRecorder.start([Model()], Detector(), la.settings)
+la.record_into(rec)
+image = np.full((240, 320, 3), 90, np.uint8)
+i, said = 0, False
+while True:
+    la.process(image, color="bgr", time_s=i / 15)
+    i += 1
+    if rec.written >= 20 and not said:
+        print(rec.analysis.dir, flush=True)
+        said = True
+    time.sleep(0.01)
+"""
+
+
+def test_a_killed_recording_stays_readable_and_reads_as_interrupted(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        folder = Path(proc.stdout.readline().strip())
+        a = VideoAnalysis(folder)
+        wait_for(lambda: len(a.frames()) >= 25, 120, "frames after the first twenty")
+        assert a.state() == "running"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert a.state() == "interrupted" and a.status()["state"] == "running"  # its owner is gone
+    rows = a.frames()
+    assert len(rows) >= 25 and [r["frame"] for r in rows] == list(range(len(rows)))
+    assert all([f["track"] for f in r["faces"]] == [1] for r in rows)
+    tracks = summarise_tracks(rows, a.settings()["models"])
+    assert tracks[0]["models"][0]["emotion"] == "happy" and tracks[0]["frames"] == len(rows)
+    assert a.id in [x.id for x in list_analyses(folder.parent)]
+    a.delete()  # interrupted is not active: it can be deleted
+    assert not folder.exists()
