@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
-
 
 from tests.browser import (ROOT, assert_no_exception, browser_page, face_video, goto_page, require_browser,
                            screenshot, serve_app, wait_for_app)
