@@ -79,3 +79,30 @@ def test_checkpoint_temperature_is_applied_and_old_ones_load(tmp_path, synthetic
 
     store_temperature(old, cal["temperature"])  # an old checkpoint given the temperature its card fitted
     assert CNNPredictor(old).temperature == pytest.approx(cal["temperature"])
+
+
+def test_an_old_card_gets_calibration_and_keeps_its_other_figures(tmp_path, synthetic_csv):
+    """`card --calibrate`: a shipped model from before calibration gets its temperature (checkpoint) and ECE
+    (card); every figure its card already had stays as measured."""
+    import json
+    import subprocess
+    import sys
+
+    from core.labels import EMOTIONS
+    from core.models import create_model
+    from core.models.checkpoint import load_checkpoint, save_checkpoint
+    from core.predict.cnn import CNNPredictor
+
+    model = create_model("mini_xception", num_classes=len(EMOTIONS), width=8)
+    path = save_checkpoint(tmp_path / "shipped.pt", model, classes=EMOTIONS, mean=0.5, std=0.25)
+    old_card = {"model": "mini_xception", "test_none": {"accuracy": 0.6}, "latency_ms_per_face_2_threads": 2.0}
+    (tmp_path / "shipped.card.json").write_text(json.dumps(old_card))
+    done = subprocess.run([sys.executable, "-m", "core", "card", str(path), "--calibrate", "--data", str(synthetic_csv)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "temperature" in done.stdout and "card updated" in done.stdout
+    card = json.loads((tmp_path / "shipped.card.json").read_text())
+    assert {k: card[k] for k in old_card} == old_card
+    assert card["temperature"] > 0 and 0 <= card["ece"] <= 1 and 0 <= card["ece_calibrated"] <= 1
+    assert load_checkpoint(path)["temperature"] == pytest.approx(card["temperature"])
+    assert CNNPredictor(path).calibrated

@@ -126,7 +126,7 @@ def cmd_quantize(a) -> int:
 
 def cmd_card(a) -> int:
     from ..settings import model_dir
-    from ..workflows.card import card, card_markdown, card_table, store_temperature
+    from ..workflows.card import calibrate_card, card, card_markdown, card_table, store_temperature
 
     if a.table:
         paths = a.checkpoint or sorted(model_dir().glob("*.card.json"))
@@ -134,6 +134,12 @@ def cmd_card(a) -> int:
             raise FileNotFoundError("no cards to tabulate: write one with `python -m core card model/<name>.pt --json "
                                     "> model/<name>.card.json`")
         print(card_table(paths))
+        return 0
+    if a.calibrate:
+        for path in a.checkpoint:
+            cal = calibrate_card(path, a.data)
+            print(f"{path}: temperature {cal['temperature']:.3f} (fitted on PublicTest, stored); ECE on PrivateTest "
+                  f"{cal['ece']:.4f} -> {cal['ece_calibrated']:.4f}; card updated")
         return 0
     if len(a.checkpoint) != 1:
         raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
@@ -212,4 +218,7 @@ def add_card(sub) -> None:
     cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring")
     cd.add_argument("--write-temperature", action="store_true", help="store the temperature fitted on PublicTest in "
                     "the checkpoint (a checkpoint from before calibration; accuracy unchanged)")
+    cd.add_argument("--calibrate", action="store_true", help="for cards that predate calibration: fit the temperature "
+                    "on PublicTest, store it in each checkpoint and add ECE before/after to its saved card (the "
+                    "card's other figures are kept)")
     cd.set_defaults(fn=cmd_card)
