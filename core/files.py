@@ -27,12 +27,30 @@ def to_json(data, indent: int | None = 2) -> str:
     return json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
 
 
+def temp_path(path) -> Path:
+    """Where a file is written before it is renamed into place: `.<name>.tmp<pid>` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def replace_atomically(path, write) -> Path:
+    """`write(temp)`, then rename the temp file over `path`: readers see the old file or the new one, never half
+    of one. A write that fails (a full disk, a kill signal turned into an exception) leaves no temp file."""
+    path = Path(path)
+    tmp = temp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_json(path, data) -> None:
     """Atomic: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(to_json(data))
-    os.replace(tmp, path)
+    text = to_json(data)
+    replace_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def read_json(path, default=None):
@@ -91,10 +109,8 @@ def read_lines(path) -> list[dict]:
 
 def write_lines(path, rows) -> None:
     """Replace an append-only log with exactly `rows` (atomic)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text("".join(to_json(r, indent=None) + "\n" for r in rows))
-    os.replace(tmp, path)
+    text = "".join(to_json(r, indent=None) + "\n" for r in rows)
+    replace_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def marked_folders(root: Path, marker: str) -> list[Path]:

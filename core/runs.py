@@ -286,6 +286,14 @@ class Run:
     def clear_stop(self) -> None:
         self.stop_path.unlink(missing_ok=True)
 
+    def remove_orphaned_temp_files(self) -> list[Path]:
+        """Checkpoint temp files (`.last.pt.tmp<pid>`) a process killed mid-save left behind, each a whole
+        checkpoint's size. Only with the run held (`hold`): then no other process is saving one."""
+        removed = sorted(self.dir.glob(".*.pt.tmp*"))
+        for p in removed:
+            p.unlink(missing_ok=True)
+        return removed
+
     def delete(self) -> None:
         """Remove the run's folder and curves: only a run folder (a valid id, its config.json), in the runs folder
         it was listed or opened in (not necessarily the default one), never while its process runs."""

@@ -381,3 +381,81 @@ def test_a_card_gives_back_the_thread_count_and_set_status_refuses_an_unknown_st
         run.set_status("exploded")
     run.delete()  # a run of another runs folder than the default one
     assert not run.dir.exists()
+
+
+# ---------------------------------------------------------------- 6. races and leftovers
+
+
+def _tiny_run(data, **kw) -> Run:
+    from core.train import train
+
+    cfg = dict(data=str(data), model="model48", width=8, epochs=1, batch_size=32, optimizer="adam", lr=3e-3,
+               warmup_epochs=0.0, threads=1, name="tiny")
+    return train(TrainConfig(**{**cfg, **kw}), progress=False)
+
+
+def test_two_ships_to_one_name_at_once_one_wins(synthetic_csv, tmp_path, monkeypatch):
+    import threading
+
+    from core.workflows import ship as shipping
+
+    run = _tiny_run(synthetic_csv)
+    both_checked = threading.Barrier(2, timeout=60)
+    real_load = shipping.load_checkpoint
+
+    def load_after_both_checked(path):  # both have found the name free: the race of the issue
+        both_checked.wait()
+        return real_load(path)
+
+    monkeypatch.setattr(shipping, "load_checkpoint", load_after_both_checked)
+    outcomes = []
+
+    def ship_it():
+        try:
+            shipping.ship(run, "same", model_dir=tmp_path / "models", graphs_dir=tmp_path / "graphs")
+            outcomes.append("shipped")
+        except FileExistsError as e:
+            outcomes.append(str(e))
+
+    threads = [threading.Thread(target=ship_it) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(outcomes)[-1] == "shipped" and "shipped meanwhile" in sorted(outcomes)[0], outcomes
+    assert (tmp_path / "models" / "same.pt").stat().st_size > 0 and (tmp_path / "graphs" / "same").is_dir()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["same.pt"]  # no stage left behind
+
+
+def test_a_resume_removes_checkpoints_half_saved_by_a_killed_process(synthetic_csv):
+    from core.train import train
+
+    run = _tiny_run(synthetic_csv, epochs=2)
+    run.set_status("stopped")
+    orphans = [run.dir / ".last.pt.tmp4242", run.dir / ".best.pt.tmp4243"]
+    for p in orphans:
+        p.write_bytes(b"\0" * 1000)  # what a kill -9 during torch.save leaves
+    train(run=run, resume=True, progress=False)
+    assert not any(p.exists() for p in orphans)
+
+
+def test_a_full_disk_during_a_save_fails_the_run_with_the_reason_and_no_temp_file(synthetic_csv, monkeypatch):
+    import errno
+
+    import torch
+
+    from core.models import checkpoint
+    from core.train import train
+
+    def save_half_then_fill_the_disk(state, path):
+        Path(path).write_bytes(b"\0" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", save_half_then_fill_the_disk)
+    run = Run.create(TrainConfig(data=str(synthetic_csv), model="model48", width=8, epochs=1, batch_size=32,
+                                 threads=1, name="full"), state="queued")
+    with pytest.raises(OSError):
+        train(run=run, progress=False)
+    monkeypatch.setattr(checkpoint.torch, "save", torch.save)
+    assert run.state() == "failed" and "No space left on device" in run.status()["error"]
+    assert list(run.dir.glob(".*.tmp*")) == []

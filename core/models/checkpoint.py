@@ -8,7 +8,6 @@ function, build an arbitrary object) is refused as unsafe, with the name of what
 """
 from __future__ import annotations
 
-import os
 import pickle
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 from torch.torch_version import TorchVersion
 
+from ..files import replace_atomically
 from .registry import create_model
 
 FORMAT = "facial-emotion-lab/1"
@@ -53,11 +53,8 @@ def save_checkpoint(path, model, *, classes, mean: float, std: float, input_size
 
 
 def write_checkpoint_state(path, state: dict) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    """Atomic, and a save that fails (a full disk) leaves no half-written temp file behind."""
+    return replace_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def without_training_state(state: dict) -> dict:

@@ -7,6 +7,7 @@ last checkpoint with no epoch lost or repeated. Under torchrun each rank trains 
 (core.train.distributed) and rank 0 alone writes the run folder."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -80,12 +81,14 @@ def train(config: TrainConfig | None = None, run: Run | None = None, resume: boo
                 distributed.record_lost_rank0(run, e, ctx)  # rank 0 says why itself, unless it is gone
                 raise
         with run.hold():
+            run.remove_orphaned_temp_files()  # of a process killed mid-save: no live one writes this run now
             run.set_status("running", processes=ctx.world)
             run.clear_stop()  # before the ranks first meet (DDP's broadcast): no rank sees an old STOP
             try:
                 return _train(cfg, run, resume, progress, on_epoch, dataset, stop, dev, ctx)
             except Exception as e:
-                run.log("FAILED: " + "".join(traceback.format_exception(e)))
+                with contextlib.suppress(OSError):  # a full disk may refuse the log: the status comes first
+                    run.log("FAILED: " + "".join(traceback.format_exception(e)))
                 run.set_status("failed", error=distributed.explain(e, ctx))
                 raise
     finally:

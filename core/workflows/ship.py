@@ -3,8 +3,9 @@
 
     python -m core ship <run-id> --as my-model [--force]
 
-A name in use is refused unless `force`; with `force` the checkpoint, its card and its graphs are replaced
-together, or, if anything fails on the way, none of them.
+A name in use is refused unless `force`, also when two ships to one name race (the name is created exclusively);
+with `force` the checkpoint, its card and its graphs are replaced together, or, if anything fails on the way,
+none of them.
 """
 from __future__ import annotations
 
@@ -52,10 +53,38 @@ def ship(run: Run, name: str, model_dir=None, graphs_dir=None, force: bool = Fal
             shutil.copy2(png, new_graphs / png.name)
         shutil.copy2(run.metrics_path, new_graphs / "metrics.jsonl")
         shutil.copy2(run.config_path, new_graphs / "config.json")
-        _swap_in({files["checkpoint"]: new_ckpt, files["graphs"]: new_graphs, files["card"]: None}, stage)
+        if force:
+            _swap_in({files["checkpoint"]: new_ckpt, files["graphs"]: new_graphs, files["card"]: None}, stage)
+        else:
+            _place_new(files, new_ckpt, new_graphs, name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return files["checkpoint"]
+
+
+def _place_new(files: dict[Path, Path], new_ckpt: Path, new_graphs: Path, name: str) -> None:
+    """Without force: the name is taken by creating the checkpoint exclusively (a hard link fails where the name
+    exists), so of two ships to one name at the same moment one wins and the other is refused: a check followed
+    by a write would let both through."""
+    taken = FileExistsError(f"a model named {name!r} was shipped meanwhile: choose another name, or --force to "
+                            "replace it")
+    if files["graphs"].exists():
+        raise taken
+    try:
+        os.link(new_ckpt, files["checkpoint"])
+    except FileExistsError:
+        raise taken from None
+    except OSError:  # a file system without hard links: create the name exclusively, then fill it
+        try:
+            os.close(os.open(files["checkpoint"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            raise taken from None
+        os.replace(new_ckpt, files["checkpoint"])
+    try:
+        shutil.move(str(new_graphs), files["graphs"])
+    except BaseException:
+        files["checkpoint"].unlink(missing_ok=True)
+        raise
 
 
 def _swap_in(moves: dict[Path, Path | None], stage: Path) -> None:
