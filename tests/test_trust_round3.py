@@ -304,7 +304,7 @@ def test_json_output_is_strict_json_even_for_a_model_that_answers_nan(tmp_path, 
 
     path = biased_checkpoint(tmp_path / "nan.pt")
     state = torch.load(path, weights_only=True)
-    state["state_dict"] = {k: v.fill_(float("nan")) if v.is_floating_point() else v
+    state["state_dict"] = {k: v.fill_(1e30) if v.is_floating_point() else v  # finite, yet its answers overflow
                            for k, v in state["state_dict"].items()}
     torch.save(state, path)
 
@@ -460,3 +460,102 @@ def test_a_full_disk_during_a_save_fails_the_run_with_the_reason_and_no_temp_fil
     monkeypatch.setattr(checkpoint.torch, "save", torch.save)
     assert run.state() == "failed" and "No space left on device" in run.status()["error"]
     assert list(run.dir.glob(".*.tmp*")) == []
+
+
+# ---------------------------------------------------------------- 5. sizes are not trusted
+
+
+def _big_rgba_png(path: Path, side: int = 7900) -> Path:
+    """A PNG of side x side RGBA pixels, written row by row: a few hundred KB on disk, 250 MB decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    comp = zlib.compressobj(9)
+    row = b"\0" + bytes([200, 30, 30, 128]) * side
+    body = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_huge_rgba_png_is_decoded_in_bounded_memory(tmp_path):
+    png = _big_rgba_png(tmp_path / "big.png")
+    code = ("import resource, sys\nfrom core.data.images import load_image\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "image = load_image(sys.argv[1])\n"
+            "print(image.shape[0], image.shape[1], *image[0, 0],"
+            " (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    res = subprocess.run([sys.executable, "-c", code, str(png)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    h, w, r, g, b, extra_mb = map(int, res.stdout.split())
+    assert (h, w) == (4096, 4096) and (r, g, b) == (227, 142, 142)  # half-transparent red on white
+    assert extra_mb < 1000, f"{extra_mb} MB to load a {png.stat().st_size // 1000} KB PNG"  # 3,300 MB before
+
+
+def test_only_regular_files_are_read_as_images(tmp_path):
+    import os
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+            "from core.data.images import ImageError, load_image\n"
+            "for path in sys.argv[1:]:\n"
+            "    try:\n        load_image(path)\n    except ImageError as e:\n        print(e)\n")
+    res = subprocess.run([sys.executable, "-c", code, str(fifo), "/dev/zero"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)  # before: the FIFO blocked for ever, /dev/zero read without end
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("is not a regular file") == 2, res.stdout
+
+
+def _checkpoint_with(path: Path, **changes) -> Path:
+    import torch
+
+    from tests.helpers import biased_checkpoint
+
+    biased_checkpoint(path)
+    state = torch.load(path, weights_only=True)
+    for key, value in changes.items():
+        if key == "nan_weight":
+            next(v for v in state["state_dict"].values() if v.is_floating_point()).view(-1)[0] = float("nan")
+        else:
+            state[key] = value
+    torch.save(state, path)
+    return path
+
+
+def test_checkpoint_metadata_is_checked_on_load_and_listing(tmp_path):
+    from core.models.checkpoint import CheckpointError, load_checkpoint
+    from core.predict.catalogue import discover_models
+
+    bad = {"input_size": (dict(input_size=30000), "input_size must be a whole number from 8 to 512 (it says 30000)"),
+           "std": (dict(std=0.0), "std must be a positive number"),
+           "size": (dict(input_size=-48), "input_size"),
+           "classes": (dict(classes="abc"), "classes must be"),
+           "nan": (dict(nan_weight=True), "NaN or infinite")}
+    for name, (changes, why) in bad.items():
+        path = _checkpoint_with(tmp_path / f"{name}.pt", **changes)
+        with pytest.raises(CheckpointError, match=re.escape(why)):
+            load_checkpoint(path)
+    listed = {Path(m.path).stem: m for m in discover_models(tmp_path, runs="none")}
+    assert "input_size must be" in listed["input_size"].error and "std must be" in listed["std"].error
+
+
+def test_a_zip_bomb_checkpoint_is_refused_from_its_declared_sizes(tmp_path):
+    import zipfile
+
+    from core.models.checkpoint import UnsafeCheckpoint, load_checkpoint
+    from core.predict.catalogue import discover_models
+
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("bomb/data/0", "w", force_zip64=True) as f:
+            block = b"\0" * 1_000_000
+            for _ in range(300):  # 300 MB of zeros, packed into about 300 KB
+                f.write(block)
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(UnsafeCheckpoint, match="declare 300 MB"):
+        load_checkpoint(bomb)
+    assert "declare 300 MB" in discover_models(tmp_path, runs="none")[0].error
