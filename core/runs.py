@@ -362,7 +362,8 @@ class ShippedRun(Run):
         card = read_object(self.card_path, {})  # a damaged card (a list, null) reads as none
         if isinstance(card.get("test_none"), dict):
             test, val = card["test_none"], card.get("val_none")
-            return {"best_val_acc": val.get("accuracy") if isinstance(val, dict) else None, "test_acc": test.get("accuracy"),
+            return {"best_val_acc": val.get("accuracy") if isinstance(val, dict) else None,
+                    "test_acc": test.get("accuracy"),
                     "test_macro_f1": test.get("macro_f1"), "test": {**test, "classes": card.get("classes")},
                     "classes": card.get("classes")}
         rows = self.metrics()

@@ -144,7 +144,8 @@ def metadata_problem(state: dict) -> str:
         (isinstance(classes, (list, tuple)) and 1 <= len(classes) <= 1000
          and all(isinstance(c, str) for c in classes), "classes must be 1 to 1000 names"),
         (size(state.get("input_size", 48)), "input_size must be a whole number from 8 to 512"),
-        (size(state.get("face_size", 48)), "face_size must be a whole number from 8 to 512"),
+        (state.get("face_size") is None or size(state["face_size"]),
+         "face_size must be a whole number from 8 to 512"),
         (state.get("in_chans", 1) in (1, 3), "in_chans must be 1 or 3"),
         (number(state.get("mean")), "mean must be a finite number"),
         (number(state.get("std")) and 1e-6 < state["std"] < 1e6, "std must be a positive number"),
