@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from dataclasses import asdict, dataclass, field, fields
 
@@ -166,9 +167,10 @@ def _typed(value, annotation: str):
     if value is None:
         return annotation.endswith("| None"), value
     kind = annotation.split(" ")[0]
-    if kind == "int" and isinstance(value, float) and value.is_integer():
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's numbers too
+    if kind == "int" and number and float(value).is_integer():
         return True, int(value)
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    fits = {"str": isinstance(value, str), "bool": isinstance(value, bool), "dict": isinstance(value, dict),
-            "int": number and isinstance(value, int), "float": number}
-    return fits[kind], value
+    if kind == "float" and number:
+        return True, value if isinstance(value, (int, float)) else float(value)
+    fits = {"str": isinstance(value, str), "bool": isinstance(value, bool), "dict": isinstance(value, dict)}
+    return fits.get(kind, False), value

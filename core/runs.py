@@ -314,11 +314,11 @@ def epoch_row_problem(row) -> str:
     if not isinstance(row, dict):
         return "not an object"
     number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
-    if not (number(row.get("epoch")) and number(row.get("train_acc")) and number(row.get("val_acc"))):
-        return "no epoch, train_acc or val_acc number"
-    if any(row.get(k) is not None and not number(row[k]) for k in ("train_loss", "val_loss", "seconds")):
-        return "a loss or its seconds is not a number"
-    return ""
+    if not (number(row.get("epoch")) and number(row.get("val_acc"))):
+        return "no epoch or val_acc number"
+    wrong = [k for k in ("train_acc", "train_loss", "val_loss") if row.get(k) is not None and not number(row[k])]
+    wrong += ["seconds"] if "seconds" in row and not number(row["seconds"]) else []  # summed as they are
+    return f"{wrong[0]} is not a number" if wrong else ""
 
 
 def list_runs(root=None) -> list[Run]:
@@ -362,7 +362,8 @@ class ShippedRun(Run):
         card = read_object(self.card_path, {})  # a damaged card (a list, null) reads as none
         if isinstance(card.get("test_none"), dict):
             test, val = card["test_none"], card.get("val_none")
-            return {"best_val_acc": val.get("accuracy") if isinstance(val, dict) else None, "test_acc": test.get("accuracy"),
+            return {"best_val_acc": val.get("accuracy") if isinstance(val, dict) else None,
+                    "test_acc": test.get("accuracy"),
                     "test_macro_f1": test.get("macro_f1"), "test": {**test, "classes": card.get("classes")},
                     "classes": card.get("classes")}
         rows = self.metrics()

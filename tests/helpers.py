@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_for(pred, timeout: float = 240, what: str = "condition", poll: float = 0.2) -> None:
@@ -42,3 +47,9 @@ def biased_checkpoint(path, classes=None, favourite: int = 0):
         model[7].bias.zero_()
         model[7].bias[favourite % len(classes)] = 8.0
     return save_checkpoint(path, model, classes=classes, mean=0.5, std=0.25)
+
+
+def run_cli(*args, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m core ARGS` in the repository, its output captured (never raises on a non-zero exit)."""
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)

@@ -175,15 +175,16 @@ def test_discover_models_lists_shipped_runs_and_broken(ckpts):
     assert [id(m) for m in again] == [id(m) for m in models]  # cached on (path, mtime)
 
 
-def test_discover_models_offers_realtime_default_stress_first(ckpts, tmp_path):
-    """The pickers list the shipped trio first, others by name (the webcam takes the first when none reaches
-    its bar; Compare the first two when no model has an accuracy)."""
+def test_discover_models_offers_realtime_and_stress_first(ckpts, tmp_path):
+    """The pickers list realtime and stress first, others by name ("default" is no longer one of ours: it is
+    listed by name like any other); the webcam takes the first when none reaches its bar, Compare the first two
+    when no model has an accuracy."""
     import shutil
 
     for name in ("seed-vgg", "stress", "aaa", "default", "realtime"):
         shutil.copy(ckpts["emotion"], tmp_path / f"{name}.pt")
     names = [Path(m.path).stem for m in discover_models(tmp_path, runs="none")]
-    assert names == ["realtime", "default", "stress", "aaa", "seed-vgg"]
+    assert names == ["realtime", "stress", "aaa", "default", "seed-vgg"]
 
 
 def test_compare_starts_on_the_most_accurate_emotion_model_and_the_stress_model(tmp_path):

@@ -90,7 +90,7 @@ def run_metrics_row(run: Run, cfg: TrainConfig, rows: list[dict]) -> None:
     if summary.get("test_acc") is not None:
         c[2].metric("Test accuracy", fmt_pct(summary["test_acc"]), help="of the best epoch's weights")
     else:
-        c[2].metric("Train accuracy", fmt_pct(rows[-1]["train_acc"]) if rows else "–")
+        c[2].metric("Train accuracy", fmt_pct(rows[-1].get("train_acc")) if rows else "–")
     c[3].metric("Training time", fmt_duration(sum(r.get("seconds", 0) for r in rows)) if rows else "–")
 
 

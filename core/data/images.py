@@ -15,6 +15,7 @@ import numpy as np
 # Decoding limits: an image is never decoded at more than MAX_DECODE_PIXELS (JPEGs are decoded at a
 # reduced scale by libjpeg itself, so even a 10,000 x 10,000 photo costs a few MB).
 MAX_DECODE_PIXELS = 64_000_000
+MAX_FILE_BYTES = 512_000_000  # the largest image file read (the app's upload limit is 500 MB)
 _PIL_LOCK = threading.Lock()
 
 
@@ -42,7 +43,12 @@ def _open_bytes(source) -> tuple[io.BytesIO | object, str]:
             raise ImageError(f"{name}: no such file ({path}).")
         if path.is_dir():
             raise ImageError(f"{name} is a folder, not an image file.")
+        if not path.is_file():  # a FIFO would block for ever, /dev/zero never end
+            raise ImageError(f"{name} is not a regular file (a pipe, a device or a socket): give an image file.")
         try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ImageError(f"{name} is {path.stat().st_size / 1e6:,.0f} MB: larger than any photo we read "
+                                 f"({MAX_FILE_BYTES / 1e6:.0f} MB at most).")
             data = path.read_bytes()
         except OSError as e:
             raise ImageError(f"{name} cannot be read ({e.strerror or e}).") from e
@@ -53,9 +59,11 @@ def _open_bytes(source) -> tuple[io.BytesIO | object, str]:
         try:
             if hasattr(source, "seek") and getattr(source, "seekable", lambda: True)():
                 source.seek(0)
-            data = source.read()
+            data = source.read(MAX_FILE_BYTES + 1)  # a stream that never ends is cut, not read for ever
         except Exception as e:  # noqa: BLE001 - any stream failure is the user's file failing
             raise ImageError(f"{name} cannot be read ({e}).") from e
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError(f"{name} is larger than any photo we read ({MAX_FILE_BYTES / 1e6:.0f} MB at most).")
         if isinstance(data, str):
             raise ImageError(f"{name} was opened in text mode; open it in binary mode ('rb').")
         stream = io.BytesIO(bytes(data))
@@ -151,11 +159,30 @@ def _pil_to_rgb(im) -> np.ndarray:
     arr = np.asarray(im)
     if im.mode == "L":
         return np.repeat(arr[:, :, None], 3, axis=2)
-    if im.mode == "RGBA":
-        rgb = arr[:, :, :3].astype(np.float32)
-        a = arr[:, :, 3:4].astype(np.float32) / 255.0
-        return (rgb * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    if im.mode == "RGBA":  # on white, in 16-bit integers (exactly the rounded float result, at a third the memory)
+        a = arr[:, :, 3:4].astype(np.uint16)
+        out = arr[:, :, :3].astype(np.uint16) * a  # at most 255 * 255: fits, with what is added below
+        out += (255 - a) * 255 + 127
+        out //= 255
+        return out.astype(np.uint8)
     return np.ascontiguousarray(arr[:, :, :3])
+
+
+_SHRINKABLE = ("L", "RGB", "RGBA", "LA", "I", "F", "CMYK", "P", "1")
+
+
+def _shrink(im, max_side: int):
+    """An image with a side over `max_side`, brought down to it by PIL in the image's own 8-bit buffers, before
+    any conversion: a 62-megapixel RGBA PNG then costs its decode (250 MB), not gigabytes of float copies."""
+    from PIL import Image
+
+    w, h = im.size
+    if not max_side or max(w, h) <= max_side or im.mode not in _SHRINKABLE:
+        return im
+    if im.mode in ("P", "1"):  # a palette is not averaged: its colours first
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB" if im.mode == "P" else "L")
+    f = max_side / max(w, h)
+    return im.resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX)
 
 
 def load_image(source, max_side: int = 4096) -> np.ndarray:
@@ -198,7 +225,7 @@ def load_image(source, max_side: int = 4096) -> np.ndarray:
             im = ImageOps.exif_transpose(im) or im
         except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the picture
             pass
-        rgb = _pil_to_rgb(im)
+        rgb = _pil_to_rgb(_shrink(im, max_side))
     finally:
         try:
             im.close()

@@ -8,8 +8,10 @@ function, build an arbitrary object) is refused as unsafe, with the name of what
 """
 from __future__ import annotations
 
+import math
 import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -62,9 +64,30 @@ def without_training_state(state: dict) -> dict:
     return {k: v for k, v in state.items() if k not in TRAINING_KEYS}
 
 
+MAX_DECLARED_BYTES = 2_000_000_000  # what a checkpoint's archive may say it unpacks to (ours: under 100 MB)
+
+
+def check_archive(path) -> None:
+    """A checkpoint (a zip archive) judged by the sizes its directory declares, before anything is unpacked:
+    one that would unpack to gigabytes, or packs much into little (a zip bomb; torch.save stores its entries
+    uncompressed), is refused, not inflated every time the models are listed."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            entries = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip (an older PyTorch format, or damaged): torch.load says which
+    total = sum(e.file_size for e in entries)
+    bomb = any(e.file_size > 10_000_000 and e.file_size > 100 * max(e.compress_size, 1) for e in entries)
+    if total > MAX_DECLARED_BYTES or bomb:
+        raise UnsafeCheckpoint(f"checkpoint {path} is unsafe to load: its {Path(path).stat().st_size / 1e6:.1f} MB "
+                               f"declare {total / 1e6:,.0f} MB of contents (a model file holds its weights as "
+                               "they are); it was not opened")
+
+
 def read_state(path, map_location="cpu", mmap: bool = False):
     """`torch.load` with weights only (no code runs); UnsafeCheckpoint for a file that asks for more,
     CheckpointError for one that cannot be read (never PyTorch's advice to load it without weights_only)."""
+    check_archive(path)
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
@@ -97,7 +120,61 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     state = read_state(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a Facial Emotion Lab checkpoint")
+    problem = metadata_problem(state) or weights_problem(state)
+    if problem:
+        raise CheckpointError(f"checkpoint {path} cannot be used: {problem}")
     return state
+
+
+def metadata_problem(state: dict) -> str:
+    """What in a checkpoint's description cannot be right ("" when nothing), naming the field: the sizes, the
+    classes and the normalisation are trusted further on (an input size of 30000 would cost gigabytes per face,
+    a std of 0 divides by zero)."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def size(v, lo=8, hi=512):
+        return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+    kwargs = state.get("model_kwargs", {})
+    classes = state.get("classes")
+    checks = [
+        (isinstance(state.get("model"), str), "model must be an architecture's name"),
+        (isinstance(kwargs, dict), "model_kwargs must be an object"),
+        (isinstance(classes, (list, tuple)) and 1 <= len(classes) <= 1000
+         and all(isinstance(c, str) for c in classes), "classes must be 1 to 1000 names"),
+        (size(state.get("input_size", 48)), "input_size must be a whole number from 8 to 512"),
+        (state.get("face_size") is None or size(state["face_size"]),
+         "face_size must be a whole number from 8 to 512"),
+        (state.get("in_chans", 1) in (1, 3), "in_chans must be 1 or 3"),
+        (number(state.get("mean")), "mean must be a finite number"),
+        (number(state.get("std")) and 1e-6 < state["std"] < 1e6, "std must be a positive number"),
+    ]
+    if isinstance(kwargs, dict):
+        checks += [(size(kwargs.get("input_size", 48)), "model_kwargs.input_size must be a whole number from 8 "
+                                                        "to 512"),
+                   (size(kwargs.get("width", 16), 1, 1024), "model_kwargs.width must be a whole number from 1 to "
+                                                           "1024")]
+    return next((f"{why} (it says {_said(state, why)})" for ok, why in checks if not ok), "")
+
+
+def _said(state: dict, why: str) -> str:
+    """The value a failed check read, short."""
+    key = why.split(" ")[0]
+    owner, _, field = key.rpartition(".")
+    value = (state.get(owner) if owner else state).get(field) if isinstance(state.get(owner, {}), dict) else None
+    return repr(value)[:60]
+
+
+def weights_problem(state: dict) -> str:
+    """A weight that is NaN or infinite ("" when none): a run that diverged, whose answers would be noise."""
+    weights = state.get("state_dict")
+    if not isinstance(weights, dict):
+        return "it holds no weights (state_dict)"
+    for name, t in weights.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return f"its weights are NaN or infinite ({name}): the training that made them diverged"
+    return ""
 
 
 def build_model(state: dict, path="checkpoint"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import STRESS_CLASSES, canonical
-from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, read_state
+from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, metadata_problem, read_state
 from ..models.int8 import unavailable_reason
 from ..runs import Run
 from ..settings import model_dir as default_model_dir
@@ -85,6 +85,9 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             state = read_state(path)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError("not a Facial Emotion Lab checkpoint")
+        problem = metadata_problem(state)  # listed as broken, naming the field, before its sizes are trusted
+        if problem:
+            raise CheckpointError(f"checkpoint {path} cannot be used: {problem}")
         classes = tuple(canonical(c) for c in state["classes"])
         arch = str(state["model"])
         metrics = dict(state.get("metrics") or {})
@@ -104,7 +107,7 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
                          classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
                          source, unusable, int(state.get("input_size", 48)), run_id)
         del state
-    except UnsafeCheckpoint as e:  # listed, with why, and never unpickled
+    except CheckpointError as e:  # listed, with why (unsafe ones never unpickled)
         info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source, str(e), 48, run_id)
     except Exception as e:  # noqa: BLE001 - a corrupt file is listed, not fatal
         info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source,
