@@ -162,3 +162,15 @@ def test_no_file_over_500_lines(folder):
     long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / folder).rglob("*.py"))
             if (n := len(p.read_text().splitlines())) >= 500}
     assert long == {}
+
+
+@pytest.mark.parametrize("folder", ["core", "ui", "app_pages"])
+def test_no_function_over_60_lines(folder):
+    """A function reads in one screen (a class with several such functions is how a long job is written:
+    core.train.loop's _Training, core.jobs.search's Objective, core.video.analyse's _Run)."""
+    long = {}
+    for p in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long[f"{p.relative_to(ROOT)}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert long == {}

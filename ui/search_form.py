@@ -17,7 +17,7 @@ from core.config import OPTIMIZERS, SCHEDULES, TASKS
 from core.data import default_data_path
 from core.jobs import search
 from core.jobs.places import is_study_name
-from core.jobs.search import DEFAULT_PARAMS, SEARCHABLE, validate_space
+from core.jobs.space import DEFAULT_PARAMS, SEARCHABLE, validate_space
 from core.models import list_models
 from core.runs import Run
 from core.settings import readable_by_app, study_storage
@@ -159,18 +159,36 @@ def study_view(name: str, alive: bool, url: str | None = None) -> None:
     except ValueError:
         study = None
     if study is None:
-        if alive:
-            st.info("The search is starting (loading the data set)…", icon=":material/hourglass_top:")
-            st.code(jobs.search_log(name, 8) or "(no output yet)", language=None)
-        else:
-            st.warning("This search ended before its first trial.", icon=":material/warning:")
-            log = jobs.search_log(name, 15)
-            if log:
-                st.code(log, language=None)
+        _study_not_started(name, alive)
         return
     rows = search.trials_table(study)
     for r in rows:
         r["here"] = run_here(r["run_id"])
+    _study_summary(rows)
+    if rows:
+        _trials_table(rows, name)
+    _study_figures(study, name)
+    if not is_study_name(name):  # no log or stop file of ours can belong to it
+        st.caption("This study was made outside this app (its name is not one the app gives): its trials and "
+                   "figures are shown, read-only; it has no search log here.")
+        return
+    with st.expander("Search log", icon=":material/article:"):
+        st.code(jobs.search_log(name, 20) or "(started from the command line: no log here)", language=None)
+
+
+def _study_not_started(name: str, alive: bool) -> None:
+    if alive:
+        st.info("The search is starting (loading the data set)…", icon=":material/hourglass_top:")
+        st.code(jobs.search_log(name, 8) or "(no output yet)", language=None)
+        return
+    st.warning("This search ended before its first trial.", icon=":material/warning:")
+    log = jobs.search_log(name, 15)
+    if log:
+        st.code(log, language=None)
+
+
+def _study_summary(rows: list[dict]) -> None:
+    """Trials by state, the best validation accuracy, and the best trial's parameters."""
     states = [r["state"] for r in rows]
     done = [r for r in rows if r["state"] == "complete" and r["val_acc"] is not None]
     best = max(done, key=lambda r: r["val_acc"]) if done else None
@@ -186,26 +204,31 @@ def study_view(name: str, alive: bool, url: str | None = None) -> None:
         st.success("**Best so far:** " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                                                    for k, v in params.items())
                    + f" (run `{best['run_id']}`{where})", icon=":material/emoji_events:")
-    if rows:
-        df = pd.DataFrame(rows)
-        df["val_acc"] = df["val_acc"].map(lambda v: None if v is None else 100 * v)
-        front = ["trial", "state", "val_acc", "test_acc", "epochs", "worker", "run_id", "here"]
-        df = df[front + [c for c in df.columns if c not in front]]
-        empty = [c for c in ("error", "retry_of") if df[c].isna().all()]
-        st.dataframe(df.drop(columns=empty), hide_index=True,
-                     key=f"se_trials_{name}", height=min(320, 38 + 35 * len(df)),
-                     column_config={"val_acc": st.column_config.ProgressColumn("val acc", format="%.1f%%",
-                                                                               min_value=0, max_value=100),
-                                    "test_acc": st.column_config.NumberColumn("test acc", format="%.4f"),
-                                    "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
-                                    "worker": st.column_config.TextColumn(
-                                        "worker", help="The machine and process that ran the trial (host:pid)."),
-                                    "run_id": st.column_config.TextColumn("run"),
-                                    "here": st.column_config.CheckboxColumn(
-                                        "run here", help="Its run folder is on this machine (open it in the Runs "
-                                        "tab); the figures shown come from the study either way."),
-                                    "retry_of": st.column_config.NumberColumn(
-                                        "retry of", help="The trial it runs again: that one's worker died.")})
+
+
+def _trials_table(rows: list[dict], name: str) -> None:
+    df = pd.DataFrame(rows)
+    df["val_acc"] = df["val_acc"].map(lambda v: None if v is None else 100 * v)
+    front = ["trial", "state", "val_acc", "test_acc", "epochs", "worker", "run_id", "here"]
+    df = df[front + [c for c in df.columns if c not in front]]
+    empty = [c for c in ("error", "retry_of") if df[c].isna().all()]
+    st.dataframe(df.drop(columns=empty), hide_index=True,
+                 key=f"se_trials_{name}", height=min(320, 38 + 35 * len(df)),
+                 column_config={"val_acc": st.column_config.ProgressColumn("val acc", format="%.1f%%",
+                                                                           min_value=0, max_value=100),
+                                "test_acc": st.column_config.NumberColumn("test acc", format="%.4f"),
+                                "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
+                                "worker": st.column_config.TextColumn(
+                                    "worker", help="The machine and process that ran the trial (host:pid)."),
+                                "run_id": st.column_config.TextColumn("run"),
+                                "here": st.column_config.CheckboxColumn(
+                                    "run here", help="Its run folder is on this machine (open it in the Runs "
+                                    "tab); the figures shown come from the study either way."),
+                                "retry_of": st.column_config.NumberColumn(
+                                    "retry of", help="The trial it runs again: that one's worker died.")})
+
+
+def _study_figures(study, name: str) -> None:
     tabs = st.tabs(["Optimization history", "Parallel coordinates", "Parameter importance", "Per-epoch values"])
     for tab, kind in zip(tabs, ("history", "parallel", "importances", "intermediate")):
         with tab:
@@ -214,9 +237,3 @@ def study_view(name: str, alive: bool, url: str | None = None) -> None:
                 st.info(why, icon=":material/hourglass_empty:")
             else:
                 st.plotly_chart(fig, key=f"se_fig_{kind}_{name}")
-    if not is_study_name(name):  # no log or stop file of ours can belong to it
-        st.caption("This study was made outside this app (its name is not one the app gives): its trials and "
-                   "figures are shown, read-only; it has no search log here.")
-        return
-    with st.expander("Search log", icon=":material/article:"):
-        st.code(jobs.search_log(name, 20) or "(started from the command line: no log here)", language=None)

@@ -43,7 +43,7 @@ def start_search(study: str, n_trials: int = 10, epochs: int = 10, models=None, 
     Trials take a queue slot like any run. Returns the process record."""
     from ..models import list_models
     from ..train.recipes import RECIPES
-    from .search import MAX_TRIALS, validate_space
+    from .space import MAX_TRIALS, validate_space
 
     study = check_study_name(study)
     errs = []

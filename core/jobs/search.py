@@ -22,118 +22,19 @@ Parameters not in the space come from the base recipe (`recipe`, "realtime" by d
 """
 from __future__ import annotations
 
-import math
 import os
+from dataclasses import dataclass, field
 import random
 import time
 import zlib
 from pathlib import Path
 
-from ..config import TASKS, TrainConfig, config_field
+from ..config import TASKS
 from ..processes import hostname, pid_alive, process_start_time
 from ..runs import Run
 from ..settings import runs_root, study_storage
 from .places import check_study_name, locked, searches_dir
-
-# what can be searched: its kind and the default range offered. Its label and the values it may take are
-# TrainConfig's (core.config: the field's metadata and `validate`), said there once.
-SEARCHABLE: dict[str, dict] = {
-    "lr": dict(kind="float", default={"low": 1e-4, "high": 0.1, "log": True}),
-    "weight_decay": dict(kind="float", default={"low": 1e-6, "high": 1e-2, "log": True}),
-    "label_smoothing": dict(kind="float", default={"low": 0.0, "high": 0.2}),
-    "dropout": dict(kind="float", default={"low": 0.0, "high": 0.5}),
-    "momentum": dict(kind="float", default={"low": 0.8, "high": 0.95}),
-    "erase": dict(kind="float", default={"low": 0.0, "high": 0.5}),
-    "rotate": dict(kind="float", default={"low": 0.0, "high": 20.0}),
-    "scale": dict(kind="float", default={"low": 0.0, "high": 0.2}),
-    "shift": dict(kind="int", default={"low": 0, "high": 6}),
-    "batch_size": dict(kind="categorical", default={"choices": [64, 128, 256]}),
-    "optimizer": dict(kind="categorical", default={"choices": ["sgd", "adamw"]}),
-    "schedule": dict(kind="categorical", default={"choices": ["cosine", "onecycle"]}),
-    "model": dict(kind="categorical", default={"choices": ["mini_xception", "model48"]}),
-    "width": dict(kind="categorical", default={"choices": [16, 32]}),
-}
-for _name, _spec in SEARCHABLE.items():
-    _spec["label"] = config_field(_name).metadata["label"]
-    _spec["bounds"] = tuple(v for v in (config_field(_name).metadata["bounds"] or (None, None, ""))[:2])
-MAX_TRIALS = 1000  # a study's trials in one command, from the shell or the app
-DEFAULT_PARAMS = ("lr", "weight_decay", "label_smoothing", "optimizer")
-
-
-def default_space(models=None) -> dict:
-    space = {k: dict(SEARCHABLE[k]["default"]) for k in DEFAULT_PARAMS}
-    if models and len(models) > 1:
-        space["model"] = {"choices": list(models)}
-    return space
-
-
-def validate_space(space: dict, fixed: dict | None = None) -> list[str]:
-    """Every problem with a space at once, in words (empty list = fine)."""
-
-    errs = []
-    if not isinstance(space, dict):
-        return ["the search space must be a mapping of parameter -> range or choices"]
-    for name, spec in space.items():
-        meta = SEARCHABLE.get(name)
-        label = meta["label"] if meta else name
-        if meta is None:
-            errs.append(f"{name!r} cannot be searched; searchable: {', '.join(SEARCHABLE)}")
-            continue
-        if not isinstance(spec, dict):
-            errs.append(f"{label}: give a range (low, high) or a list of choices")
-            continue
-        if meta["kind"] == "categorical" or "choices" in spec:
-            choices = spec.get("choices")
-            if not isinstance(choices, (list, tuple)) or not choices:
-                errs.append(f"{label}: pick at least one choice")
-                continue
-            for c in choices:
-                problem = _value_problem(name, c)
-                if problem:
-                    errs.append(f"{label}: {c!r} is not allowed ({problem})")
-            continue
-        try:
-            low, high = float(spec["low"]), float(spec["high"])
-        except (KeyError, TypeError, ValueError):
-            errs.append(f"{label}: give numbers for low and high")
-            continue
-        if not (math.isfinite(low) and math.isfinite(high)) or low > high:
-            errs.append(f"{label}: low must not be above high")
-        elif spec.get("log") and low <= 0:
-            errs.append(f"{label}: a log-uniform range must start above 0")
-        else:
-            problem = _value_problem(name, low) or _value_problem(name, high)
-            if problem:
-                errs.append(f"{label}: the range must lie within what a run takes ({problem})")
-    for k in (fixed or {}):
-        if k not in {f for f in TrainConfig.__dataclass_fields__} or k in ("data", "task", "epochs", "limit", "name"):
-            errs.append(f"{k!r} cannot be fixed here")
-    return errs
-
-
-def _value_problem(name: str, value) -> str:
-    """Why a run cannot take `value` for `name` (TrainConfig's own rules), or ""."""
-    from ..models import list_models
-
-    if name == "model":
-        return "" if value in list_models() else f"unknown model {value!r}"
-    try:
-        kind = SEARCHABLE[name]["kind"]
-        value = int(value) if kind == "int" and float(value).is_integer() else value
-        errs = TrainConfig(**{name: value}).validate()
-    except (TypeError, ValueError):
-        return f"{value!r} is not a valid value"
-    return errs[0] if errs else ""
-
-
-def suggest(trial, name: str, spec: dict):
-    meta = SEARCHABLE[name]
-    if meta["kind"] == "categorical" or "choices" in spec:
-        return trial.suggest_categorical(name, list(spec["choices"]))
-    if meta["kind"] == "int":
-        return trial.suggest_int(name, int(spec["low"]), int(spec["high"]))
-    return trial.suggest_float(name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log")))
-
+from .space import MAX_TRIALS, default_space, suggest, validate_space
 
 # ---------------------------------------------------------------- storage
 
@@ -304,120 +205,185 @@ def trials_table(study) -> list[dict]:
 
 # ---------------------------------------------------------------- the search
 
+@dataclass
+class SearchSpec:
+    """What a search trains, checked once (`checked`) before anything runs: the study, its space and fixed
+    settings, each trial's epochs, images and task, the data set and the recipe the rest comes from."""
+    study_name: str
+    n_trials: int = 10
+    epochs: int = 10
+    limit: int = 0
+    task: str = "emotion"
+    data: str | None = None
+    space: dict | None = None
+    fixed: dict = field(default_factory=dict)
+    recipe: str = "realtime"
+    models: list = field(default_factory=list)
+
+    def checked(self, saved_space: dict | None = None) -> "SearchSpec":
+        """The spec made whole (the space: given, else the study's saved one, else the default; the models as a
+        choice or a fixed setting; the data set found); ValueError or DataError saying every problem."""
+        from ..data import DataError, default_data_path
+
+        self.study_name = _check_name(self.study_name)
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}")
+        if not 1 <= int(self.n_trials) <= MAX_TRIALS:
+            raise ValueError(f"number of trials must be between 1 and {MAX_TRIALS}")
+        self.models = list(self.models or [])
+        self.space = dict(self.space if self.space is not None else saved_space or default_space(self.models))
+        if self.models and "model" not in self.space and len(self.models) > 1:
+            self.space["model"] = {"choices": self.models}
+        self.fixed = dict(self.fixed or {})
+        if len(self.models) == 1 and "model" not in self.space:
+            self.fixed.setdefault("model", self.models[0])
+        errs = validate_space(self.space, self.fixed)
+        if errs:
+            raise ValueError("invalid search: " + "; ".join(errs))
+        found = default_data_path()
+        self.data = str(self.data) if self.data else (str(found) if found else None)
+        if self.data is None:
+            raise DataError("no data set given and none found: set FER2013_PATH or put fer2013.csv in data/")
+        return self
+
+    def attrs(self) -> dict:
+        """What the study keeps of it, for every worker and page to read."""
+        return {"space": self.space, "fixed": self.fixed, "epochs": self.epochs, "limit": self.limit,
+                "task": self.task, "data": self.data, "recipe": self.recipe}
+
+
+class Objective:
+    """One trial: its parameters drawn from the space, a run folder made for it (queued, managed by the
+    search), a queue slot waited for if asked, the run trained on the data set loaded once, and its best
+    validation accuracy returned (or the trial pruned, stopped or failed, with why in the study)."""
+
+    def __init__(self, spec: SearchSpec, dataset, root=None, progress: bool = True, wait_for_slot: bool = False):
+        self.spec, self.dataset, self.root = spec, dataset, root
+        self.progress, self.wait_for_slot = progress, wait_for_slot
+        self.host, self.pid = hostname(), os.getpid()
+
+    def __call__(self, trial):
+        import optuna
+
+        try:
+            return self._trial(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as e:  # noqa: BLE001 - a trial that fails says why in the study, for every machine
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            raise
+
+    def _trial(self, trial):
+        import optuna
+
+        from ..train import train
+
+        run = self._make_run(trial)
+        if self.wait_for_slot and not self._slot(trial, run):
+            raise optuna.TrialPruned("cancelled before it started")
+        train(run=run, progress=self.progress, on_epoch=lambda row: self._on_epoch(trial, row), dataset=self.dataset)
+        return self._outcome(trial, run)
+
+    def _make_run(self, trial) -> Run:
+        from ..train import recipe_config
+
+        spec = self.spec
+        params = {name: suggest(trial, name, sp) for name, sp in spec.space.items()}
+        cfg = recipe_config(spec.recipe, **{**spec.fixed, **params}, epochs=spec.epochs, limit=spec.limit,
+                            task=spec.task, data=spec.data, name=f"{spec.study_name}-t{trial.number}",
+                            extra={"study": spec.study_name, "trial": trial.number})
+        errs = cfg.validate()
+        if errs:
+            raise ValueError("invalid trial configuration: " + "; ".join(errs))
+        with locked(self.root):  # a worker must never take a trial's run: it is marked managed at once
+            run = Run.create(cfg, root=self.root, state="queued", managed="search", study=spec.study_name)
+        for k, v in {"run_id": run.id, "host": self.host, "pid": self.pid,
+                     "pid_start": process_start_time(self.pid)}.items():
+            trial.set_user_attr(k, v)
+        return run
+
+    def _slot(self, trial, run: Run) -> bool:
+        """A queue slot for the trial's run; False (the run cancelled) if the search was stopped meanwhile."""
+        from .queue import acquire_slot
+
+        name = self.spec.study_name
+        ok = acquire_slot(run, self.root, should_stop=lambda: stop_requested(name, self.root),
+                          on_wait=lambda busy: print(f"trial {trial.number} waits for a free slot "
+                                                     f"({len(busy)} run(s) training)", flush=True))
+        if not ok:
+            with locked(self.root):
+                if run.state() == "queued":
+                    run.mark_cancelled()
+        return ok
+
+    def _on_epoch(self, trial, row) -> bool:
+        trial.report(float(row["val_acc"]), int(row["epoch"]))
+        if stop_requested(self.spec.study_name, self.root):
+            return False
+        return not trial.should_prune()
+
+    def _outcome(self, trial, run: Run) -> float:
+        import optuna
+
+        st = run.status()
+        if st.get("state") == "finished":
+            summary = run.summary()
+            trial.set_user_attr("test_acc", summary.get("test_acc"))
+            best = max((r["val_acc"] for r in run.metrics()), default=None)
+            return float(summary.get("best_val_acc", best))
+        if stop_requested(self.spec.study_name, self.root):
+            trial.study.stop()
+            raise optuna.TrialPruned("the search was stopped")
+        if st.get("state") == "stopped":
+            if not st.get("pruned") and not run.stop_requested():  # Ctrl-C or kill, not the run's STOP file:
+                trial.study.stop()                                 # this worker ends (the others go on)
+            raise optuna.TrialPruned("pruned" if st.get("pruned") else "stopped by the user")
+        raise RuntimeError(f"run {run.id} ended {st.get('state')}: {st.get('error', '')}")
+
+
 def run_search(study_name: str = "search", n_trials: int = 10, data=None, epochs: int = 10, models=None,
                limit: int = 0, task: str = "emotion", progress: bool = True, space: dict | None = None,
                fixed: dict | None = None, recipe: str = "realtime", seed: int = 0, wait_for_slot: bool = False,
                root=None, storage: str | None = None, heartbeat: float | None = None, retries: int = 0):
     """Run (or continue) an Optuna study of `n_trials` more trials in this process (one worker; start more,
     here or on other machines, with the same study and storage); returns the optuna.Study."""
+    import optuna
+
+    from ..data import load_dataset
+
+    spec = SearchSpec(study_name, n_trials, epochs, limit, task, data, space, fixed or {}, recipe, list(models or []))
+    spec.study_name = _check_name(study_name)
+    optuna.logging.set_verbosity(optuna.logging.INFO if progress else optuna.logging.WARNING)
+    study = _open_study(spec.study_name, seed, root, storage, heartbeat, retries)
+    spec.checked(study.user_attrs.get("space"))
+    dataset = load_dataset(spec.data, image_size=int(spec.fixed.get("image_size", 48)), task=spec.task)  # once
+    for k, v in spec.attrs().items():
+        study.set_user_attr(k, v)
+
+    def stop_callback(study, trial):
+        if stop_requested(spec.study_name, root):
+            study.stop()
+
+    study.optimize(Objective(spec, dataset, root, progress, wait_for_slot), n_trials=int(spec.n_trials),
+                   catch=(Exception,), callbacks=[stop_callback], gc_after_trial=True)
+    return study  # a STOP file stays until the next search is started (its starter clears it): every worker sees it
+
+
+def _open_study(name: str, seed: int, root, storage, heartbeat, retries):
+    """The study in its storage (made if new), trials of dead workers failed, and this worker's sampler."""
     import warnings
 
     import optuna
 
-    from ..data import DataError, default_data_path, load_dataset
-    from ..train import recipe_config, train
-
-    study_name = _check_name(study_name)
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}")
-    if not 1 <= int(n_trials) <= MAX_TRIALS:
-        raise ValueError(f"number of trials must be between 1 and {MAX_TRIALS}")
-    models = list(models or [])
-    optuna.logging.set_verbosity(optuna.logging.INFO if progress else optuna.logging.WARNING)
-
     rdb = get_storage(root, storage, heartbeat, retries)
-    study = optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True,
+    study = optuna.create_study(study_name=name, storage=rdb, direction="maximize", load_if_exists=True,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # trials of workers that died since (Optuna's heartbeat)
-    host, pid = hostname(), os.getpid()
-    study.sampler = optuna.samplers.TPESampler(seed=worker_seed(seed, len(study.trials), host, pid),
+    study.sampler = optuna.samplers.TPESampler(seed=worker_seed(seed, len(study.trials), hostname(), os.getpid()),
                                                n_startup_trials=5, constant_liar=True)
-
-    if space is None:
-        space = study.user_attrs.get("space") or default_space(models)
-    space = dict(space)
-    if models and "model" not in space and len(models) > 1:
-        space["model"] = {"choices": models}
-    fixed = dict(fixed or {})
-    if len(models) == 1 and "model" not in space:
-        fixed.setdefault("model", models[0])
-    errs = validate_space(space, fixed)
-    if errs:
-        raise ValueError("invalid search: " + "; ".join(errs))
-
-    data = str(data) if data else (str(default_data_path()) if default_data_path() else None)
-    if data is None:
-        raise DataError("no data set given and none found: set FER2013_PATH or put fer2013.csv in data/")
-    ds = load_dataset(data, image_size=int(fixed.get("image_size", 48)), task=task)  # once, for every trial
-    for k, v in {"space": space, "fixed": fixed, "epochs": epochs, "limit": limit, "task": task, "data": data,
-                 "recipe": recipe}.items():
-        study.set_user_attr(k, v)
-
-    def objective(trial):
-        params = {name: suggest(trial, name, spec) for name, spec in space.items()}
-        cfg = recipe_config(recipe, **{**fixed, **params}, epochs=epochs, limit=limit, task=task, data=data,
-                            name=f"{study_name}-t{trial.number}",
-                            extra={"study": study_name, "trial": trial.number})
-        errs = cfg.validate()
-        if errs:
-            raise ValueError("invalid trial configuration: " + "; ".join(errs))
-        from .queue import acquire_slot
-
-        with locked(root):  # a worker must never take a trial's run: it is marked managed at once
-            run = Run.create(cfg, root=root, state="queued", managed="search", study=study_name)
-        for k, v in {"run_id": run.id, "host": host, "pid": pid, "pid_start": process_start_time(pid)}.items():
-            trial.set_user_attr(k, v)
-        if wait_for_slot:
-            ok = acquire_slot(run, root, should_stop=lambda: stop_requested(study_name, root),
-                              on_wait=lambda busy: print(f"trial {trial.number} waits for a free slot "
-                                                         f"({len(busy)} run(s) training)", flush=True))
-            if not ok:
-                with locked(root):
-                    if run.state() == "queued":
-                        run.mark_cancelled()
-                raise optuna.TrialPruned("cancelled before it started")
-
-        def on_epoch(row):
-            trial.report(float(row["val_acc"]), int(row["epoch"]))
-            if stop_requested(study_name, root):
-                return False
-            return not trial.should_prune()
-
-        train(run=run, progress=progress, on_epoch=on_epoch, dataset=ds)
-        st = run.status()
-        rows = run.metrics()
-        best = max((r["val_acc"] for r in rows), default=None)
-        if st.get("state") == "finished":
-            summary = run.summary()
-            trial.set_user_attr("test_acc", summary.get("test_acc"))
-            return float(summary.get("best_val_acc", best))
-        if stop_requested(study_name, root):
-            study.stop()
-            raise optuna.TrialPruned("the search was stopped")
-        if st.get("state") == "stopped":
-            if not st.get("pruned") and not run.stop_requested():  # Ctrl-C or kill, not the run's STOP file:
-                study.stop()                                       # this worker ends (the others go on)
-            raise optuna.TrialPruned("pruned" if st.get("pruned") else "stopped by the user")
-        raise RuntimeError(f"run {run.id} ended {st.get('state')}: {st.get('error', '')}")
-
-    def recorded(trial):  # a trial that fails says why in the study, for every machine to read
-        try:
-            return objective(trial)
-        except optuna.TrialPruned:
-            raise
-        except Exception as e:
-            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
-            raise
-
-    def stop_callback(study, trial):
-        if stop_requested(study_name, root):
-            study.stop()
-
-    study.optimize(recorded, n_trials=int(n_trials), catch=(Exception,), callbacks=[stop_callback],
-                   gc_after_trial=True)
-    return study  # a STOP file stays until the next search is started (its starter clears it): every worker sees it
+    return study
 
 
 def worker_seed(seed: int, n_trials: int, host: str, pid: int) -> int:

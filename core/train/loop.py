@@ -12,6 +12,7 @@ import os
 import signal
 import time
 import traceback
+from dataclasses import dataclass, field
 
 import torch
 
@@ -96,166 +97,246 @@ def train(config: TrainConfig | None = None, run: Run | None = None, resume: boo
             signal.signal(s, h)
 
 
+@dataclass
+class TrainState:
+    """Where a run is: what the loop advances, and what `last.pt` holds beside the weights, optimiser and schedule
+    (`--resume` restores it). `sums` are the running totals of the epoch under way (None between epochs)."""
+    epoch: int = 0
+    step: int = 0
+    history: list = field(default_factory=list)
+    best_acc: float = -1.0
+    sums: dict | None = None
+
+    def as_checkpoint(self) -> dict:
+        return dict(epoch=self.epoch, step=self.step, history=self.history, best_acc=self.best_acc, sums=self.sums)
+
+    @classmethod
+    def from_checkpoint(cls, ck: dict) -> "TrainState":
+        return cls(ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"])
+
+
 def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, dataset, stop, dev, ctx) -> Run:
-    if dev.type == "cuda" and ctx.active:
-        dev = torch.device("cuda", ctx.local_rank)
-        torch.cuda.set_device(dev)
-    main = ctx.main  # rank 0 writes the run folder; the others only train
-    torch.set_num_threads(max(1, (cfg.threads or os.cpu_count() or 1) // ctx.world))
-    torch.manual_seed(cfg.seed)
-    data_path = cfg.data or default_data_path()
-    if main:
-        run.log(f"loading data from {data_path}")
-    ds = dataset or load_dataset(data_path, image_size=cfg.image_size, task=cfg.task,
-                                 val_fraction=cfg.val_fraction, seed=cfg.seed)
-    train_x, train_y = ds.splits["train"].images, ds.splits["train"].labels
-    if cfg.limit and cfg.limit < len(train_y):
-        keep = subsample(train_y, cfg.limit, cfg.seed)
-        train_x, train_y = train_x[keep], train_y[keep]
-    mean, std = pixel_stats(train_x)
-    val_x, val_y = ds.splits["val"].images, ds.splits["val"].labels
-    if dev.type == "cuda":  # the whole data set on the GPU, once: batches are cut and augmented there
-        train_x, train_y, val_x, val_y = (t.to(dev) for t in (train_x, train_y, val_x, val_y))
-    n, bs = len(train_y), min(cfg.batch_size, len(train_y))
-    steps = max(1, n // (bs * ctx.world))  # drop the ragged last batch: BatchNorm dislikes tiny batches
+    t = _Training(cfg, run, dataset, dev, ctx)
+    t.restore(resume)
+    t.log_start()
+    t.bar = _progress_bar(progress and ctx.main, cfg.epochs * t.steps, t.state.epoch * t.steps + t.state.step, run.id)
+    try:
+        while t.state.epoch < cfg.epochs:
+            if not t.run_epoch(stop) or not t.end_epoch(on_epoch):
+                return run  # diverged, stopped or pruned: said in the run's status
+    finally:
+        t.bar.close()
+    if t.trace is not None:
+        t.trace.write(t.model)
+    if ctx.main:
+        _finish(run, t.ds, cfg)
+    return run
 
-    torch.backends.cudnn.benchmark = dev.type == "cuda"  # fixed input size: let cuDNN pick its fastest kernels
-    model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs())
-    fresh = not (resume and run.last_path.exists())  # a resumed run has its own weights
-    started_from = load_start_weights(model, cfg, ds.classes) if cfg.init and fresh else ""
-    model = model.to(dev)
-    layout = torch.channels_last if cfg.channels_last and channels_last_ok(model, dev.type) else torch.contiguous_format
-    model = model.to(memory_format=layout)
-    net = distributed.wrap(model, ctx, dev)
-    teacher = make_teacher(cfg.teacher, ds.classes, cfg.input_size, dev)
-    opt = make_optimizer(cfg, model)
-    sched = make_scheduler(cfg, opt, steps)
-    amp = autocast_for(dev, cfg)
-    meta = dict(classes=ds.classes, mean=mean, std=std, input_size=cfg.input_size, face_size=cfg.image_size)
-    epoch, step, history, best_acc, sums = 0, 0, [], -1.0, None
-    gen = torch.Generator(device=dev if dev.type == "cuda" else "cpu").manual_seed(cfg.seed + 7919 * ctx.rank)
-    trace = distributed.Trace.from_env(ctx)  # tests only: what each rank trained on, and its final model
 
-    if resume and run.last_path.exists():
-        ck = load_checkpoint(run.last_path, map_location=dev)
+class _Training:
+    """One process's part of a run: its data, model, optimiser and TrainState, and the three steps of the loop
+    (restore, an epoch's batches, the end of an epoch). Rank 0 (`main`) alone writes the run folder."""
+
+    def __init__(self, cfg: TrainConfig, run: Run, dataset, dev, ctx):
+        if dev.type == "cuda" and ctx.active:
+            dev = torch.device("cuda", ctx.local_rank)
+            torch.cuda.set_device(dev)
+        self.cfg, self.run, self.dev, self.ctx, self.main = cfg, run, dev, ctx, ctx.main
+        torch.set_num_threads(max(1, (cfg.threads or os.cpu_count() or 1) // ctx.world))
+        torch.manual_seed(cfg.seed)
+        self._load_data(dataset)
+        self._build_model()
+        self.state = TrainState()
+        self.gen = torch.Generator(device=dev if dev.type == "cuda" else "cpu").manual_seed(cfg.seed + 7919 * ctx.rank)
+        self.trace = distributed.Trace.from_env(ctx)  # tests only: what each rank trained on, and its final model
+        self.bar = None
+
+    def _load_data(self, dataset) -> None:
+        cfg, dev = self.cfg, self.dev
+        data_path = cfg.data or default_data_path()
+        if self.main:
+            self.run.log(f"loading data from {data_path}")
+        self.ds = ds = dataset or load_dataset(data_path, image_size=cfg.image_size, task=cfg.task,
+                                               val_fraction=cfg.val_fraction, seed=cfg.seed)
+        train_x, train_y = ds.splits["train"].images, ds.splits["train"].labels
+        if cfg.limit and cfg.limit < len(train_y):
+            keep = subsample(train_y, cfg.limit, cfg.seed)
+            train_x, train_y = train_x[keep], train_y[keep]
+        self.mean, self.std = pixel_stats(train_x)
+        val_x, val_y = ds.splits["val"].images, ds.splits["val"].labels
+        if dev.type == "cuda":  # the whole data set on the GPU, once: batches are cut and augmented there
+            train_x, train_y, val_x, val_y = (t.to(dev) for t in (train_x, train_y, val_x, val_y))
+        self.train_x, self.train_y, self.val_x, self.val_y = train_x, train_y, val_x, val_y
+        self.n, self.bs = len(train_y), min(cfg.batch_size, len(train_y))
+        self.steps = max(1, self.n // (self.bs * self.ctx.world))  # no ragged last batch: BatchNorm dislikes tiny ones
+
+    def _build_model(self) -> None:
+        cfg, dev, ds = self.cfg, self.dev, self.ds
+        torch.backends.cudnn.benchmark = dev.type == "cuda"  # fixed input size: let cuDNN pick its fastest kernels
+        model = create_model(cfg.model, num_classes=len(ds.classes), **cfg.model_kwargs())
+        self.started_from = ""
+        self.layout = torch.channels_last if cfg.channels_last and channels_last_ok(model, dev.type) \
+            else torch.contiguous_format
+        self.model = model
+        self.teacher = make_teacher(cfg.teacher, ds.classes, cfg.input_size, dev)
+        self.meta = dict(classes=ds.classes, mean=self.mean, std=self.std, input_size=cfg.input_size,
+                         face_size=cfg.image_size)
+
+    def _place_model(self) -> None:
+        """On the device, in its layout, wrapped for DDP; then its optimiser and schedule (after any start weights)."""
+        self.model = self.model.to(self.dev).to(memory_format=self.layout)
+        self.net = distributed.wrap(self.model, self.ctx, self.dev)
+        self.opt = make_optimizer(self.cfg, self.model)
+        self.sched = make_scheduler(self.cfg, self.opt, self.steps)
+        self.amp = autocast_for(self.dev, self.cfg)
+
+    def restore(self, resume: bool) -> None:
+        """A resumed run takes its weights, optimiser, schedule, TrainState and random streams from last.pt; a
+        fresh one its start weights (`init`), and forgets any epochs an earlier start had written."""
+        cfg, run, ctx = self.cfg, self.run, self.ctx
+        resuming = resume and run.last_path.exists()
+        if cfg.init and not resuming:
+            self.started_from = load_start_weights(self.model, cfg, self.ds.classes)
+        self._place_model()
+        if not resuming:
+            if self.main and run.metrics():
+                run.rewrite_metrics([])  # a fresh start of a run that had begun: no stale epochs
+            return
+        ck = load_checkpoint(run.last_path, map_location=self.dev)
         try:
-            model.load_state_dict(ck["state_dict"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            epoch, step, history, best_acc, sums = ck["epoch"], ck["step"], ck["history"], ck["best_acc"], ck["sums"]
+            self.model.load_state_dict(ck["state_dict"])
+            self.opt.load_state_dict(ck["optimizer"])
+            self.sched.load_state_dict(ck["scheduler"])
+            self.state = TrainState.from_checkpoint(ck)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:  # a checkpoint, but not this run's last
             raise CheckpointError(f"{run.last_path} cannot resume this run ({type(e).__name__}: {str(e)[:200]}): "
                                   "delete it to train the run from the start") from None
-        if ctx.main and ck.get("rng_device", "cpu") == gen.device.type:
-            gen.set_state(ck["rng"].cpu())
+        if ctx.main and ck.get("rng_device", "cpu") == self.gen.device.type:
+            self.gen.set_state(ck["rng"].cpu())
         else:  # another rank, or another device: a fresh stream for the rest of the epoch
-            gen.manual_seed(cfg.seed * 1_000_003 + epoch * 10_007 + step + 7919 * ctx.rank)
+            self.gen.manual_seed(cfg.seed * 1_000_003 + self.state.epoch * 10_007 + self.state.step + 7919 * ctx.rank)
         if "torch_rng" in ck:  # dropout draws from the global generator
             torch.set_rng_state(ck["torch_rng"].cpu())
-        if main:
-            run.rewrite_metrics(history)  # the metrics file holds exactly the checkpoint's epochs
-            run.log(f"resumed at epoch {epoch + 1}, batch {step}/{steps}")
-    elif main and run.metrics():
-        run.rewrite_metrics([])  # a fresh start of a run that had begun: no stale epochs
+        if self.main:
+            run.rewrite_metrics(self.state.history)  # the metrics file holds exactly the checkpoint's epochs
+            run.log(f"resumed at epoch {self.state.epoch + 1}, batch {self.state.step}/{self.steps}")
 
-    if main:
-        run.log(f"{cfg.model}: {count_parameters(model):,} parameters; {ds.sizes()} images; classes "
-                f"{list(ds.classes)}; on {dev}" + (f" x {ctx.world} processes" if ctx.active else "")
-                + f"; {cfg.input_size} px input" + (f"; {started_from}" if started_from else "")
-                + ("; channels_last" if layout == torch.channels_last else "")
-                + ("; bf16 autocast" if isinstance(amp, torch.autocast) else "")
-                + (f"; distilling from {teacher.name} (weight {cfg.distill}, T {cfg.temperature})" if teacher else ""))
+    def log_start(self) -> None:
+        if not self.main:
+            return
+        cfg, ctx = self.cfg, self.ctx
+        self.run.log(f"{cfg.model}: {count_parameters(self.model):,} parameters; {self.ds.sizes()} images; classes "
+                     f"{list(self.ds.classes)}; on {self.dev}" + (f" x {ctx.world} processes" if ctx.active else "")
+                     + f"; {cfg.input_size} px input" + (f"; {self.started_from}" if self.started_from else "")
+                     + ("; channels_last" if self.layout == torch.channels_last else "")
+                     + ("; bf16 autocast" if isinstance(self.amp, torch.autocast) else "")
+                     + (f"; distilling from {self.teacher.name} (weight {cfg.distill}, T {cfg.temperature})"
+                        if self.teacher else ""))
 
-    def checkpoint(path, **extra):
-        save_checkpoint(path, model, **meta, metrics=history[-1] if history else {}, config=cfg.__dict__,
-                        epoch=epoch, step=step, history=history, best_acc=best_acc, sums=sums, **extra)
+    def checkpoint(self, path, **extra) -> None:
+        h = self.state.history
+        save_checkpoint(path, self.model, **self.meta, metrics=h[-1] if h else {}, config=self.cfg.__dict__,
+                        **self.state.as_checkpoint(), **extra)
 
-    def save_last():
-        checkpoint(run.last_path, optimizer=opt.state_dict(), scheduler=sched.state_dict(), world=ctx.world,
-                   rng=gen.get_state().cpu(), rng_device=gen.device.type, torch_rng=torch.get_rng_state())
+    def save_last(self) -> None:
+        self.checkpoint(self.run.last_path, optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
+                        world=self.ctx.world, rng=self.gen.get_state().cpu(), rng_device=self.gen.device.type,
+                        torch_rng=torch.get_rng_state())
 
-    bar = _progress_bar(progress and main, cfg.epochs * steps, epoch * steps + step, run.id)
-    while epoch < cfg.epochs:
-        net.train()
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
-        mine = distributed.shard(perm, ctx).to(train_x.device)
-        sums = sums or {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}
-        t_last, seen_last = time.time(), 0
-        while step < steps:
+    def run_epoch(self, stop) -> bool:
+        """The epoch's remaining batches; False if the run ended in it (the loss diverged, or a stop was asked:
+        the status says which, and a stopped run's last.pt resumes at the next batch)."""
+        cfg, ctx, st, run = self.cfg, self.ctx, self.state, self.run
+        self.net.train()
+        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + st.epoch))
+        mine = distributed.shard(perm, ctx).to(self.train_x.device)
+        st.sums = st.sums or {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}
+        self._shown = (time.time(), 0)
+        while st.step < self.steps:
             t0 = time.time()
-            idx = mine[step * bs:(step + 1) * bs]
-            if trace is not None:
-                trace.add(epoch, idx)
-            x, y, y_b, lam = make_batch(train_x, train_y, idx, gen, cfg, [cfg.seed, epoch, step, ctx.rank], layout)
-            logits, loss = train_step(net, opt, x, y, mean, std, cfg, teacher, y_b, lam, amp)
-            if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step()
-            step += 1
+            idx = mine[st.step * self.bs:(st.step + 1) * self.bs]
+            if self.trace is not None:
+                self.trace.add(st.epoch, idx)
+            x, y, y_b, lam = make_batch(self.train_x, self.train_y, idx, self.gen, cfg,
+                                        [cfg.seed, st.epoch, st.step, ctx.rank], self.layout)
+            logits, loss = train_step(self.net, self.opt, x, y, self.mean, self.std, cfg, self.teacher, y_b, lam,
+                                      self.amp)
+            if not isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.sched.step()
+            st.step += 1
             loss_value = loss.item()
-            diverged = divergence(loss_value, epoch + 1, step)
+            diverged = divergence(loss_value, st.epoch + 1, st.step)
             if distributed.any_rank(bool(diverged), ctx):  # every rank ends at the same step
-                if main:  # no checkpoint: its weights are NaN; the folder stays, with the reason
+                if self.main:  # no checkpoint: its weights are NaN; the folder stays, with the reason
                     run.log("FAILED: " + (diverged or "the loss of another process became NaN or infinite"))
                     run.set_status("failed", error=diverged or "the loss became NaN or infinite: lower the "
                                    "learning rate", diverged=True)
-                bar.close()
-                return run
+                return False
             pred = logits.argmax(1)
-            sums["loss"] += loss_value * len(y)
-            sums["correct"] += float(lam * (pred == y).sum().item() + (1 - lam) * (pred == y_b).sum().item())
-            sums["seen"] += len(y)
-            sums["seconds"] += time.time() - t0
-            bar.update(1)
-            if main and (time.time() - t_last > 1.0 or step == steps):
-                ips = (sums["seen"] - seen_last) * ctx.world / max(time.time() - t_last, 1e-9)
-                eta = (cfg.epochs * steps - (epoch * steps + step)) * bs * ctx.world / max(ips, 1e-9)
-                run.write_progress(epoch=epoch + 1, epochs=cfg.epochs, step=step, steps=steps, images_per_s=ips,
-                                   eta_s=eta, loss=sums["loss"] / sums["seen"], acc=sums["correct"] / sums["seen"])
-                bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}", acc=f"{sums['correct'] / sums['seen']:.3f}")
-                t_last, seen_last = time.time(), sums["seen"]
+            st.sums["loss"] += loss_value * len(y)
+            st.sums["correct"] += float(lam * (pred == y).sum().item() + (1 - lam) * (pred == y_b).sum().item())
+            st.sums["seen"] += len(y)
+            st.sums["seconds"] += time.time() - t0
+            self.bar.update(1)
+            self._show_progress()
             if distributed.any_rank(stop.set or run.stop_requested(), ctx):
-                if main:
-                    save_last()
-                    run.log(f"stopped at epoch {epoch + 1}, batch {step}/{steps}; resume continues from here")
+                if self.main:
+                    self.save_last()
+                    run.log(f"stopped at epoch {st.epoch + 1}, batch {st.step}/{self.steps}; resume continues from here")
                     run.set_status("stopped")
-                bar.close()
-                return run
+                return False
+        return True
 
-        distributed.sync_buffers(model, ctx)  # one model on every rank: rank 0's BatchNorm statistics
-        seen, loss_sum, correct = distributed.sum_over_ranks([sums["seen"], sums["loss"], sums["correct"]], ctx)
+    def _show_progress(self) -> None:
+        """progress.json and the bar, about once a second and at the epoch's last batch (rank 0)."""
+        st, (t_last, seen_last) = self.state, self._shown
+        if not self.main or not (time.time() - t_last > 1.0 or st.step == self.steps):
+            return
+        cfg, world, sums = self.cfg, self.ctx.world, st.sums
+        ips = (sums["seen"] - seen_last) * world / max(time.time() - t_last, 1e-9)
+        eta = (cfg.epochs * self.steps - (st.epoch * self.steps + st.step)) * self.bs * world / max(ips, 1e-9)
+        self.run.write_progress(epoch=st.epoch + 1, epochs=cfg.epochs, step=st.step, steps=self.steps,
+                                images_per_s=ips, eta_s=eta, loss=sums["loss"] / sums["seen"],
+                                acc=sums["correct"] / sums["seen"])
+        self.bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}", acc=f"{sums['correct'] / sums['seen']:.3f}")
+        self._shown = (time.time(), sums["seen"])
+
+    def end_epoch(self, on_epoch) -> bool:
+        """Validation, the epoch's metrics line, best.pt and last.pt (the checkpoint first, then the metrics line:
+        a kill between them is mended on resume from the checkpoint's history), the curves; False if the caller
+        ends the run here (Optuna's pruning)."""
+        cfg, ctx, st, run = self.cfg, self.ctx, self.state, self.run
+        distributed.sync_buffers(self.model, ctx)  # one model on every rank: rank 0's BatchNorm statistics
+        seen, loss_sum, correct = distributed.sum_over_ranks([st.sums["seen"], st.sums["loss"], st.sums["correct"]],
+                                                             ctx)
         t_val = time.time()
-        v = evaluate_model(model, val_x, val_y, ds.classes, mean, std, input_size=cfg.input_size) if main else {}
+        v = evaluate_model(self.model, self.val_x, self.val_y, self.ds.classes, self.mean, self.std,
+                           input_size=cfg.input_size) if self.main else {}
         v = distributed.share({"loss": v.get("loss"), "accuracy": v.get("accuracy")}, ctx)  # rank 0 evaluates
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-               "val_loss": v["loss"], "val_acc": v["accuracy"], "lr": opt.param_groups[0]["lr"],
-               "seconds": sums["seconds"] + time.time() - t_val,
-               "images_per_s": seen / max(sums["seconds"], 1e-9), "time": time.time()}
-        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            sched.step(v["accuracy"])
-        history.append(row)
-        epoch, step, sums = epoch + 1, 0, None
-        improved, best_acc = v["accuracy"] > best_acc, max(best_acc, v["accuracy"])
-        if main:
+        row = {"epoch": st.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+               "val_loss": v["loss"], "val_acc": v["accuracy"], "lr": self.opt.param_groups[0]["lr"],
+               "seconds": st.sums["seconds"] + time.time() - t_val,
+               "images_per_s": seen / max(st.sums["seconds"], 1e-9), "time": time.time()}
+        if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.sched.step(v["accuracy"])
+        st.history.append(row)
+        st.epoch, st.step, st.sums = st.epoch + 1, 0, None
+        improved, st.best_acc = v["accuracy"] > st.best_acc, max(st.best_acc, v["accuracy"])
+        if self.main:
             if improved:
-                checkpoint(run.best_path)
-            save_last()            # the checkpoint first, then the metrics line: a kill between them
-            run.append_metrics(row)  # is mended on resume from the checkpoint's history
+                self.checkpoint(run.best_path)
+            self.save_last()
+            run.append_metrics(row)
             run.log(f"epoch {row['epoch']}/{cfg.epochs} train_loss {row['train_loss']:.4f} train_acc "
                     f"{row['train_acc']:.4f} val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
                     f"({row['images_per_s']:.0f} img/s)")
-            _save_curves(run, history)
+            _save_curves(run, st.history)
         if on_epoch is not None and on_epoch(row) is False:
-            if main:
+            if self.main:
                 run.log("ended early by the caller (pruned)")
                 run.set_status("stopped", pruned=True)
-            bar.close()
-            return run
-    bar.close()
-    if trace is not None:
-        trace.write(model)
-    if main:
-        _finish(run, ds, cfg)
-    return run
+            return False
+        return True
 
 
 def _finish(run: Run, ds, cfg: TrainConfig) -> None:
