@@ -251,8 +251,10 @@ def test_only_regular_files_are_read_as_images(tmp_path):
 
     fifo = tmp_path / "photo.jpg"
     os.mkfifo(fifo)
-    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
-            "from core.data.images import ImageError, load_image\n"
+    # the memory limit comes after the imports: PyTorch's CUDA build (pip's on 3.12+) maps GBs of libraries
+    code = ("import resource, sys\nfrom core.data.images import ImageError, load_image\n"
+            "vm = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmSize:'))) * 1024\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (vm + (2 << 30), vm + (2 << 30)))\n"
             "for path in sys.argv[1:]:\n"
             "    try:\n        load_image(path)\n    except ImageError as e:\n        print(e)\n")
     res = subprocess.run([sys.executable, "-c", code, str(fifo), "/dev/zero"], cwd=ROOT, capture_output=True,
