@@ -9,6 +9,7 @@ from ui import compare as cmp
 from ui import loaders as L
 from ui import widgets as w
 from ui.page import setup_page
+from ui.state import keep
 
 setup_page("Compare models",
            "Give the app a photo: it finds every face and asks each model you pick. Compare their emotions, "
@@ -21,17 +22,18 @@ sb.header("Models")
 models, df_status, df_ok = L.model_sources()
 chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models))
 mirror = w.mirror_toggle("compare_mirror", sb)
-df_mode = sb.radio("DeepFace works on", ["the same face crops as ours", "the whole photo (DeepFace end to end)"],
-                   key="compare_df_mode", disabled=w.DEEPFACE not in chosen,
+DF_MODES = ["the same face crops as ours", "the whole photo (DeepFace end to end)"]
+df_mode = sb.radio("DeepFace works on", DF_MODES, key=keep("compare_df_mode", DF_MODES),
+                   disabled=w.DEEPFACE not in chosen,
                    help="Same crops: a fair model-to-model comparison. End to end: DeepFace also finds the faces "
                         "itself, as you would use it out of the box (photos only).")
 sb.header("Display")
-show_cam = sb.toggle("Grad-CAM (where the CNN looked)", value=True, key="compare_cam")
+show_cam = sb.toggle("Grad-CAM (where the CNN looked)", value=True, key=keep("compare_cam"))
 min_face = sb.slider("Smallest face (% of the photo)", 2, 40, int(PHOTO_SETTINGS["min_size"] * 100),
-                     key="compare_min_face", help="Faces smaller than this are ignored.")
+                     key=keep("compare_min_face"), help="Faces smaller than this are ignored.")
 detector_name = w.detector_picker("compare_detector", sb)
 tilted = w.tilted_toggle("compare_tilted", sb, value=True)
-align = sb.toggle("Turn faces upright", value=True, key="compare_align",
+align = sb.toggle("Turn faces upright", value=True, key=keep("compare_align"),
                   help="Rotate each face so its eyes are level before the models see it (detectors with "
                        "landmarks only).")
 
@@ -65,14 +67,15 @@ photos_tab, batch_tab = st.tabs([":material/photo_library: Photos", ":material/t
 # ---------------------------------------------------------------- photos
 with photos_tab:
     source = st.radio("Faces from", ["Sample photos", "Upload", "Camera", "Data set"], horizontal=True,
-                      key="compare_source",
+                      key=keep("compare_source"),
                       captions=["photos shipped with the app", "your own images", "take a picture",
                                 "random FER2013 test faces"])
     pictures = []
     if source == "Sample photos":
         samples = w.sample_images()
         if samples:
-            pick = st.selectbox("Sample photo", samples, format_func=lambda p: p.name, key="compare_sample")
+            pick = st.selectbox("Sample photo", samples, format_func=lambda p: p.name,
+                                key=keep("compare_sample", samples))
             pictures = [cmp.picture_from_path(pick)]
         else:
             st.info(f"No sample photos in `{sample_dir()}`. Upload your own instead.")
@@ -90,7 +93,7 @@ with photos_tab:
             st.info(msg)
         else:
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            n = c1.slider("How many faces", 1, 16, 6, key="compare_ds_n")
+            n = c1.slider("How many faces", 1, 16, 6, key=keep("compare_ds_n"))
             if c2.button("New faces", icon=":material/casino:", key="compare_ds_new"):
                 st.session_state["compare_ds_seed"] = st.session_state.get("compare_ds_seed", 0) + 1
             pictures = [cmp.dataset_faces(ds, n, st.session_state.get("compare_ds_seed", 0))]
@@ -156,7 +159,7 @@ with batch_tab:
     st.markdown("Measure the chosen models on **labelled faces**: accuracy, per-class accuracy and confusion "
                 "matrices, side by side. DeepFace runs on the same 48×48 crops as our models.")
     batch_src = st.radio("Labelled faces from", ["FER2013 test split", "A zip of class folders"], horizontal=True,
-                         key="batch_source")
+                         key=keep("batch_source"))
     images = labels = classes = None
     use_split = False
     if batch_src == "FER2013 test split":
@@ -166,7 +169,7 @@ with batch_tab:
         if data_path is None:
             st.info(w.data_help())
         else:
-            n = st.slider("Sample size (faces)", 50, 3600, 500, step=50, key="batch_n",
+            n = st.slider("Sample size (faces)", 50, 3600, 500, step=50, key=keep("batch_n"),
                           help="A random, fixed sample of the test split (3,589 faces in FER2013). "
                                "DeepFace takes about 10-30 ms per face on a CPU: all of them take a while.")
             st.caption(f"From the test split of `{data_path}`.")

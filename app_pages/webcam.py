@@ -5,57 +5,64 @@ import streamlit as st
 
 from core.predict import frame
 from core.predict.choice import WEBCAM_ACCURACY_BAR, webcam_model
-from core.predict.loading import DEEPFACE
 from core.settings import ice_servers_text
-from ui import charts
+from ui import live
 from ui import loaders as L
 from ui import recording as R
 from ui import widgets as w
 from ui.page import setup_page
+from ui.state import keep
 
 setup_page("Webcam",
            "Press **START** and allow the camera: every face is boxed and labelled live with its emotion, "
            "the model's confidence and a stress marker. The bars on the right show each face's probabilities.")
 
+# Everything above the video is drawn the same on every run (messages go in `notices`, made once): an element
+# that came and went above it would move the webrtc component, and the browser would rebuild the stream.
+notices = st.container()
+
 # ---------------------------------------------------------------- sidebar: model and settings
 sb = st.sidebar
 sb.header("Model")
 models, df_status, df_ok = L.model_sources()
+default_model = webcam_model(models)
 choice = None
 if models or df_ok:
-    choice = w.model_picker(models, key="webcam_model", container=sb, first=webcam_model(models),
+    choice = w.model_picker(models, key="webcam_model", container=sb, first=default_model,
                             help="Your trained CNNs (fast), or DeepFace (slower, TensorFlow). It starts on the "
                                  f"fastest shipped model that reaches {WEBCAM_ACCURACY_BAR:.0%} on FER2013's "
                                  "test faces, if one does.")
+model_note = sb.empty()  # beside the picker: why the chosen model is not the one running, if it is not
 mirror = w.mirror_toggle("webcam_mirror", sb)
 
 sb.header("Face detection")
 detector_name = w.detector_picker("webcam_detector", sb)
 tilted = w.tilted_toggle("webcam_tilted", sb, cost=" Off by default: it makes the frames that search slower.")
-show_landmarks = sb.toggle("Show the landmarks", value=False, key="webcam_landmarks",
+show_landmarks = sb.toggle("Show the landmarks", value=False, key=keep("webcam_landmarks"),
                            help="Eyes, nose and mouth corners, where the detector finds them.")
-align = sb.toggle("Turn faces upright", value=True, key="webcam_align",
+align = sb.toggle("Turn faces upright", value=True, key=keep("webcam_align"),
                   help="Rotate each face so its eyes are level before the model sees it (detectors with "
                        "landmarks only).")
-min_face = sb.slider("Smallest face (% of the frame)", 4, 50, 10, 1, key="webcam_min_face",
+min_face = sb.slider("Smallest face (% of the frame)", 4, 50, 10, 1, key=keep("webcam_min_face"),
                      help="Faces smaller than this are ignored. Larger = faster and fewer false detections.")
-detect_width = sb.select_slider("Detect on a frame this wide (px)", [240, 320, 400, 480, 640], value=480,
-                                key="webcam_detect_width",
+WIDTHS = [240, 320, 400, 480, 640]
+detect_width = sb.select_slider("Detect on a frame this wide (px)", WIDTHS, value=480,
+                                key=keep("webcam_detect_width", WIDTHS),
                                 help="The detector runs on a downscaled copy of the frame: smaller is faster.")
-detect_every = sb.slider("Detect every N frames", 1, 10, 3, key="webcam_detect_every",
+detect_every = sb.slider("Detect every N frames", 1, 10, 3, key=keep("webcam_detect_every"),
                          help="In between, the last boxes are reused (the emotion is still computed every frame).")
-full_every = sb.slider("Search the whole frame every N detections", 1, 10, 5, key="webcam_full_every",
+full_every = sb.slider("Search the whole frame every N detections", 1, 10, 5, key=keep("webcam_full_every"),
                        help="In between, a detector that can follow faces (YuNet) looks for each face only near "
                             "where it was, upright by its tilt: much faster. A new face appears at the next whole "
                             "search. 1 = always the whole frame.")
 sb.header("Display")
-smoothing = sb.slider("Smooth over the last K frames", 1, 15, 5, key="webcam_smoothing",
+smoothing = sb.slider("Smooth over the last K frames", 1, 15, 5, key=keep("webcam_smoothing"),
                       help="Averages each face's probabilities over about K frames so labels do not flicker. 1 = off.")
-show_stress = sb.toggle("Stress marker", value=True, key="webcam_stress",
+show_stress = sb.toggle("Stress marker", value=True, key=keep("webcam_stress"),
                         help="Under each face: stress (angry + fear + sad) or no stress, with its probability.")
 with sb.expander("Connection (remote use)"):
     ice_text = st.text_area(
-        "STUN/TURN servers (JSON)", value=ice_servers_text(), key="webcam_ice",
+        "STUN/TURN servers (JSON)", value=ice_servers_text(), key=keep("webcam_ice"),
         placeholder='[{"urls": ["stun:stun.l.google.com:19302"]}]',
         help="Empty works on this computer (localhost). To reach the app from another machine, give STUN/TURN "
              "servers here or in the FEL_ICE_SERVERS environment variable.")
@@ -63,31 +70,15 @@ ice, ice_error = w.ice_servers(ice_text)
 if ice_error:
     sb.warning(ice_error)
 
-# ---------------------------------------------------------------- the predictor (with fallbacks)
-predictor, note = None, None
-if choice == DEEPFACE and not df_ok:
-    note = ("DeepFace's weights are missing, so your own model is used instead. "
-            + (df_status.get("message") or ""))
-    choice = str(models[0].path) if models else None
-if choice is not None:
-    try:
-        with st.spinner("Loading DeepFace (TensorFlow, a few seconds the first time)..." if choice == DEEPFACE
-                        else "Loading the model..."):
-            predictor = L.get_predictor(choice, tta=w.tta_for(choice, mirror))
-    except Exception as e:  # noqa: BLE001
-        fallback = next((str(m.path) for m in models if str(m.path) != choice), None)
-        note = f"Could not load that model ({w.friendly_error(e)})."
-        if fallback:
-            note += " Using another of your models instead."
-            try:
-                predictor = L.get_predictor(fallback, tta=w.tta_for(fallback, mirror))
-            except Exception:  # noqa: BLE001
-                predictor = None
-if not models and not df_ok:
-    w.no_model_message()
-    st.caption("Without a model, the webcam still shows the faces it finds.")
+# ---------------------------------------------------------------- the predictor (a model that cannot run
+# leaves the running one in place, and says so beside the picker)
+predictor, source, note = live.running_model(choice, models, df_status, df_ok, mirror, default_model)
 if note:
-    st.warning(note, icon=":material/warning:")
+    model_note.warning(note, icon=":material/warning:")
+if not models and not df_ok:
+    with notices:
+        w.no_model_message()
+        st.caption("Without a model, the webcam still shows the faces it finds.")
 calibration = w.calibration_note([predictor])  # do the confidences mean what they say?
 if calibration:
     sb.caption(calibration)
@@ -121,50 +112,19 @@ with video_col:
             media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
             video_frame_callback=on_frame,
             async_processing=True,
-            translations={
-                "media_api_not_available": "This browser gives no camera access here: open the app at "
-                                           "http://localhost or over https://.",
-                "device_access_denied": "Camera access was denied. Allow it (camera icon in the address bar), "
-                                        "then press START again.",
-                "device_not_available": "No camera found, or another application is using it.",
-            },
+            translations=live.TRANSLATIONS,
         )
         playing = bool(ctx.state.playing)
     except Exception as e:  # noqa: BLE001
         st.error(f"The live video could not start: {w.friendly_error(e)}")
         ctx, playing = None, False
+    live.translate_camera_errors()
     st.caption(":material/info: The browser asks for the camera when you press START. Cameras work only on "
                "**http://localhost** or **https://** pages; if the video stays black, check the permission "
                "(camera icon in the address bar) and that no other app holds the camera.")
     st.subheader("Record this session")
     R.privacy_note()
-    R.controls(analyzer, playing, detector, settings, choice if predictor is not None else None)
-
-
-def _face_panel(snap: dict) -> None:
-    faces = snap["faces"]
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Frames/s", f"{snap['fps']:.1f}")
-    c2.metric("Per frame", f"{snap['latency_ms']:.0f} ms",
-              help="Our work per frame (face detection every N frames, crops, the model, drawing), averaged "
-                   "over the last 30 frames. Frames/s also counts the video transport.")
-    c3.metric("Faces", len(faces))
-    st.markdown(w.stream_caption(snap), unsafe_allow_html=True)
-    if snap.get("error"):
-        st.error(f"The model failed on the last frame: {snap['error']}")
-    if not faces:
-        st.info("No face in view. Face the camera, with light on your face.", icon=":material/face:")
-        return
-    classes = snap["classes"]
-    if not classes:  # no model: boxes only
-        return
-    for f in faces[:4]:
-        title = f"Face {f['id']}: {f['emotion']} ({f['confidence']:.0%})"
-        if show_stress and f["stress"]:
-            title += f" · {'stress' if f['stress'] == 'stress' else 'no stress'} {f['stress_confidence']:.0%}"
-        st.html(charts.html_bars(f["probs"], classes, title=title))
-    if len(faces) > 4:
-        st.caption(f"...and {len(faces) - 4} more faces (all are labelled on the video).")
+    R.controls(analyzer, playing, detector, settings, source)
 
 
 @st.fragment(run_every=0.7 if playing else None)
@@ -174,7 +134,7 @@ def live_panel() -> None:
         st.info("Press **START** under the video to begin.", icon=":material/play_circle:")
         return
     R.status_line()
-    _face_panel(snap)
+    live.panel(snap, playing, show_stress)
 
 
 @st.fragment(run_every=2.0 if playing and R.current() is not None and R.current().active else None)

@@ -100,12 +100,13 @@ def serve_app(env: dict | None = None, script: str = "Home.py", port: int | None
 @contextlib.contextmanager
 def browser_page(fake_video: Path | None = None, viewport=(1400, 1000), extra_flags=()):
     """A Playwright page in headless Chromium. With `fake_video` (a .y4m), getUserMedia gets that video
-    as the camera and permission prompts are answered yes."""
+    as the camera: this page's context is granted the camera, and any other context of the browser
+    (`page.context.browser.new_context()`) is refused it, as a user who says no."""
     from playwright.sync_api import sync_playwright
 
     flags = list(BASE_FLAGS) + list(extra_flags)
     if fake_video is not None:
-        flags += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        flags += ["--deny-permission-prompts", "--use-fake-device-for-media-stream",
                   f"--use-file-for-fake-video-capture={fake_video}"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)

@@ -128,8 +128,9 @@ def test_webcam_renders_with_a_model(app_env):
     assert "Not calibrated (tiny" in texts(at.caption)  # a checkpoint without a temperature says so
 
 
-def test_webcam_starts_on_a_model_that_reaches_the_bar(app_env, monkeypatch, tmp_path):
-    """Listed second, but the only one at >= 66% on the test faces: the webcam starts on it."""
+@pytest.fixture
+def weak_and_good(app_env, monkeypatch, tmp_path):
+    """Two checkpoints: aaa.pt (42%) listed first, zzz.pt (67%, the only one at the webcam's bar)."""
     import json
     import shutil
 
@@ -139,14 +140,19 @@ def test_webcam_starts_on_a_model_that_reaches_the_bar(app_env, monkeypatch, tmp
 
     d = tmp_path / "models"
     d.mkdir()
-    shutil.copy(ours(app_env), d / "aaa.pt")  # 42%
+    weak = shutil.copy(ours(app_env), d / "aaa.pt")  # 42%
     good = save_checkpoint(d / "zzz.pt", create_model("model48", len(EMOTIONS), width=8), classes=EMOTIONS,
                            mean=0.5, std=0.25, metrics={"test_acc": 0.67})
     (d / "zzz.card.json").write_text(json.dumps({"latency_ms_per_face_2_threads": 4.5}))
     monkeypatch.setenv("FEL_MODEL_DIR", str(d))
+    return {"weak": str(weak), "good": str(good)}
+
+
+def test_webcam_starts_on_a_model_that_reaches_the_bar(weak_and_good):
+    """Listed second, but the only one at >= 66% on the test faces: the webcam starts on it."""
     at = app(WEBCAM).run()
     no_exception(at)
-    assert at.selectbox(key="webcam_model").value == str(good)
+    assert at.selectbox(key="webcam_model").value == weak_and_good["good"]
     assert at.session_state["webcam_analyzer"].predictor.arch == "model48"
 
 
@@ -156,12 +162,25 @@ def test_webcam_without_models(no_models):
     assert "python -m core train --recipe quick" in texts(at.info)
 
 
-def test_webcam_deepface_without_weights_falls_back(app_env):
+def test_webcam_a_model_that_cannot_run_leaves_the_running_one(weak_and_good):
+    """DeepFace without weights, chosen while the page's default runs: the default keeps running (not the
+    first model listed), and why is said in the sidebar beside the picker, not above the video (an element
+    there would move the webrtc component and rebuild the stream)."""
     at = app(WEBCAM).run()
     at.selectbox(key="webcam_model").set_value("deepface").run()
     no_exception(at)
-    warning = texts(at.warning)
-    assert "your own model is used instead" in warning and "facial_expression_model_weights.h5" in warning
+    assert at.session_state["webcam_analyzer"].predictor.arch == "model48"  # zzz.pt, not aaa.pt
+    note = texts(at.sidebar.warning)
+    assert "DeepFace cannot run here" in note and "facial_expression_model_weights.h5" in note
+    assert "Still running **zzz" in note
+    assert not at.main.warning
+    # the weak one chosen, then DeepFace again: the weak one, running now, stays
+    at.selectbox(key="webcam_model").set_value(weak_and_good["weak"]).run()
+    assert at.session_state["webcam_analyzer"].predictor.arch == "mini_xception"
+    assert "DeepFace" not in texts(at.sidebar.warning)
+    at.selectbox(key="webcam_model").set_value("deepface").run()
+    assert at.session_state["webcam_analyzer"].predictor.arch == "mini_xception"
+    assert "Still running **aaa" in texts(at.sidebar.warning)
 
 
 def test_webcam_bad_ice_servers_is_a_message(app_env, monkeypatch):

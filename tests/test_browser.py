@@ -152,3 +152,62 @@ def test_a_live_session_recorded_then_opened_on_the_video_page(served):
     assert page.get_by_text("Face #1").first.is_visible()
     assert page.locator("[data-testid='stDataFrame']").count() >= 1  # the per-face table
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 1  # the face's timeline
+
+
+def _pick_model(page, label: str) -> None:
+    """Choose `label` in the sidebar's Model select."""
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=label).click()
+
+
+def test_a_model_that_cannot_run_leaves_the_live_stream_alone(served):
+    """DeepFace without weights, chosen while the camera plays: the stream is not rebuilt (STOP still shown,
+    the video still plays, frames keep coming through the same model), the reason is given beside the
+    picker; then STOP says "Stopped" and greys the last numbers."""
+    page, stats = served["page"], served["stats"]
+    frame, s = _start_camera(page, served["url"], stats)
+    assert s.get("max_faces", 0) >= 1, f"no face found: {s}"
+    model = s["model"]
+    _pick_model(page, "DeepFace (pre-trained)")
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("DeepFace cannot run here").wait_for(timeout=60_000)
+    wait_for_app(page)
+    time.sleep(2)
+    assert_no_exception(page)
+    assert page.locator("[data-testid='stMain'] [data-testid='stAlert']").filter(
+        has_text="DeepFace").count() == 0  # nothing new above the video
+    assert frame.get_by_role("button", name="STOP").is_visible()  # not back to START
+    assert frame.locator("video").first.evaluate("v => v.readyState >= 2 && v.videoWidth > 0 && !v.paused")
+    before = _stats_when(stats, lambda s: "frames" in s, 10)["frames"]
+    after = _stats_when(stats, lambda s: s.get("frames", 0) >= before + 10, 60)
+    assert after["frames"] >= before + 10, "the stream stopped after the model change"
+    assert after["model"] == model and after.get("error") is None, after
+    screenshot(page, "webcam-model-kept", full_page=False)
+
+    frame.get_by_role("button", name="STOP").click()
+    page.get_by_text("Stopped", exact=True).wait_for(timeout=60_000)
+    wait_for_app(page)
+    stopped = page.locator(".st-key-webcam_stopped")
+    assert stopped.locator("[data-testid='stMetric']").count() == 3  # the last numbers, kept but greyed
+    opacity = stopped.locator("[data-testid='stMetric']").first.evaluate("e => getComputedStyle(e).opacity")
+    assert float(opacity) < 0.6
+    screenshot(page, "webcam-stopped", full_page=False)
+
+
+def test_a_denied_camera_says_what_to_do(served):
+    """The camera refused (a browser context without the permission): the page's own help is shown, not the
+    browser's raw "NotAllowedError: Permission denied"."""
+    context = served["page"].context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        goto_page(page, served["url"], "Webcam", expect_text="Press START")
+        frame = page.frame_locator(WEBRTC_IFRAME)
+        frame.get_by_role("button", name="START").click()
+        frame.get_by_text("Permission denied").or_(frame.get_by_text("Camera access was denied")).first.wait_for(
+            timeout=60_000)
+        time.sleep(1.5)  # the page's translation runs every 0.3 s
+        assert frame.get_by_text("NotAllowedError").count() == 0
+        assert frame.get_by_text("Camera access was denied").is_visible()
+        screenshot(page, "webcam-denied", full_page=False)
+    finally:
+        context.close()

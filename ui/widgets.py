@@ -12,6 +12,8 @@ from core.predict.detectors import describe_detector, list_detectors, unavailabl
 from core.predict.loading import DEEPFACE
 from core.settings import ice_servers_text, sample_dir
 
+from .state import keep
+
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 NO_MODEL_HELP = ("No trained model yet. Train one on the **Train** page, or from a terminal in the project folder:\n\n"
                  "```\npython -m core train --recipe quick\n```\n"
@@ -75,6 +77,7 @@ def model_picker(models, key: str, multi: bool = False, include_deepface: bool =
     `first` is the initial choice instead of the list's first: a ModelInfo, or for `multi` a list of them."""
     opts = model_options(models, include_deepface)
     values = list(opts)
+    key = keep(key, values)  # the choice survives a visit to another page
     if multi:
         default = ([str(m.path) for m in first if str(m.path) in values] if first else []) \
             or [v for v in values if v != DEEPFACE][:2] or values[:1]
@@ -108,7 +111,7 @@ def calibration_note(predictors) -> str | None:
 def mirror_toggle(key: str, container=st) -> bool:
     """Flip test-time augmentation for our CNNs, on by default: it costs a batch of two per face and buys
     1-2 points of accuracy (the model cards' "+ flip TTA" column)."""
-    return container.toggle("Average with the mirror image", value=True, key=key,
+    return container.toggle("Average with the mirror image", value=True, key=keep(key),
                             help="Each face is also classified flipped left-right and the two answers averaged: "
                                  "a little more accurate (see the '+ flip TTA' column of the model cards) for "
                                  "about a millisecond more per face. Our CNNs only; DeepFace is not affected.")
@@ -146,13 +149,13 @@ def detector_picker(key: str, container=st, help: str | None = None) -> str:
     """A select of the face detectors; the ones whose package is missing here are listed, marked."""
     names = list_detectors()
     labels = {n: n + ("" if unavailable_reason(n) is None else " (not installed)") for n in names}
-    return container.selectbox("Face detector", names, format_func=labels.get, key=key,
+    return container.selectbox("Face detector", names, format_func=labels.get, key=keep(key, names),
                                help=help or "\n".join(f"- **{n}**: {describe_detector(n)}" for n in names))
 
 
 def tilted_toggle(key: str, container=st, value: bool = False, cost: str = "") -> bool:
     """"Find tilted faces too": the detector also searches the frame turned by +-25 degrees."""
-    return container.toggle("Find tilted faces too", value=value, key=key,
+    return container.toggle("Find tilted faces too", value=value, key=keep(key),
                             help="Also search the picture turned by 25 degrees either way: finds faces tilted by "
                                  "30 degrees that an upright search misses, for three searches' time." + cost)
 

@@ -282,6 +282,9 @@ class LiveAnalyzer:
     def _count(self, t0: float, n_faces: int) -> None:
         """Frames/s and per-frame latency over the last ~2 seconds (robust to the slow first frame)."""
         now = time.perf_counter()
+        if self._times and now - self._times[-1] > 2.0:  # the stream was stopped: count from this frame
+            self._times.clear()
+            self._latencies.clear()
         self._times.append(now)
         self._latencies.append((now - t0) * 1000)
         if len(self._times) >= 2:
