@@ -211,3 +211,45 @@ def test_a_denied_camera_says_what_to_do(served):
         screenshot(page, "webcam-denied", full_page=False)
     finally:
         context.close()
+
+
+def _nav(page, name: str, expect_text: str) -> None:
+    """Go to another page through the sidebar's navigation (the same browser session, as a user does)."""
+    page.locator("[data-testid='stSidebarNav'] a").filter(has_text=name).first.click()
+    wait_for_app(page, expect_text=expect_text)
+
+
+def test_settings_are_kept_when_you_change_page(served):
+    """Compare without DeepFace and without Grad-CAM, the Webcam's smallest face at 13%: after a visit to
+    Home, both pages are as they were left."""
+    from playwright.sync_api import expect
+
+    page = served["page"]
+    sidebar = page.locator("[data-testid='stSidebar']")
+    goto_page(page, served["url"], "Compare", expect_text="All results")
+    sidebar.get_by_role("button", name="Remove DeepFace (pre-trained)").click()
+    wait_for_app(page)
+    cam = sidebar.get_by_role("switch", name="Grad-CAM (where the CNN looked)")
+    assert cam.is_checked()
+    cam.focus()
+    cam.press("Space")
+    expect(cam).not_to_be_checked()
+    wait_for_app(page)
+    _nav(page, "Webcam", "Press START")
+    smallest = sidebar.locator("[data-testid='stSlider']").filter(has_text="Smallest face").get_by_role("slider")
+    assert smallest.input_value() == "10"
+    smallest.focus()
+    for _ in range(3):
+        smallest.press("ArrowRight")
+    wait_for_app(page)
+    assert smallest.input_value() == "13"
+
+    _nav(page, "Home", "At a glance")
+    _nav(page, "Compare", "All results")
+    tags = sidebar.locator("[data-testid='stMultiSelect'] [data-tag]")
+    assert tags.count() >= 1 and tags.filter(has_text="DeepFace").count() == 0  # our model(s), not DeepFace
+    assert not cam.is_checked()
+    screenshot(page, "compare-settings-kept", full_page=False)
+    _nav(page, "Webcam", "Press START")
+    assert smallest.input_value() == "13"
+    assert_no_exception(page)
