@@ -490,6 +490,22 @@ def test_live_analyzer_tracks_smooths_and_never_raises(face_photo, app_model_dir
 
 
 
+def test_live_frames_per_second_count_from_a_restart(monkeypatch, tmp_path):
+    """After STOP and START, frames/s is measured from the new frames, not across the pause (a clock of
+    our own: no wall time is measured)."""
+    from core.predict import frame as fr
+
+    clock = iter([0.0, 0.0, 0.1, 0.1, 0.2, 0.2, 60.0, 60.0, 60.1, 60.1])
+    monkeypatch.setattr(fr.time, "perf_counter", lambda: next(clock))
+    la = fr.LiveAnalyzer(stats_path=tmp_path / "stats.json")
+    for _ in range(3):
+        la._count(fr.time.perf_counter(), 0)
+    assert round(la.fps) == 10
+    for _ in range(2):  # 60 s later
+        la._count(fr.time.perf_counter(), 0)
+    assert round(la.fps) == 10 and la.frames == 5
+
+
 def test_live_stress_model_labels_its_verdict_once(face_photo, tmp_path, monkeypatch):
     """A stress / no stress model: the box label is the verdict; no second stress marker under it."""
     import cv2

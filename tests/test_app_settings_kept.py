@@ -6,6 +6,7 @@ Fixtures: app_env (tests/conftest.py, section "app pages")."""
 from __future__ import annotations
 
 from tests.test_app_home_webcam_compare import COMPARE, HOME, WEBCAM, app, no_exception
+from ui.state import STORE
 
 HOME_PAGE = "app_pages/home.py"
 
@@ -57,7 +58,7 @@ def test_a_kept_model_that_is_gone_falls_back_to_the_default(app_env):
     """A kept value the widget can no longer show (a model deleted meanwhile) is dropped, not an error."""
     at = app(HOME).run()
     _visit(at, WEBCAM)
-    at.session_state["_fel_kept"] = {"webcam_model": "/nowhere/gone.pt"}
+    at.session_state[STORE] = {"webcam_model": "/nowhere/gone.pt"}
     _visit(at, HOME_PAGE)
     _visit(at, WEBCAM)
     assert at.selectbox(key="webcam_model").value != "/nowhere/gone.pt"
