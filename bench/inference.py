@@ -267,8 +267,9 @@ def main(argv=None) -> int:
         def run(frame):
             la = analyzers.get(id(frame))
             if la is None:
+                # inline: the analysis on this thread, timed with the frame (the page analyses on its own thread)
                 la = analyzers[id(frame)] = LiveAnalyzer(predictor, det, LiveSettings(
-                    detect_every=args.detect_every, full_search_every=full_every), stats_path=None)
+                    detect_every=args.detect_every, full_search_every=full_every), stats_path=None, inline=True)
                 if annotate is not None:
                     recorders.append(LiveRecorder.start([predictor], det, la.settings, annotate=annotate,
                                                         root=root / "videos"))

@@ -17,7 +17,8 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_STUDY_STORAGE | the search's database URL (any SQLAlchemy URL Optuna takes) | `sqlite:///<runs>/optuna.db` |
 | FEL_ICE_SERVERS | STUN/TURN servers for the webcam (JSON) | none (localhost) |
 | FEL_INFER_THREADS | torch threads for inference | min(2, cores) |
-| FEL_LIVE_THREADS | torch threads of the webcam stream's thread | 1 |
+| FEL_LIVE_THREADS | torch threads of the webcam's analysis thread | 1 |
+| FEL_LIVE_INLINE | 1: analyse every webcam frame on the stream's thread (the stream waits for it) | 0 |
 | FEL_TF_THREADS | TensorFlow threads (DeepFace) | all cores |
 | FEL_WEBCAM_STATS | a file the webcam analyser writes its counters to (browser tests) | none |
 | FEL_KEEP_FREED_MEMORY | 0: leave glibc's malloc thresholds alone | 1 |
@@ -130,6 +131,10 @@ def live_threads() -> int:
 
 def tf_threads() -> int | None:
     return _positive_int("FEL_TF_THREADS")
+
+
+def live_inline() -> bool:
+    return os.environ.get("FEL_LIVE_INLINE", "0").strip() == "1"
 
 
 def webcam_stats_path() -> Path | None:

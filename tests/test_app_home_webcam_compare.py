@@ -467,9 +467,11 @@ def test_live_analyzer_tracks_smooths_and_never_raises(face_photo, app_model_dir
     pred = load_predictor(str(next(Path(app_model_dir).glob("*.pt"))))
     la = LiveAnalyzer(pred, HaarDetector(min_size=0.1, detect_width=480), LiveSettings(detect_every=3, smoothing=5))
     out = la.process(frame, color="bgr")
+    assert la.wait_idle()  # the analysis runs on its own thread: the labels come with the next frames
     first = [f["id"] for f in la.snapshot()["faces"]]
     for _ in range(4):
         out = la.process(frame, color="bgr")
+        assert la.wait_idle()
     assert out.shape == frame.shape and not np.array_equal(out, frame)  # boxes drawn
     snap = la.snapshot()
     assert snap["frames"] == 5 and len(snap["faces"]) == 1 and snap["error"] is None
@@ -484,6 +486,7 @@ def test_live_analyzer_tracks_smooths_and_never_raises(face_photo, app_model_dir
 
     la.configure(predictor=Broken())
     out = la.process(frame, color="bgr")
+    assert la.wait_idle()
     assert out.shape == frame.shape and "boom" in la.snapshot()["error"]
     a = smooth(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 3)
     assert np.allclose(a, [0.5, 0.5])
@@ -523,7 +526,11 @@ def test_live_stress_model_labels_its_verdict_once(face_photo, tmp_path, monkeyp
     monkeypatch.setattr(live.draw, "draw_face", lambda out, box, label, col, color, sub=None, sub_col=None:
                         drawn.append((label, sub)))
     la = live.LiveAnalyzer(load_predictor(str(path)), HaarDetector(min_size=0.1, detect_width=480))
-    la.process(cv2.imread(str(face_photo), cv2.IMREAD_COLOR), color="bgr")
+    image = cv2.imread(str(face_photo), cv2.IMREAD_COLOR)
+    la.process(image, color="bgr")
+    assert la.wait_idle()  # the analysis runs on its own thread: the next frame carries its labels
+    drawn.clear()
+    la.process(image, color="bgr")
     face = la.snapshot()["faces"][0]
     assert face["emotion"] in STRESS_CLASSES and face["stress"] == face["emotion"]
     (label, sub), = drawn

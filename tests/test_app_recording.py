@@ -64,6 +64,7 @@ def test_record_and_stop_on_the_webcam_page_then_the_video_page_shows_it(app_env
     assert rec.active and analyzer.recording is rec and at.toggle(key="webcam_record_video").disabled
     frame = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)
     labelled = []
+    analyzer.inline = True  # each frame analysed before it is shown: the record is compared frame by frame
     for i in range(12):  # what the frame callback does
         analyzer.process(frame, color="bgr", time_s=i / 15)
         labelled.append([f["id"] for f in analyzer.snapshot()["faces"]])
@@ -111,7 +112,7 @@ def test_a_recording_whose_process_died_shows_as_interrupted_with_its_faces(app_
     from core.video.record import LiveRecorder
 
     predictor, detector = load_predictor(str(app_model_dir / "tiny.pt")), HaarDetector(min_size=0.1)
-    la = LiveAnalyzer(predictor, detector, stats_path=None)
+    la = LiveAnalyzer(predictor, detector, stats_path=None, inline=True)  # the face is in the record's frames
     rec = LiveRecorder.start([predictor], detector, la.settings)
     la.record_into(rec)
     frame = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)

@@ -58,7 +58,8 @@ def analyzer_parts(app_model_dir):
 
 def test_the_record_holds_the_frames_the_analyzer_labelled(scene, analyzer_parts):
     predictor, detector = analyzer_parts
-    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), stats_path=None)
+    # inline: every frame analysed before it is shown, so both faces' tracks are in the record, whatever the speed
+    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), stats_path=None, inline=True)
     rec = LiveRecorder.start([predictor], detector, la.settings, queue_frames=10_000)
     spy = Spy(rec)
     for t, rgb in scene[:5]:
@@ -149,7 +150,7 @@ class Model:
     def predict(self, crops):
         return np.tile([0.7, 0.3], (len(crops), 1))
 
-la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), stats_path=None)
+la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), stats_path=None, inline=True)
 rec = LiveRecorder.start([Model()], Detector(), la.settings)
 la.record_into(rec)
 image = np.full((240, 320, 3), 90, np.uint8)
@@ -184,3 +185,46 @@ def test_a_killed_recording_stays_readable_and_reads_as_interrupted(tmp_path):
     assert a.id in [x.id for x in list_analyses(folder.parent)]
     a.delete()  # interrupted is not active: it can be deleted
     assert not folder.exists()
+
+
+def test_a_slow_model_never_holds_the_stream():
+    """Showing and analysing are apart: while the model is stuck on one frame, the stream shows every frame
+    it gets (none waits for the model), the analysis takes the newest frame when it is free, and the
+    recording holds every shown frame with the labels drawn on it."""
+    gate, entered = threading.Event(), threading.Event()
+
+    class Detector:
+        def detect(self, image, color="rgb"):
+            return [(40, 30, 80, 80)]
+
+    class Stuck:
+        name, classes = "stuck", ("happy", "sad")
+
+        def predict(self, crops):
+            entered.set()
+            assert gate.wait(60)
+            return np.tile([0.8, 0.2], (len(crops), 1))
+
+    la = LiveAnalyzer(Stuck(), Detector(), LiveSettings(detect_every=1, smoothing=1), stats_path=None)
+    assert not la.inline  # the page's default
+    rec = LiveRecorder.start([Stuck()], Detector(), la.settings, queue_frames=10_000)
+    la.record_into(rec)
+    image, n = np.full((240, 320, 3), 90, np.uint8), 12
+    for i in range(n):
+        out = la.process(image, color="bgr", time_s=i / FPS)
+        assert out.shape == image.shape
+        if i == 0:
+            assert entered.wait(60)  # the first frame's analysis is now stuck in the model
+    snap = la.snapshot()
+    assert snap["frames"] == n and snap["analyses"] == 0 and snap["faces"] == []
+    gate.set()
+    assert la.wait_idle()
+    assert la.snapshot()["analyses"] == 2  # the stuck first frame, then the newest; the ones between skipped
+    assert la._worker.dropped == n - 2
+    la.process(image, color="bgr", time_s=n / FPS)
+    snap = la.snapshot()
+    assert [f["emotion"] for f in snap["faces"]] == ["happy"] and snap["label_lag"] > 0
+    la.record_into(None)
+    rows = rec.stop().frames()
+    assert len(rows) == n + 1  # every shown frame is in the record, none waited for the model
+    assert [len(r["faces"]) for r in rows] == [0] * n + [1]  # as shown: the labels came with the last one

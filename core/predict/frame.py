@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import live_threads, webcam_stats_path
+from ..settings import live_inline, live_threads, webcam_stats_path
 from . import draw
 from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
+from .newest import NewestFrameWorker
 from .summary import face_summary
 from .tracking import FaceTracker, smooth
 
@@ -189,26 +190,45 @@ class FramePipeline:
 class LiveAnalyzer:
     """Holds the frame pipeline (model, detector, face tracks) for one webcam stream.
 
-    `configure()` may be called at any time from the script thread (the sidebar changed); `process()`
-    runs on the WebRTC thread. A lock keeps the two apart; a failing model never kills the stream:
-    the frame comes back with the error written on it and `snapshot()["error"]` says what happened.
+    Showing and analysing are apart (core.predict.newest): `process()`, on the WebRTC thread, hands the
+    frame to a worker that analyses the newest frame when it is free, and returns at once with the latest
+    answer drawn on it, so the stream keeps the camera's rate however slow the model is; the labels follow
+    at the rate the analysis reaches (`analysis_fps`), `label_lag` frames behind. `inline=True` (or
+    FEL_LIVE_INLINE=1) analyses every frame on the stream's thread instead: labels exactly in step, the
+    stream as slow as the analysis (the path before; the bench compares both).
 
-    `record_into(sink)` hands every labelled frame, as labelled, to a sink with `feed(image, faces, time_s,
-    color)` (core.video.record.LiveRecorder): the record is what the stream showed, with no second pass.
+    `configure()` may be called at any time from the script thread (the sidebar changed). A failing model
+    never kills the stream: the frame comes back with the error written on it and `snapshot()["error"]`
+    says what happened.
+
+    `record_into(sink)` hands every shown frame, with the labels it shows, to a sink with `feed(image, faces,
+    time_s, color)` (core.video.record.LiveRecorder): the record is what the stream showed, with no second pass.
     """
 
-    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None, stats_path=None):
-        self._lock = threading.Lock()
+    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None, stats_path=None,
+                 inline: bool | None = None):
+        self._lock = threading.Lock()   # the pipeline: an analysis against configure()
+        self._state = threading.Lock()  # the latest answer and the counters: held for moments only
         self.pipeline = FramePipeline(detector, [predictor] if predictor is not None else [], settings)
+        self.inline = live_inline() if inline is None else bool(inline)
+        self._worker = NewestFrameWorker(self._analyse)
         self.frames = 0
         self.frames_with_faces = 0
         self.max_faces = 0
-        self.fps = 0.0
-        self.latency_ms = 0.0
+        self.fps = 0.0               # frames shown per second
+        self.latency_ms = 0.0        # the stream's own time per shown frame
+        self.analyses = 0
+        self.analysis_fps = 0.0      # analyses (label updates) per second
+        self.analysis_ms = 0.0       # one analysis: detection, crops, the model
+        self.label_lag = 0.0         # shown frames between the analysed frame and the one its labels are drawn on
         self.error: str | None = None
         self._times: deque = deque(maxlen=30)
         self._latencies: deque = deque(maxlen=30)
+        self._analysis_times: deque = deque(maxlen=30)
+        self._analysis_ms: deque = deque(maxlen=30)
+        self._lags: deque = deque(maxlen=30)
         self._faces: list[dict] = []
+        self._faces_frame = 0        # the shown-frame number the latest answer was computed on
         self._stats_path = Path(stats_path) if stats_path else webcam_stats_path()
         self._stats_written = 0.0
         self._sink = None
@@ -227,15 +247,16 @@ class LiveAnalyzer:
         with self._lock:
             if predictor is not ... and predictor is not self.predictor:
                 self.pipeline.set_predictors([predictor] if predictor is not None else [])
-                self.error = None
+                with self._state:
+                    self.error = None
             if detector is not None:
                 self.pipeline.detector = detector
             if settings is not None:
                 self.pipeline.settings = settings
 
     def record_into(self, sink) -> None:
-        """Start (a sink) or stop (None) handing the labelled frames on."""
-        with self._lock:
+        """Start (a sink) or stop (None) handing the shown frames on."""
+        with self._state:
             self._sink = sink
 
     @property
@@ -244,52 +265,82 @@ class LiveAnalyzer:
 
     def snapshot(self) -> dict:
         """What the page shows beside the video: counters and, per face, the smoothed probabilities."""
-        with self._lock:
-            p = self.predictor
+        p = self.predictor
+        with self._state:
             return {
                 "frames": self.frames, "frames_with_faces": self.frames_with_faces, "max_faces": self.max_faces,
                 "fps": round(self.fps, 1), "latency_ms": round(self.latency_ms, 1), "error": self.error,
+                "analyses": self.analyses, "analysis_fps": round(self.analysis_fps, 1),
+                "analysis_ms": round(self.analysis_ms, 1), "label_lag": round(self.label_lag, 2),
+                "inline": self.inline,
                 "model": getattr(p, "name", None), "classes": list(getattr(p, "classes", ()) or ()),
                 "faces": [{k: v for k, v in f.items() if k != "models"} for f in self._faces],
             }
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Until the frame handed over last has been analysed (tests; a script driving the analyser)."""
+        return self._worker.wait_idle(timeout)
+
     # ------------------------------------------------------------ from the WebRTC thread
     def process(self, image: np.ndarray, color: str = "bgr", time_s: float | None = None) -> np.ndarray:
-        """Analyse one frame and return it annotated (same size, same colour order). `time_s`: the frame's
-        own timestamp (what a recording times it by)."""
+        """Show one frame: hand it to the analysis and return it (same size, same colour order) with the
+        latest labels drawn. `time_s`: the frame's own timestamp (what a recording times it by)."""
+        t0 = time.perf_counter()
+        with self._state:
+            number = self.frames
+        if self.inline:
+            self._analyse((image, color, number))
+        else:
+            self._worker.submit((image, color, number))
+        with self._state:
+            faces, error, sink = self._faces, self.error, self._sink
+            lag = number - self._faces_frame
+        out = image.copy()  # the analysis may still be reading `image`
+        if sink is not None:
+            sink.feed(image, faces, time_s, color)
+        self.pipeline.draw(out, faces, color)
+        with self._state:
+            self._count(t0, len(faces), lag)
+            fps, labels = self.fps, self.analysis_fps
+        draw.banner(out, f"{fps:4.1f} fps  labels {labels:4.1f}/s  faces: {len(faces)}", color=color)
+        if error:
+            draw.draw_label(out, error[:80], 4, out.shape[0] - 4, draw.STRESS_COLOR, color,
+                            font_scale=0.45 * draw.text_scale(out))
+        self._write_stats()
+        return out
+
+    def _analyse(self, item) -> None:
+        """One analysis (on the worker's thread, or the stream's when inline): the faces and their labels."""
+        image, color, number = item
         _one_thread_here()
         t0 = time.perf_counter()
         with self._lock:
-            out = image.copy()
             try:
-                faces = self.pipeline.step(image, color)
-                self.error = None
+                faces, error = self.pipeline.step(image, color), None
             except Exception as e:  # noqa: BLE001 - a live stream must survive anything a model does
-                faces = []
-                self.error = f"{type(e).__name__}: {e}"
-            self._faces = faces
-            if self._sink is not None:
-                self._sink.feed(image, faces, time_s, color)
-            self.pipeline.draw(out, faces, color)
-            self._count(t0, len(faces))
-            draw.banner(out, f"{self.fps:4.1f} fps  {self.latency_ms:4.0f} ms/frame  faces: {len(faces)}", color=color)
-            if self.error:
-                draw.draw_label(out, self.error[:80], 4, out.shape[0] - 4, draw.STRESS_COLOR, color,
-                                font_scale=0.45 * draw.text_scale(out))
-            self._write_stats()
-        return out
+                faces, error = [], f"{type(e).__name__}: {e}"
+        now = time.perf_counter()
+        with self._state:
+            self._faces, self.error, self._faces_frame = faces, error, number
+            self.analyses += 1
+            self._analysis_times.append(now)
+            self._analysis_ms.append((now - t0) * 1000)
+            self.analysis_fps = _rate(self._analysis_times)
+            self.analysis_ms = sum(self._analysis_ms) / len(self._analysis_ms)
 
-    def _count(self, t0: float, n_faces: int) -> None:
-        """Frames/s and per-frame latency over the last ~2 seconds (robust to the slow first frame)."""
+    def _count(self, t0: float, n_faces: int, lag: int) -> None:
+        """Frames/s and per-frame time over the last ~30 frames (robust to the slow first frame)."""
         now = time.perf_counter()
         if self._times and now - self._times[-1] > 2.0:  # the stream was stopped: count from this frame
             self._times.clear()
             self._latencies.clear()
+            self._lags.clear()
         self._times.append(now)
         self._latencies.append((now - t0) * 1000)
-        if len(self._times) >= 2:
-            self.fps = (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-6)
-        self.latency_ms = sum(self._latencies) / len(self._latencies)  # mean: detection frames count too
+        self._lags.append(lag)
+        self.fps = _rate(self._times)
+        self.latency_ms = sum(self._latencies) / len(self._latencies)
+        self.label_lag = sum(self._lags) / len(self._lags)
         self.frames += 1
         if n_faces:
             self.frames_with_faces += 1
@@ -305,6 +356,8 @@ class LiveAnalyzer:
         self._stats_written = now
         data = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "max_faces": self.max_faces,
                 "faces": len(self._faces), "fps": self.fps, "latency_ms": self.latency_ms, "error": self.error,
+                "analyses": self.analyses, "analysis_fps": self.analysis_fps, "analysis_ms": self.analysis_ms,
+                "label_lag": self.label_lag, "inline": self.inline,
                 "model": getattr(self.predictor, "name", None), "detector": getattr(self.pipeline.detector,
                                                                                      "detector_name", None),
                 "labels": [f["emotion"] for f in self._faces], "time": now}
@@ -314,3 +367,10 @@ class LiveAnalyzer:
             os.replace(tmp, self._stats_path)
         except OSError:
             pass
+
+
+def _rate(times: deque) -> float:
+    """Events per second over the times kept (0 until there are two)."""
+    if len(times) < 2:
+        return 0.0
+    return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
