@@ -502,10 +502,10 @@ def test_live_frames_per_second_count_from_a_restart(monkeypatch, tmp_path):
     monkeypatch.setattr(fr.time, "perf_counter", lambda: next(clock))
     la = fr.LiveAnalyzer(stats_path=tmp_path / "stats.json")
     for _ in range(3):
-        la._count(fr.time.perf_counter(), 0)
+        la._count(fr.time.perf_counter(), 0, 0)
     assert round(la.fps) == 10
     for _ in range(2):  # 60 s later
-        la._count(fr.time.perf_counter(), 0)
+        la._count(fr.time.perf_counter(), 0, 0)
     assert round(la.fps) == 10 and la.frames == 5
 
 
