@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..files import atomic_path
 from ..labels import EMOTIONS, canonical
 from ..native import before_tensorflow
 from ..settings import tf_threads
@@ -191,9 +192,8 @@ def _ensure_haarcascades() -> None:
         src = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or "/nonexistent") / name
         if src.is_file():
             weights_dir().mkdir(parents=True, exist_ok=True)
-            tmp = weights_dir() / (name + ".part")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, weights_dir() / name)
+            with atomic_path(weights_dir() / name) as tmp:
+                shutil.copyfile(src, tmp)
         else:
             missing.append(name)
     if missing:
