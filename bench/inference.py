@@ -268,7 +268,7 @@ def main(argv=None) -> int:
             la = analyzers.get(id(frame))
             if la is None:
                 la = analyzers[id(frame)] = LiveAnalyzer(predictor, det, LiveSettings(
-                    detect_every=args.detect_every, full_search_every=full_every), stats_path=None)
+                    detect_every=args.detect_every, full_search_every=full_every))
                 if annotate is not None:
                     recorders.append(LiveRecorder.start([predictor], det, la.settings, annotate=annotate,
                                                         root=root / "videos"))

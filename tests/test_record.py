@@ -58,7 +58,7 @@ def analyzer_parts(app_model_dir):
 
 def test_the_record_holds_the_frames_the_analyzer_labelled(scene, analyzer_parts):
     predictor, detector = analyzer_parts
-    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), stats_path=None)
+    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3))
     rec = LiveRecorder.start([predictor], detector, la.settings, queue_frames=10_000)
     spy = Spy(rec)
     for t, rgb in scene[:5]:
@@ -91,7 +91,7 @@ def test_an_annotated_copy_when_asked(scene, analyzer_parts):
     import av
 
     predictor, detector = analyzer_parts
-    la = LiveAnalyzer(predictor, detector, stats_path=None)
+    la = LiveAnalyzer(predictor, detector)
     rec = LiveRecorder.start([predictor], detector, la.settings, annotate=True, queue_frames=10_000)
     la.record_into(rec)
     for t, rgb in scene[:10]:
@@ -149,7 +149,7 @@ class Model:
     def predict(self, crops):
         return np.tile([0.7, 0.3], (len(crops), 1))
 
-la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), stats_path=None)
+la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1))
 rec = LiveRecorder.start([Model()], Detector(), la.settings)
 la.record_into(rec)
 image = np.full((240, 320, 3), 90, np.uint8)

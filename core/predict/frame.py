@@ -10,17 +10,14 @@ worker thread, as in the streamlit-webrtc examples: a small callback, state outs
 """
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..settings import live_threads, webcam_stats_path
+from ..settings import live_threads
 from . import draw
 from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
@@ -197,7 +194,7 @@ class LiveAnalyzer:
     color)` (core.video.record.LiveRecorder): the record is what the stream showed, with no second pass.
     """
 
-    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None, stats_path=None):
+    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None):
         self._lock = threading.Lock()
         self.pipeline = FramePipeline(detector, [predictor] if predictor is not None else [], settings)
         self.frames = 0
@@ -209,9 +206,8 @@ class LiveAnalyzer:
         self._times: deque = deque(maxlen=30)
         self._latencies: deque = deque(maxlen=30)
         self._faces: list[dict] = []
-        self._stats_path = Path(stats_path) if stats_path else webcam_stats_path()
-        self._stats_written = 0.0
         self._sink = None
+        self.on_frame = None  # called with the analyser after each frame, outside its lock (a test's counters)
 
     @property
     def predictor(self):
@@ -276,7 +272,8 @@ class LiveAnalyzer:
             if self.error:
                 draw.draw_label(out, self.error[:80], 4, out.shape[0] - 4, draw.STRESS_COLOR, color,
                                 font_scale=0.45 * draw.text_scale(out))
-            self._write_stats()
+        if self.on_frame is not None:
+            self.on_frame(self)
         return out
 
     def _count(self, t0: float, n_faces: int) -> None:
@@ -291,23 +288,3 @@ class LiveAnalyzer:
         if n_faces:
             self.frames_with_faces += 1
             self.max_faces = max(self.max_faces, n_faces)
-
-    def _write_stats(self, force: bool = False) -> None:
-        """The counters as JSON in FEL_WEBCAM_STATS (the browser test reads them), twice a second at most."""
-        if self._stats_path is None:
-            return
-        now = time.time()
-        if not force and now - self._stats_written < 0.5:
-            return
-        self._stats_written = now
-        data = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "max_faces": self.max_faces,
-                "faces": len(self._faces), "fps": self.fps, "latency_ms": self.latency_ms, "error": self.error,
-                "model": getattr(self.predictor, "name", None), "detector": getattr(self.pipeline.detector,
-                                                                                     "detector_name", None),
-                "labels": [f["emotion"] for f in self._faces], "time": now}
-        try:
-            tmp = self._stats_path.with_name(self._stats_path.name + ".tmp")
-            tmp.write_text(json.dumps(data))
-            os.replace(tmp, self._stats_path)
-        except OSError:
-            pass
