@@ -374,7 +374,7 @@ class DeepFacePredictor(Predictor):
         raw = raw.reshape(len(crops), -1)[:, _label_index()]
         return raw / np.clip(raw.sum(axis=1, keepdims=True), 1e-12, None)
 
-    def analyze(self, image, color: str = "rgb", align: bool = True) -> list[dict]:
+    def analyse(self, image, color: str = "rgb", align: bool = True) -> list[dict]:
         """DeepFace end to end (its own detector), for comparison with our detector + predictor.
 
         Returns per face: box (x, y, w, h), probs (array over our EMOTIONS, sums to 1),
@@ -408,6 +408,8 @@ class DeepFacePredictor(Predictor):
                 "whole_image": conf == 0.0 and box[:2] == (0, 0) and box[2] >= w - 1 and box[3] >= h - 1,
             })
         return out
+
+    analyze = analyse  # the spelling of DeepFace.analyze, kept for callers written with it
 
     def __repr__(self) -> str:
         return f"DeepFacePredictor(weights={emotion_weights_path()})"

@@ -3,8 +3,8 @@ frames), follow them between detections (IoU tracks), crop them (aligned where t
 landmarks), run ONE batched forward pass per model over all faces, smooth each face's probabilities over
 the last frames, summarise them, and draw the labels.
 
-`FramePipeline` is that engine, state and all (the tracks); `LiveAnalyzer` wraps it for a live stream: the
-Webcam page hands `LiveAnalyzer.process` to streamlit-webrtc as its frame callback (it runs on the WebRTC
+`FramePipeline` is that engine, state and all (the tracks); `LiveAnalyser` wraps it for a live stream: the
+Webcam page hands `LiveAnalyser.process` to streamlit-webrtc as its frame callback (it runs on the WebRTC
 worker thread, as in the streamlit-webrtc examples: a small callback, state outside it) and polls
 `snapshot()` from the script thread. No Streamlit here.
 """
@@ -183,7 +183,7 @@ class FramePipeline:
         self._followed = 0
 
 
-class LiveAnalyzer:
+class LiveAnalyser:
     """Holds the frame pipeline (model, detector, face tracks) for one webcam stream.
 
     `configure()` may be called at any time from the script thread (the sidebar changed); `process()`
@@ -288,3 +288,6 @@ class LiveAnalyzer:
         if n_faces:
             self.frames_with_faces += 1
             self.max_faces = max(self.max_faces, n_faces)
+
+
+LiveAnalyzer = LiveAnalyser  # the American spelling, kept for callers written with it
