@@ -23,9 +23,9 @@ one face and one with five. Paths timed (median ms per frame after warm-up):
   5th detection (the page's default) and near each tracked face on the others; Haar cannot, and searches
   the whole frame each time. The default is also timed searching the whole frame on every detection
   (`full_search_every=1`), so the share of the gain that comes from following is shown apart
-- the webcam frame callback (core.predict.frame.LiveAnalyzer.process: the frame above, drawing and counters)
+- the webcam frame callback (core.predict.frame.LiveAnalyser.process: the frame above, drawing and counters)
   with the default detector, recording off and recording on (core.video.record.LiveRecorder fed by the
-  analyzer, its writer thread writing to a temporary folder; and once more with the annotated H.264 video):
+  analyser, its writer thread writing to a temporary folder; and once more with the annotated H.264 video):
   the cost of recording as the stream feels it (issue 35: within 15%)
 
 Targets: the fast path runs at >= 30 frames/s with one face, and >= 3x faster than DeepFace.analyze;
@@ -256,20 +256,20 @@ def main(argv=None) -> int:
         return run
 
     def callback(det, predictor, full_every, annotate, root, recorders):
-        """The Webcam page's frame callback (LiveAnalyzer.process, BGR in and out), one analyzer per frame as
+        """The Webcam page's frame callback (LiveAnalyser.process, BGR in and out), one analyser per frame as
         for one stream each; `annotate` None: not recording, else recording (with the annotated video or not)
         into `root`, each frame timed at 30 frames/s."""
-        from core.predict.frame import LiveAnalyzer
+        from core.predict.frame import LiveAnalyser
         from core.video.record import LiveRecorder
 
-        analyzers = {}
+        analysers = {}
 
         def run(frame):
-            la = analyzers.get(id(frame))
+            la = analysers.get(id(frame))
             if la is None:
                 # inline: the analysis on this thread, timed with the frame (the page analyses on its own thread)
-                la = analyzers[id(frame)] = LiveAnalyzer(predictor, det, LiveSettings(
-                    detect_every=args.detect_every, full_search_every=full_every), stats_path=None, inline=True)
+                la = analysers[id(frame)] = LiveAnalyser(predictor, det, LiveSettings(
+                    detect_every=args.detect_every, full_search_every=full_every), inline=True)
                 if annotate is not None:
                     recorders.append(LiveRecorder.start([predictor], det, la.settings, annotate=annotate,
                                                         root=root / "videos"))
@@ -306,7 +306,7 @@ def main(argv=None) -> int:
     if not args.no_deepface:
         df = ready_deepface(tmp)
         if df is not None:
-            paths.append(("DeepFace.analyze (opencv detector)", lambda frame: df.analyze(frame, color="rgb")))
+            paths.append(("DeepFace.analyze (opencv detector)", lambda frame: df.analyse(frame, color="rgb")))
 
     print(f"timing {len(paths)} paths x {len(frames)} frames, interleaved, up to {args.frames} rounds "
           f"or {args.budget:.0f} s ...", flush=True)
@@ -379,7 +379,7 @@ def main(argv=None) -> int:
     for rec in recorders:
         rec.stop()
     off = {n: results[(record_names["off"], n)]["mean_ms"] for n in frames}
-    print(f"\nwebcam callback with {default_name} (LiveAnalyzer.process), recording off / on, MEAN ms per frame "
+    print(f"\nwebcam callback with {default_name} (LiveAnalyser.process), recording off / on, MEAN ms per frame "
           "(frames dropped from the record: the writer thread fell behind):")
     worst = 0.0
     for key in ("on", "video"):

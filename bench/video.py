@@ -140,12 +140,12 @@ def analysed_frames(clip: Path, n: int) -> list[np.ndarray]:
 def time_deepface(df, frames) -> tuple[float, float]:
     """(median wall ms, mean CPU ms) per frame of DeepFace.analyze (two untimed frames first)."""
     for f in frames[:2]:
-        df.analyze(f, color="rgb")
+        df.analyse(f, color="rgb")
     times = []
     c0 = time.process_time()
     for f in frames:
         t0 = time.perf_counter()
-        df.analyze(f, color="rgb")
+        df.analyse(f, color="rgb")
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000.0, 1000.0 * (time.process_time() - c0) / max(len(frames), 1)
 

@@ -7,8 +7,8 @@ The app is started as a user starts it (`streamlit run Home.py`, the shipped mod
 its default model and detector), headless Chromium's fake camera plays a 30 frames/s clip made from a
 sample photo, the bench presses START, waits for the stream to settle and measures over `--seconds`:
 
-- new/s: distinct camera frames the page shows per second: the frame callback's rate (the page's stats
-  file, FEL_WEBCAM_STATS). streamlit-webrtc (async_processing) answers every incoming frame with the last
+- new/s: distinct camera frames the page shows per second: the frame callback's rate (the stats file
+  the test hook writes, tests/webcam_stats.py). streamlit-webrtc (async_processing) answers every incoming frame with the last
   frame the callback returned, so the browser presents about the camera's rate however slow the callback
   is, many of them repeats: new/s is what the user sees move. browser/s: what the <video> element
   presented (getVideoPlaybackQuality), repeats included; the smaller of the two bounds what is seen.
@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import browser_page, goto_page, serve_app, write_y4m  # noqa: E402
+from tests.helpers import hooked_env  # noqa: E402 - the stats file is a test hook (tests/webcam_stats.py)
 
 WEBRTC_IFRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
 FPS = 30
@@ -108,8 +109,8 @@ def measure(video: Path, inline: str, seconds: float) -> dict:
     """One app, one browser, one clip: START, settle, then the window's figures."""
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
-        env = {"FEL_LIVE_INLINE": inline, "FEL_WEBCAM_STATS": str(stats_path),
-               "FEL_RUNS_DIR": str(Path(tmp) / "runs"), "FEL_VIDEO_DIR": str(Path(tmp) / "videos")}
+        env = hooked_env(FEL_LIVE_INLINE=inline, FEL_WEBCAM_STATS=stats_path, FEL_RUNS_DIR=Path(tmp) / "runs",
+                         FEL_VIDEO_DIR=Path(tmp) / "videos")
         with serve_app(env=env, log_path=Path(tmp) / "streamlit.log") as url, \
                 browser_page(fake_video=video) as page:
             port = url.rsplit(":", 1)[1]

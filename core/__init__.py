@@ -4,8 +4,10 @@ same functions.
 Its packages are layers, and a module imports only from its own layer or those below it (tests/test_layers.py
 checks the import graph, and that it has no circle):
 
-    0  settings, labels, files, processes, malloc, native   where things are; class names; atomic files;
-                                              native libraries loaded in a safe order
+    0  settings, labels, files, processes, records, malloc, native   where things are; class names; atomic
+                                              files, logs' tails; which process owns what, spawned detached;
+                                              the folder record a run and a video analysis share; native
+                                              libraries loaded in a safe order
     1  data        data sets, image decoding, augmentation, synthetic sets
     2  models      the model registry and families, the checkpoint format, int8 models
     3  config, evaluate, paired, calibration        a run's configuration; metrics and probabilities; two

@@ -4,6 +4,7 @@ Layer 0 of the engine: imports nothing of core.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -27,24 +28,47 @@ def to_json(data, indent: int | None = 2) -> str:
     return json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
 
 
-def temp_path(path) -> Path:
-    """Where a file is written before it is renamed into place: `.<name>.tmp<pid>` beside it."""
+def temp_path(path, suffix: str = "") -> Path:
+    """Where a file is written before it is renamed into place: `.<name>.tmp<pid><suffix>` beside it (a suffix
+    for writers that pick the format by the name's ending: `.jpg` for cv2, `.npz` for numpy, `.h5`)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+    return path.with_name(f".{path.name}.tmp{os.getpid()}{suffix}")
 
 
-def replace_atomically(path, write) -> Path:
-    """`write(temp)`, then rename the temp file over `path`: readers see the old file or the new one, never half
-    of one. A write that fails (a full disk, a kill signal turned into an exception) leaves no temp file."""
+@contextlib.contextmanager
+def atomic_path(path, suffix: str = ""):
+    """A temp path beside `path` to write to: renamed over `path` when the block ends, removed when it fails
+    (a full disk, a kill signal turned into an exception). Readers see the old file or the new one, never half
+    of one; the same folder, so the rename is atomic.
+
+        with atomic_path(target, ".npz") as tmp:
+            np.savez(tmp, **arrays)
+    """
     path = Path(path)
-    tmp = temp_path(path)
+    tmp = temp_path(path, suffix)
     try:
-        write(tmp)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def replace_atomically(path, write) -> Path:
+    """`write(temp)`, then rename the temp file over `path` (`atomic_path` for a writer given as a function)."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+def tail(path, lines: int = 20) -> str:
+    """The last `lines` lines of a text file (a log), "" when it is missing or unreadable; undecodable bytes
+    are replaced, never an error."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
 
 
 def write_json(path, data) -> None:

@@ -19,21 +19,21 @@ import contextlib
 import errno
 import fcntl
 import json
-import os
-import re
 import shutil
 import time
 from pathlib import Path
 
 from .config import TrainConfig
-from .files import (append_line, marked_folders, read_lines, read_object, read_status, remove_folder,
-                    write_json, write_lines)
-from .processes import owner, pid_alive
+from .files import append_line, read_lines, read_object, write_json, write_lines
+from .records import SAFE_ID, STATES, FolderRecord, check_id, slug
+from .records import new_id as new_run_id
 from .settings import graphs_root, model_dir, runs_root, shipped_graphs_dir
 
-STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
+__all__ = ["RESUMABLE", "SAFE_ID", "SHIPPED_PREFIX", "STATES", "Run", "RunBusy", "ShippedRun", "check_run_id",
+           "epoch_row_problem", "list_runs", "list_shipped_runs", "new_run_id", "open_run", "runs_root", "slug",
+           "write_json"]
+
 RESUMABLE = ("stopped", "interrupted", "failed")
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # the run ids Run.create makes
 SHIPPED_PREFIX = "model:"  # the id of a shipped model's history on the pages ("model:seed-vgg")
 
 
@@ -41,80 +41,39 @@ class RunBusy(RuntimeError):
     """The run is being trained by another live process (or is waiting in the queue for one)."""
 
 
-def slug(text: str, max_len: int = 40) -> str:
-    """A safe file name from whatever the user typed: no slashes, no dots in front, no '..'."""
-    s = re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-_")
-    return s[:max_len].strip("-_") or "run"
-
-
 def check_run_id(run_id) -> str:
-    run_id = str(run_id)
-    if not SAFE_ID.match(run_id) or ".." in run_id:
-        raise ValueError(f"{run_id!r} is not a valid run id")
-    return run_id
+    return check_id(run_id, "run")
 
 
-def new_run_id(name: str) -> str:
-    """Time first (runs sort by age), then the name, then the host and pid: unique across the machines that
-    share a runs folder, even when two start in the same second."""
-    from .processes import hostname
+class Run(FolderRecord):
+    """A training run's folder (core.records: status, progress, STOP, the log, delete, list)."""
 
-    host = slug(hostname(), 12)
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(name)}-{host}{os.getpid()}"
-
-
-class Run:
+    kind, marker, log_name = "run", "config.json", "train.log"
+    default_root = staticmethod(lambda: runs_root())
     shipped = False
 
     def __init__(self, directory, graphs_dir=None):
-        self.dir = Path(directory)
-        self.id = self.dir.name
+        super().__init__(directory)
         self.graphs_dir = Path(graphs_dir) if graphs_dir else graphs_root() / self.id
 
     # ------------------------------------------------------------ creation and lookup
     @classmethod
     def create(cls, config: TrainConfig, root=None, graphs=None, state: str = "queued", **status) -> "Run":
         """A new run folder with its config and first status, written in one step each."""
-        root = Path(root) if root else runs_root()
-        root.mkdir(parents=True, exist_ok=True)
-        base = new_run_id(config.name or config.model)
-        for n in range(1, 10_000):
-            run_id = base if n == 1 else f"{base}-{n}"
-            try:
-                os.mkdir(root / run_id)  # atomic: two starters never share a folder
-                break
-            except FileExistsError:
-                continue
-        run = cls(root / run_id, (Path(graphs) if graphs else graphs_root()) / run_id)
+        folder = cls.new_folder(config.name or config.model, root)
+        run = cls(folder, (Path(graphs) if graphs else graphs_root()) / folder.name)
         run.config_path.write_text(config.to_json())
         run.set_status(state, fresh=True, created=time.time(), **({"queued": time.time()} if state == "queued" else {}),
                        **status)
         return run
 
-    @classmethod
-    def open(cls, run_id, root=None) -> "Run":
-        """A run by its id, inside the runs folder only (a path elsewhere, '..' or '' is refused)."""
-        root = Path(root) if root else runs_root()
-        text = str(run_id)
-        p = Path(text)
-        if p.is_absolute() and p.parent.resolve() == root.resolve():
-            text = p.name  # the run's own folder, given as a path
-        d = root / check_run_id(text)
-        if not (d / "config.json").exists():
-            raise FileNotFoundError(f"no run {text!r} in {root}")
-        return cls(d)
-
     # ------------------------------------------------------------ paths
     config_path = property(lambda self: self.dir / "config.json")
     metrics_path = property(lambda self: self.dir / "metrics.jsonl")
-    status_path = property(lambda self: self.dir / "status.json")
-    progress_path = property(lambda self: self.dir / "progress.json")
     info_path = property(lambda self: self.dir / "info.json")
     evaluations_path = property(lambda self: self.dir / "evaluations.json")
-    log_path = property(lambda self: self.dir / "train.log")
     best_path = property(lambda self: self.dir / "best.pt")
     last_path = property(lambda self: self.dir / "last.pt")
-    stop_path = property(lambda self: self.dir / "STOP")
     lock_path = property(lambda self: self.dir / ".lock")
 
     # ------------------------------------------------------------ contents
@@ -157,26 +116,6 @@ class Run:
         """Only for resume: keep exactly the epochs the checkpoint has (drops a torn or extra line)."""
         write_lines(self.metrics_path, rows)
 
-    def status(self) -> dict:
-        return read_status(self.status_path, STATES)
-
-    def set_status(self, state: str, fresh: bool = False, **fields) -> dict:
-        """The only writer of status.json. `fresh`: a new attempt, without the flags of the last one (only
-        when it was created and first started are kept). "running" records this process as the owner."""
-        if state not in STATES:
-            raise ValueError(f"{state!r} is not a run state ({', '.join(STATES)})")
-        old = self.status() if self.status_path.exists() else {}
-        if fresh:
-            data = {k: old[k] for k in ("started", "created") if k in old}
-        else:
-            data = {k: v for k, v in old.items() if k not in ("error", "damaged")}
-        data.update(state=state, updated=time.time(), **fields)
-        if state == "running":
-            data.update(owner())
-            data.setdefault("started", time.time())
-        write_json(self.status_path, data)
-        return data
-
     def mark_queued(self, resume: bool = False, **fields) -> dict:
         return self.set_status("queued", fresh=True, queued=time.time(), resume=bool(resume), **fields)
 
@@ -184,14 +123,6 @@ class Run:
         """Taken out of the queue before it started (it can still be resumed, i.e. queued again)."""
         self.log("cancelled before it started")
         return self.set_status("stopped", fresh=True, cancelled=True)
-
-    def state(self) -> str:
-        """The state checked against the process: a 'running' run whose process is gone is interrupted."""
-        st = self.status()
-        state = st.get("state", "failed")
-        if state == "running" and not pid_alive(st.get("pid"), st.get("pid_start"), st.get("host")):
-            return "interrupted"
-        return state
 
     def check_resumable(self) -> None:
         """ValueError (what the run is doing) unless the run can be trained again: stopped, interrupted, failed."""
@@ -218,12 +149,6 @@ class Run:
             yield self
         finally:
             f.close()
-
-    def progress(self) -> dict:
-        return read_object(self.progress_path, {})
-
-    def write_progress(self, **fields) -> None:
-        write_json(self.progress_path, {**fields, "time": time.time()})
 
     def info(self) -> dict:
         """What the user says about a run (title, promoted, notes): kept apart from what training wrote."""
@@ -270,22 +195,7 @@ class Run:
         with open(self.log_path, "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
-    def tail_log(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
     # ------------------------------------------------------------ control
-    def request_stop(self) -> None:
-        self.stop_path.touch()
-
-    def stop_requested(self) -> bool:
-        return self.stop_path.exists()
-
-    def clear_stop(self) -> None:
-        self.stop_path.unlink(missing_ok=True)
-
     def remove_orphaned_temp_files(self) -> list[Path]:
         """Checkpoint temp files (`.last.pt.tmp<pid>`) a process killed mid-save left behind, each a whole
         checkpoint's size. Only with the run held (`hold`): then no other process is saving one."""
@@ -297,16 +207,8 @@ class Run:
     def delete(self) -> None:
         """Remove the run's folder and curves: only a run folder (a valid id, its config.json), in the runs folder
         it was listed or opened in (not necessarily the default one), never while its process runs."""
-        if self.state() == "running":
-            raise RuntimeError(f"run {self.id} is running: stop it first")
-        check_run_id(self.dir.name)
-        if not self.config_path.is_file():
-            raise RuntimeError(f"refusing to delete {self.dir}: not a run folder")
-        remove_folder(self.dir, self.dir.parent)
+        super().delete()
         shutil.rmtree(self.graphs_dir, ignore_errors=True)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.id!r})"
 
 
 def epoch_row_problem(row) -> str:
@@ -323,7 +225,7 @@ def epoch_row_problem(row) -> str:
 
 def list_runs(root=None) -> list[Run]:
     """All runs, newest first."""
-    return [Run(d) for d in marked_folders(Path(root) if root else runs_root(), "config.json")]
+    return Run.list_in(root)
 
 
 # ---------------------------------------------------------------- shipped models, as read-only runs

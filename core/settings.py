@@ -20,13 +20,11 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_LIVE_THREADS | torch threads of the webcam's analysis thread | 1 |
 | FEL_LIVE_INLINE | 1: analyse every webcam frame on the stream's thread (the stream waits for it) | 0 |
 | FEL_TF_THREADS | TensorFlow threads (DeepFace) | all cores |
-| FEL_WEBCAM_STATS | a file the webcam analyser writes its counters to (browser tests) | none |
 | FEL_KEEP_FREED_MEMORY | 0: leave glibc's malloc thresholds alone | 1 |
 | FEL_DETECTOR | the face detector the pages and the CLI start with | the best one installed |
 | FEL_YUNET_MODEL | YuNet's ONNX file (OpenCV's engine) | `<repo>/model/detectors/face_detection_yunet_2023mar.onnx` |
 | FEL_YUNET_ENGINE | `opencv` or `yuface`: how YuNet runs | OpenCV where its file is here, else yuface |
 | FEL_DDP_TIMEOUT | seconds a training process waits for the others before it ends the run as failed | 300 |
-| FEL_DDP_TRACE | (tests) a folder where each training process writes what it trained on | none |
 """
 from __future__ import annotations
 
@@ -137,11 +135,6 @@ def live_inline() -> bool:
     return os.environ.get("FEL_LIVE_INLINE", "0").strip() == "1"
 
 
-def webcam_stats_path() -> Path | None:
-    value = os.environ.get("FEL_WEBCAM_STATS", "").strip()
-    return Path(value) if value else None
-
-
 def keep_freed_memory() -> bool:
     return os.environ.get("FEL_KEEP_FREED_MEMORY", "1") != "0"
 
@@ -161,10 +154,6 @@ def yunet_engine_name() -> str:
 
 def ddp_timeout() -> int | None:
     return _positive_int("FEL_DDP_TIMEOUT")
-
-
-def ddp_trace_dir() -> str:
-    return os.environ.get("FEL_DDP_TRACE", "").strip()
 
 
 def child_environment() -> dict:

@@ -274,7 +274,7 @@ def test_compare_deepface_without_weights_warns_and_keeps_our_results(app_env):
 
 def test_compare_deepface_with_weights_adds_its_rows(app_env):
     pytest.importorskip("tensorflow")
-    from core.predict.deepface import write_random_weights
+    from tests.deepface_weights import write_random_weights
 
     write_random_weights(app_env["deepface_home"])
     at = app(COMPARE, timeout=300).run()
@@ -500,7 +500,7 @@ def test_live_frames_per_second_count_from_a_restart(monkeypatch, tmp_path):
 
     clock = iter([0.0, 0.0, 0.1, 0.1, 0.2, 0.2, 60.0, 60.0, 60.1, 60.1])
     monkeypatch.setattr(fr.time, "perf_counter", lambda: next(clock))
-    la = fr.LiveAnalyzer(stats_path=tmp_path / "stats.json")
+    la = fr.LiveAnalyzer()
     for _ in range(3):
         la._count(fr.time.perf_counter(), 0, 0)
     assert round(la.fps) == 10

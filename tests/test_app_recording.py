@@ -112,7 +112,7 @@ def test_a_recording_whose_process_died_shows_as_interrupted_with_its_faces(app_
     from core.video.record import LiveRecorder
 
     predictor, detector = load_predictor(str(app_model_dir / "tiny.pt")), HaarDetector(min_size=0.1)
-    la = LiveAnalyzer(predictor, detector, stats_path=None, inline=True)  # the face is in the record's frames
+    la = LiveAnalyzer(predictor, detector, inline=True)  # the face is in the record's frames
     rec = LiveRecorder.start([predictor], detector, la.settings)
     la.record_into(rec)
     frame = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)

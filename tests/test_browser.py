@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser import (ROOT, assert_no_exception, browser_page, face_video, goto_page, require_browser,
                            screenshot, serve_app, wait_for_app)
-from tests.helpers import wait_for
+from tests.helpers import hooked_env, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -34,9 +34,9 @@ def served(tmp_path_factory, app_model_dir, face_photo):
     stats = tmp / "webcam_stats.json"
     df_home = tmp / "deepface-home"
     df_home.mkdir()
-    env = {"FEL_MODEL_DIR": str(app_model_dir), "DEEPFACE_HOME": str(df_home), "FEL_WEBCAM_STATS": str(stats),
-           "FEL_RUNS_DIR": str(tmp / "runs"), "FEL_GRAPHS_DIR": str(tmp / "graphs"),
-           "FEL_CACHE_DIR": str(tmp / "cache"), "FEL_VIDEO_DIR": str(tmp / "videos")}
+    env = hooked_env(FEL_WEBCAM_STATS=stats,  # the webcam analyser writes its counters there (tests/webcam_stats.py)
+                     FEL_MODEL_DIR=app_model_dir, DEEPFACE_HOME=df_home, FEL_RUNS_DIR=tmp / "runs",
+                     FEL_GRAPHS_DIR=tmp / "graphs", FEL_CACHE_DIR=tmp / "cache", FEL_VIDEO_DIR=tmp / "videos")
     if not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in (ROOT / "sample_images").glob("*")):
         samples = tmp / "samples"
         samples.mkdir()

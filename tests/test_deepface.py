@@ -10,6 +10,7 @@ import pytest
 
 import core.predict.deepface as dfb
 from core.labels import EMOTIONS, canonical
+from tests.deepface_weights import write_random_weights
 
 WEIGHTS = "facial_expression_model_weights.h5"
 LOCAL = ("127.0.0.1", "::1", "localhost")
@@ -51,7 +52,7 @@ def offline_home(tmp_path, monkeypatch):
 def weights_home(tmp_path_factory):
     """Random weights in DeepFace's layout, written once (building the network imports TensorFlow)."""
     home = tmp_path_factory.mktemp("dfweights")
-    path = dfb.write_random_weights(home)
+    path = write_random_weights(home)
     assert path == home / ".deepface" / "weights" / WEIGHTS
     return home
 
@@ -119,7 +120,7 @@ def test_write_random_weights_will_not_replace_real_weights(offline_home):
     path.parent.mkdir(parents=True)
     path.write_bytes(b"pretend these are the real weights")
     with pytest.raises(FileExistsError):
-        dfb.write_random_weights(offline_home)
+        write_random_weights(offline_home)
     assert path.read_bytes() == b"pretend these are the real weights"
 
 

@@ -59,7 +59,7 @@ def analyzer_parts(app_model_dir):
 def test_the_record_holds_the_frames_the_analyzer_labelled(scene, analyzer_parts):
     predictor, detector = analyzer_parts
     # inline: every frame analysed before it is shown, so both faces' tracks are in the record, whatever the speed
-    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), stats_path=None, inline=True)
+    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), inline=True)
     rec = LiveRecorder.start([predictor], detector, la.settings, queue_frames=10_000)
     spy = Spy(rec)
     for t, rgb in scene[:5]:
@@ -92,7 +92,7 @@ def test_an_annotated_copy_when_asked(scene, analyzer_parts):
     import av
 
     predictor, detector = analyzer_parts
-    la = LiveAnalyzer(predictor, detector, stats_path=None)
+    la = LiveAnalyzer(predictor, detector)
     rec = LiveRecorder.start([predictor], detector, la.settings, annotate=True, queue_frames=10_000)
     la.record_into(rec)
     for t, rgb in scene[:10]:
@@ -150,7 +150,7 @@ class Model:
     def predict(self, crops):
         return np.tile([0.7, 0.3], (len(crops), 1))
 
-la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), stats_path=None, inline=True)
+la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), inline=True)
 rec = LiveRecorder.start([Model()], Detector(), la.settings)
 la.record_into(rec)
 image = np.full((240, 320, 3), 90, np.uint8)
@@ -205,7 +205,7 @@ def test_a_slow_model_never_holds_the_stream():
             assert gate.wait(60)
             return np.tile([0.8, 0.2], (len(crops), 1))
 
-    la = LiveAnalyzer(Stuck(), Detector(), LiveSettings(detect_every=1, smoothing=1), stats_path=None)
+    la = LiveAnalyzer(Stuck(), Detector(), LiveSettings(detect_every=1, smoothing=1))
     assert not la.inline  # the page's default
     rec = LiveRecorder.start([Stuck()], Detector(), la.settings, queue_frames=10_000)
     la.record_into(rec)

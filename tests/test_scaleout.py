@@ -4,7 +4,6 @@ run trained on two CPU processes with DDP (torchrun): one run folder, disjoint s
 metrics line per epoch, a stop, a killed rank, a hung rank, and resumes at the right epoch."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.helpers import wait_for
+from tests.ddp_trace import digest
+from tests.helpers import hooked_env, wait_for
 
 from core.jobs import search
 from core.runs import Run, list_runs
@@ -176,18 +176,10 @@ def test_shards_are_disjoint_and_cover_the_epoch():
     assert distributed.on_rank0(lambda: "made", one) == "made"
 
 
-def _digest(state_dict) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(state_dict.items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def test_a_ddp_run_on_two_processes_is_one_run_with_one_model(synthetic_csv, tmp_path):
     from core.models.checkpoint import build_model, load_checkpoint
 
-    env = {**os.environ, "FEL_DDP_TRACE": str(tmp_path / "trace")}
+    env = hooked_env(FEL_DDP_TRACE=tmp_path / "trace")  # each rank says what it trained on (tests/ddp_trace.py)
     code, out, err = finish(core_cmd("train", "--nproc", 2, "--name", "ddp", "--data", synthetic_csv, "--epochs", 2,
                                      "--json", *DDP, env=env))
     assert code == 0, err[-3000:]
@@ -206,7 +198,7 @@ def test_a_ddp_run_on_two_processes_is_one_run_with_one_model(synthetic_csv, tmp
         assert len(a | b) == (n // (batch * 2)) * batch * 2  # ...covering the epoch (less a ragged tail)
     ck = load_checkpoint(run.last_path)
     assert not any(k.startswith("module.") for k in ck["state_dict"]) and ck["world"] == 2
-    assert traces[0]["digest"] == traces[1]["digest"] == _digest(ck["state_dict"])  # one model on both ranks
+    assert traces[0]["digest"] == traces[1]["digest"] == digest(ck["state_dict"])  # one model on both ranks
     assert build_model(load_checkpoint(run.best_path), run.best_path) is not None  # the single-process format
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import jobs
 from core.config import TrainConfig
+from core.files import tail
 from core.runs import Run
 
 from . import charts
@@ -191,10 +192,10 @@ def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines:
         st.code(log or "(nothing yet)", language=None)
         out = run.dir / "output.log"
         if state == "failed" and out.exists():
-            tail = "\n".join(out.read_text(errors="replace").splitlines()[-15:])
-            if tail.strip():
+            last = tail(out, 15)
+            if last.strip():
                 st.caption("Process output")
-                st.code(tail, language=None)
+                st.code(last, language=None)
     return state
 
 

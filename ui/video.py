@@ -13,7 +13,7 @@ import streamlit as st
 from core.files import to_json
 from core.predict.loading import DEEPFACE
 from core.video import VIDEO_EXTENSIONS, VideoAnalysis, VideoSettings, list_analyses, table_rows
-from core.video.job import start_analysis, stop_analysis, tail_log
+from core.video.job import start_analysis, stop_analysis
 from core.video.render import annotated_frame
 from core.video.store import ACTIVE
 from core.video.summary import agreement_basis, summarise_tracks
@@ -187,7 +187,7 @@ def header(a: VideoAnalysis, state: str) -> None:
 def state_messages(a: VideoAnalysis, state: str) -> None:
     status = a.status()
     if state == "failed":
-        st.error(f"**The analysis failed.** {status.get('error') or tail_log(a) or 'No reason was recorded.'}",
+        st.error(f"**The analysis failed.** {status.get('error') or a.tail_log(8) or 'No reason was recorded.'}",
                  icon=":material/error:")
     elif state == "interrupted" and from_webcam(a):
         why = status.get("reason") or "the app stopped while it recorded"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_path
 from ..settings import cache_dir
 from .folders import walk_images
 
@@ -25,9 +26,8 @@ def cached(path: Path, layout, image_size, val_fraction, seed, loader, use_cache
     if use_cache:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".tmp{os.getpid()}.npz")
-            np.savez(tmp, **arrays)
-            os.replace(tmp, target)
+            with atomic_path(target, ".npz") as tmp:
+                np.savez(tmp, **arrays)
         except OSError:
             pass  # read-only or full disk: work without a cache
     return arrays

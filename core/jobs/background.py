@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from ..config import TASKS
-from ..files import read_json, write_json
-from ..processes import pid_alive, process_start_time
+from ..files import read_json, tail, write_json
+from ..processes import identity, pid_alive
 from .places import check_study_name, locked, searches_dir
 from .workers import reap, spawn
 
@@ -86,7 +86,7 @@ def start_search(study: str, n_trials: int = 10, epochs: int = 10, models=None, 
         stop_path(study, root).unlink(missing_ok=True)  # cleared by the starter, so a stop asked at once is kept
         args += ["--spec-file", str(spec_path)]
         proc = spawn(args, log_path, root)
-        rec = {"study": study, "pid": proc.pid, "pid_start": process_start_time(proc.pid), "started": time.time(),
+        rec = {"study": study, **identity(proc.pid), "started": time.time(),
                "n_trials": int(n_trials), "epochs": int(epochs), "limit": int(limit), "task": task, "data": data,
                "models": models, "recipe": recipe, "log": str(log_path)}
         write_json(search_record_path(study, root), rec)
@@ -101,10 +101,6 @@ def stop_search(study: str, root=None) -> None:
 
 
 def search_log(study: str, lines: int = 20, root=None) -> str:
-    try:
-        text = (searches_dir(root) / f"{check_study_name(study)}.log").read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return tail(searches_dir(root) / f"{check_study_name(study)}.log", lines)
 
 

@@ -7,13 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+from .. import processes
 from ..files import read_json, write_json
-from ..processes import pid_alive, process_start_time
+from ..processes import identity, pid_alive, reap
 from ..settings import ROOT, child_environment, runs_root
 from .listing import queued_runs
 from .places import launcher_dir, locked, max_parallel
 
-_children: list[subprocess.Popen] = []  # processes this process started, reaped so none stays a zombie
+__all__ = ["ensure_workers", "live_workers", "reap", "register_worker", "spawn", "unregister_worker"]
 
 
 def _registry_path(root=None) -> Path:
@@ -36,7 +37,7 @@ def live_workers(root=None) -> list[dict]:
 
 def register_worker(pid: int, root=None, **fields) -> dict:
     """Call under `locked()`. Dead entries are dropped on the way."""
-    entry = {"pid": int(pid), "pid_start": process_start_time(int(pid)), "started": time.time(), **fields}
+    entry = {**identity(pid), "started": time.time(), **fields}
     workers = [w for w in live_workers(root) if w["pid"] != int(pid)] + [entry]
     _write_workers(workers, root)
     return entry
@@ -67,20 +68,8 @@ def ensure_workers(root=None) -> int:
 
 
 def spawn(args: list[str], log_path: Path, root=None) -> subprocess.Popen:
-    """`python <args>` in a new session (it outlives us and our signals), output appended to `log_path`."""
-    reap()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=_child_env(root), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-    _children.append(proc)
-    return proc
-
-
-def reap() -> None:
-    for p in list(_children):
-        if p.poll() is not None:
-            _children.remove(p)
+    """`python <args>` detached (core.processes.spawn), with the runs folder `root`, output appended to `log_path`."""
+    return processes.spawn([sys.executable, *args], log_path, env=_child_env(root), cwd=ROOT)
 
 
 def _child_env(root=None) -> dict:

@@ -10,7 +10,7 @@
 
 Imports layers 0-4 (settings, labels, data, models, evaluate, runs); never train, jobs or workflows.
 """
-from .analysis import Analysis, ModelOutput, analyze, results_table, run_predictor
+from .analysis import Analysis, ModelOutput, analyse, analyze, results_table, run_predictor
 from .base import TTA_MODES, Predictor
 from .boxes import Face
 from .catalogue import ModelInfo, discover_models, model_accuracy, model_info, resolve_model
@@ -23,7 +23,7 @@ from .stress import StressFromEmotion, p_stress, stress_verdict
 from .summary import face_summary
 
 __all__ = ["Analysis", "CNNPredictor", "DEEPFACE", "DetectorError", "Face", "ModelInfo", "ModelOutput", "Predictor",
-           "StressFromEmotion", "StressPredictor", "TTA_MODES", "WEBCAM_ACCURACY_BAR", "analyze", "best_model",
+           "StressFromEmotion", "StressPredictor", "TTA_MODES", "WEBCAM_ACCURACY_BAR", "analyse", "analyze", "best_model",
            "clear_caches", "compare_models", "create_detector", "crop_faces", "discover_models", "face_summary",
            "list_detectors", "load_predictor", "model_accuracy", "model_info", "p_stress", "preprocess",
            "resolve_model", "results_table", "run_predictor", "set_inference_threads", "stress_verdict",

@@ -59,7 +59,7 @@ def run_predictor(predictor: Predictor, crops) -> ModelOutput:
         return ModelOutput(name, classes, None, 0.0, error_text(e), kind, source)
 
 
-def analyze(image: np.ndarray, predictors: Sequence[Predictor], detector=None, color: str = "rgb",
+def analyse(image: np.ndarray, predictors: Sequence[Predictor], detector=None, color: str = "rgb",
             margin: float = FACE_MARGIN, align: bool = True) -> Analysis:
     """Detect the faces once, crop them once (48x48 grey, upright on the eye line where the detector gives
     landmarks and `align`), run every predictor on the whole batch. A predictor that raises gets `error`
@@ -71,6 +71,9 @@ def analyze(image: np.ndarray, predictors: Sequence[Predictor], detector=None, c
     crops = crop_faces(image, faces, margin=margin, size=48, color=color, align=align)
     outputs = [run_predictor(p, crops) for p in predictors]
     return Analysis(faces, crops, outputs, detect_ms)
+
+
+analyze = analyse  # the American spelling, kept for callers written with it
 
 
 def results_table(analysis: Analysis, stress_emotions=None) -> list[dict]:

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..files import atomic_path
 from ..labels import EMOTIONS, canonical
 from ..native import before_tensorflow
 from ..settings import tf_threads
@@ -40,7 +41,7 @@ EMOTION_WEIGHTS_URLS: tuple[str, ...] = (
     "https://huggingface.co/serengil/deepface/resolve/main/facial_expression_model_weights.h5",
 )
 PROBE_TIMEOUT_S = 2.0
-_RANDOM_MARK = "fel_random_weights"  # h5 attribute that marks weights written by write_random_weights
+_RANDOM_MARK = "fel_random_weights"  # h5 attribute of untrained weights (tests/deepface_weights.py writes them)
 
 _lock = threading.RLock()
 _client = None          # deepface's EmotionClient, built through deepface.modules.modeling
@@ -71,7 +72,7 @@ def emotion_weights_path() -> Path:
 
 
 def _is_random(path: Path) -> bool:
-    """Whether the file holds write_random_weights' untrained weights (so the app can say so)."""
+    """Whether the file holds untrained weights marked `_RANDOM_MARK` (a test's, a benchmark's), so the app says so."""
     try:
         import h5py
 
@@ -191,9 +192,8 @@ def _ensure_haarcascades() -> None:
         src = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or "/nonexistent") / name
         if src.is_file():
             weights_dir().mkdir(parents=True, exist_ok=True)
-            tmp = weights_dir() / (name + ".part")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, weights_dir() / name)
+            with atomic_path(weights_dir() / name) as tmp:
+                shutil.copyfile(src, tmp)
         else:
             missing.append(name)
     if missing:
@@ -374,7 +374,7 @@ class DeepFacePredictor(Predictor):
         raw = raw.reshape(len(crops), -1)[:, _label_index()]
         return raw / np.clip(raw.sum(axis=1, keepdims=True), 1e-12, None)
 
-    def analyze(self, image, color: str = "rgb", align: bool = True) -> list[dict]:
+    def analyse(self, image, color: str = "rgb", align: bool = True) -> list[dict]:
         """DeepFace end to end (its own detector), for comparison with our detector + predictor.
 
         Returns per face: box (x, y, w, h), probs (array over our EMOTIONS, sums to 1),
@@ -409,6 +409,8 @@ class DeepFacePredictor(Predictor):
             })
         return out
 
+    analyze = analyse  # the spelling of DeepFace.analyze, kept for callers written with it
+
     def __repr__(self) -> str:
         return f"DeepFacePredictor(weights={emotion_weights_path()})"
 
@@ -428,66 +430,3 @@ def _to_bgr(image, color: str) -> np.ndarray:
                          f"{a.shape} and color {color!r}")
     a = a[:, :, :3]
     return np.ascontiguousarray(a[:, :, ::-1] if color == "rgb" else a)
-
-
-# ---------------------------------------------------------------- random weights for tests and benchmarks
-
-
-def _build_emotion_architecture():
-    """DeepFace's own emotion network (deepface.models.demography.tf.Emotion.load_model), untrained.
-
-    load_model always fetches and loads weights after building; we stub those two steps for the
-    duration of the call so that nothing is downloaded."""
-    import warnings
-
-    _import_tf()
-    from deepface.commons import weight_utils
-    from deepface.models.demography.tf import Emotion
-
-    with _lock:
-        saved = weight_utils.download_weights_if_necessary, weight_utils.load_model_weights
-        weight_utils.download_weights_if_necessary = lambda file_name, source_url, compress_type=None: file_name
-        weight_utils.load_model_weights = lambda model, weight_file: model
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return Emotion.load_model()
-        finally:
-            weight_utils.download_weights_if_necessary, weight_utils.load_model_weights = saved
-
-
-def write_random_weights(deepface_home: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
-    """Write untrained weights for DeepFace's emotion model where DeepFace loads them.
-
-    For tests and speed benchmarks on machines without internet (speed does not depend on the
-    values). Written in the legacy Keras h5 layout that DeepFace's `model.load_weights(...h5)`
-    reads, and checked by loading them back with DeepFace's loader. Refuses to replace a file it
-    did not write itself (real weights) unless overwrite=True."""
-    home = Path(deepface_home) if deepface_home is not None else Path(_deepface_home())
-    path = home / ".deepface" / "weights" / EMOTION_WEIGHTS_FILE
-    if path.exists() and not overwrite and not _is_random(path):
-        raise FileExistsError(f"{path} exists and is not random weights written by us; pass overwrite=True to replace it")
-    import h5py
-
-    model = _build_emotion_architecture()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.h5")
-    if type(model).__module__.startswith("tf_keras"):  # deepface on tf-keras (TF_USE_LEGACY_KERAS=1)
-        model.save_weights(str(tmp))
-    else:  # Keras 3: model.save_weights wants *.weights.h5 and writes a layout DeepFace cannot read
-        from keras.src.legacy.saving import legacy_h5_format
-
-        with h5py.File(tmp, "w") as f:
-            legacy_h5_format.save_weights_to_hdf5_group(f, model)
-    with h5py.File(tmp, "a") as f:
-        f.attrs[_RANDOM_MARK] = "untrained weights from core.predict.deepface.write_random_weights"
-    try:  # the proof that DeepFace can use the file: its own loader, into a fresh network
-        from deepface.commons import weight_utils
-
-        check = weight_utils.load_model_weights(model=_build_emotion_architecture(), weight_file=str(tmp))
-        if not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), check.get_weights())):
-            raise RuntimeError(f"DeepFace read back different weights from {tmp}")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path

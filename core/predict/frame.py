@@ -3,24 +3,21 @@ frames), follow them between detections (IoU tracks), crop them (aligned where t
 landmarks), run ONE batched forward pass per model over all faces, smooth each face's probabilities over
 the last frames, summarise them, and draw the labels.
 
-`FramePipeline` is that engine, state and all (the tracks); `LiveAnalyzer` wraps it for a live stream: the
-Webcam page hands `LiveAnalyzer.process` to streamlit-webrtc as its frame callback (it runs on the WebRTC
+`FramePipeline` is that engine, state and all (the tracks); `LiveAnalyser` wraps it for a live stream: the
+Webcam page hands `LiveAnalyser.process` to streamlit-webrtc as its frame callback (it runs on the WebRTC
 worker thread, as in the streamlit-webrtc examples: a small callback, state outside it) and polls
 `snapshot()` from the script thread. No Streamlit here.
 """
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..settings import live_inline, live_threads, webcam_stats_path
+from ..settings import live_inline, live_threads
 from . import draw
 from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
@@ -187,7 +184,7 @@ class FramePipeline:
         self._followed = 0
 
 
-class LiveAnalyzer:
+class LiveAnalyser:
     """Holds the frame pipeline (model, detector, face tracks) for one webcam stream.
 
     Showing and analysing are apart (core.predict.newest): `process()`, on the WebRTC thread, hands the
@@ -205,7 +202,7 @@ class LiveAnalyzer:
     time_s, color)` (core.video.record.LiveRecorder): the record is what the stream showed, with no second pass.
     """
 
-    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None, stats_path=None,
+    def __init__(self, predictor=None, detector=None, settings: LiveSettings | None = None,
                  inline: bool | None = None):
         self._lock = threading.Lock()   # the pipeline: an analysis against configure()
         self._state = threading.Lock()  # the latest answer and the counters: held for moments only
@@ -229,9 +226,8 @@ class LiveAnalyzer:
         self._lags: deque = deque(maxlen=30)
         self._faces: list[dict] = []
         self._faces_frame = 0        # the shown-frame number the latest answer was computed on
-        self._stats_path = Path(stats_path) if stats_path else webcam_stats_path()
-        self._stats_written = 0.0
         self._sink = None
+        self.on_frame = None  # called with the analyser after each frame, outside its lock (a test's counters)
 
     @property
     def predictor(self):
@@ -306,7 +302,8 @@ class LiveAnalyzer:
         if error:
             draw.draw_label(out, error[:80], 4, out.shape[0] - 4, draw.STRESS_COLOR, color,
                             font_scale=0.45 * draw.text_scale(out))
-        self._write_stats()
+        if self.on_frame is not None:
+            self.on_frame(self)
         return out
 
     def _analyse(self, item) -> None:
@@ -346,31 +343,11 @@ class LiveAnalyzer:
             self.frames_with_faces += 1
             self.max_faces = max(self.max_faces, n_faces)
 
-    def _write_stats(self, force: bool = False) -> None:
-        """The counters as JSON in FEL_WEBCAM_STATS (the browser test reads them), twice a second at most."""
-        if self._stats_path is None:
-            return
-        now = time.time()
-        if not force and now - self._stats_written < 0.5:
-            return
-        self._stats_written = now
-        data = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "max_faces": self.max_faces,
-                "faces": len(self._faces), "fps": self.fps, "latency_ms": self.latency_ms, "error": self.error,
-                "analyses": self.analyses, "analysis_fps": self.analysis_fps, "analysis_ms": self.analysis_ms,
-                "label_lag": self.label_lag, "inline": self.inline,
-                "model": getattr(self.predictor, "name", None), "detector": getattr(self.pipeline.detector,
-                                                                                     "detector_name", None),
-                "labels": [f["emotion"] for f in self._faces], "time": now}
-        try:
-            tmp = self._stats_path.with_name(self._stats_path.name + ".tmp")
-            tmp.write_text(json.dumps(data))
-            os.replace(tmp, self._stats_path)
-        except OSError:
-            pass
-
-
 def _rate(times: deque) -> float:
     """Events per second over the times kept (0 until there are two)."""
     if len(times) < 2:
         return 0.0
     return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+
+
+LiveAnalyzer = LiveAnalyser  # the American spelling, kept for callers written with it

@@ -11,8 +11,6 @@ or by another rank when rank 0 itself is gone (`record_lost_rank0`).
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -198,28 +196,3 @@ def record_lost_rank0(run, error: BaseException, ctx: Context) -> None:
             time.sleep(0.3)
         except OSError:
             return
-
-
-class Trace:
-    """Test-only (FEL_DDP_TRACE=<folder>): each rank writes what it trained on in every epoch and a digest of
-    its final model, so a test can check the shards are disjoint and the ranks end identical."""
-
-    def __init__(self, folder: str, ctx: Context):
-        self.path, self.ctx, self.seen = Path(folder) / f"rank{ctx.rank}.json", ctx, {}
-
-    @classmethod
-    def from_env(cls, ctx: Context):
-        folder = settings.ddp_trace_dir()
-        return cls(folder, ctx) if folder else None
-
-    def add(self, epoch: int, idx: torch.Tensor) -> None:
-        self.seen.setdefault(epoch, []).extend(int(i) for i in idx.tolist())
-
-    def write(self, model: torch.nn.Module) -> None:
-        h = hashlib.sha256()
-        for k, v in sorted(model.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps({"rank": self.ctx.rank, "world": self.ctx.world, "digest": h.hexdigest(),
-                                         "seen": self.seen}))

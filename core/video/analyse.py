@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..files import atomic_path
 from ..predict.crops import FACE_MARGIN
 from ..predict.frame import FramePipeline, LiveSettings
 from ..settings import live_threads
@@ -184,9 +184,9 @@ class Thumbnails:
         crop = cv2.resize(crop, (max(1, int(round(crop.shape[1] * s))), THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
         self.analysis.thumbs_dir.mkdir(exist_ok=True)
         path = self.analysis.thumb_path(track)
-        tmp = path.with_name(f".{path.stem}.tmp.jpg")
-        if cv2.imwrite(str(tmp), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]):
-            os.replace(tmp, path)
+        with contextlib.suppress(OSError), atomic_path(path, ".jpg") as tmp:  # no picture is no reason to stop
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]):
+                raise OSError(f"cv2 could not write {tmp}")
 
 
 def face_record(face: dict, scale: tuple[float, float] = (1.0, 1.0)) -> dict:

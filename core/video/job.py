@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from ..files import write_json
-from ..processes import process_start_time
+from ..processes import identity, spawn
 from ..settings import ROOT, child_environment, video_dir
 from .analyse import VideoSettings
 from .decode import VIDEO_EXTENSIONS, VideoError, probe
 from .store import VideoAnalysis
-
-_children: list[subprocess.Popen] = []  # reaped, so none stays a zombie
 
 
 def safe_clip_name(name: str) -> str:
@@ -95,30 +92,12 @@ def start_analysis(clip, settings: VideoSettings | None = None, data: bytes | No
                              "settings": s.to_dict(), "models": [], "created": time.time()})
     env = child_environment()
     env["FEL_VIDEO_DIR"] = str((Path(root) if root else video_dir()).resolve())
-    reap()
-    with open(analysis.log_path, "ab") as log:
-        proc = subprocess.Popen(command(path, analysis.dir.resolve(), s), cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
-    _children.append(proc)
-    write_json(analysis.job_path, {"pid": proc.pid, "pid_start": process_start_time(proc.pid),
-                                   "started": time.time(), "command": command(path, analysis.dir, s)[1:]})
+    proc = spawn(command(path, analysis.dir.resolve(), s), analysis.log_path, env=env, cwd=ROOT)
+    write_json(analysis.job_path, {**identity(proc.pid), "started": time.time(),
+                                   "command": command(path, analysis.dir, s)[1:]})
     return analysis
 
 
 def stop_analysis(analysis: VideoAnalysis) -> None:
     """Ask it to stop (the STOP file): it ends at the next frame and keeps what it has."""
     analysis.request_stop()
-
-
-def tail_log(analysis: VideoAnalysis, lines: int = 8) -> str:
-    try:
-        return "\n".join(analysis.log_path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def reap() -> None:
-    for p in list(_children):
-        if p.poll() is not None:
-            _children.remove(p)

@@ -2,7 +2,7 @@
 clip's (core.video.store: settings, status, progress, frames.jsonl, tracks.json, thumbs, an optional
 annotated copy), so the Video page reads, summarises and deletes it like any other analysis.
 
-The frames come from the `LiveAnalyzer` that labels them (core.predict.frame): no second detection or
+The frames come from the `LiveAnalyser` that labels them (core.predict.frame): no second detection or
 classification. `feed` runs on the WebRTC thread, inside the frame callback, and only puts the frame's
 image, faces and time on a bounded queue (no copy, no file): a writer thread does the rest. When the writer
 falls behind and the queue is full, the frame is left out of the record and counted (`dropped`), never
@@ -76,7 +76,7 @@ class LiveRecorder:
     def start(cls, predictors=(), detector=None, live: LiveSettings | None = None, annotate: bool = False,
               root=None, sources=None, name: str | None = None, **kw) -> "LiveRecorder":
         """A new recording in the video folder (or `root`), running at once. `predictors` and `detector`
-        are the live analyzer's (only their names and classes are recorded); `sources`: where each model
+        are the live analyser's (only their names and classes are recorded); `sources`: where each model
         came from."""
         name = name or time.strftime("Webcam %Y-%m-%d %H:%M:%S")
         a = VideoAnalysis.create("webcam", root, source=SOURCE)
@@ -95,7 +95,7 @@ class LiveRecorder:
     # ------------------------------------------------------------ from the stream's thread
     def feed(self, image: np.ndarray, faces: list[dict], time_s: float | None = None, color: str = "bgr") -> None:
         """One labelled frame. Never blocks: a full queue drops the frame from the record (counted).
-        `image` and `faces` must not be changed afterwards (the analyzer makes new ones per frame)."""
+        `image` and `faces` must not be changed afterwards (the analyser makes new ones per frame)."""
         if self._closing:
             return
         index = self.fed

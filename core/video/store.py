@@ -22,64 +22,38 @@ import os
 import time
 from pathlib import Path
 
-from ..files import marked_folders, read_json, read_lines, read_object, read_status, remove_folder, to_json, write_json
-from ..processes import owner, pid_alive
-from ..runs import check_run_id, new_run_id
+from ..files import read_json, read_lines, read_object, to_json, write_json
+from ..processes import pid_alive
+from ..records import STATES, FolderRecord
 from ..settings import video_dir
 
-STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
+__all__ = ["ACTIVE", "STATES", "LineWriter", "VideoAnalysis", "list_analyses"]
+
 ACTIVE = ("queued", "running")
 
 
-class VideoAnalysis:
-    def __init__(self, directory):
-        self.dir = Path(directory)
-        self.id = self.dir.name
+class VideoAnalysis(FolderRecord):
+    """An analysis's folder (core.records: status, progress, STOP, the log, delete, list)."""
+
+    kind, marker, log_name = "analysis", "status.json", "job.log"
+    default_root = staticmethod(lambda: video_dir())
+    busy = ACTIVE
+    cleared = ("error", "warning", "damaged")
 
     # ------------------------------------------------------------ creation and lookup
     @classmethod
     def create(cls, clip_name: str, root=None, **status) -> "VideoAnalysis":
         """A new, empty analysis folder (atomic mkdir: two starters never share one), state queued."""
-        root = Path(root) if root else video_dir()
-        root.mkdir(parents=True, exist_ok=True)
-        base = new_run_id(Path(str(clip_name)).stem or "clip")
-        for n in range(1, 10_000):
-            aid = base if n == 1 else f"{base}-{n}"
-            try:
-                os.mkdir(root / aid)
-                break
-            except FileExistsError:
-                continue
-        a = cls(root / aid)
+        a = cls(cls.new_folder(Path(str(clip_name)).stem or "clip", root))
         a.set_status("queued", created=time.time(), clip_name=str(clip_name), **status)
         return a
 
-    @classmethod
-    def open(cls, analysis_id, root=None) -> "VideoAnalysis":
-        """An analysis by its id, inside the video folder only (a path elsewhere, '..' or '' is refused)."""
-        root = Path(root) if root else video_dir()
-        text = str(analysis_id)
-        p = Path(text)
-        if p.is_absolute() and p.parent.resolve() == root.resolve():
-            text = p.name
-        try:
-            d = root / check_run_id(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a valid analysis id") from None
-        if not (d / "status.json").exists():
-            raise FileNotFoundError(f"no video analysis {text!r} in {root}")
-        return cls(d)
-
     # ------------------------------------------------------------ paths
     settings_path = property(lambda self: self.dir / "settings.json")
-    status_path = property(lambda self: self.dir / "status.json")
-    progress_path = property(lambda self: self.dir / "progress.json")
     frames_path = property(lambda self: self.dir / "frames.jsonl")
     tracks_path = property(lambda self: self.dir / "tracks.json")
     thumbs_dir = property(lambda self: self.dir / "thumbs")
-    stop_path = property(lambda self: self.dir / "STOP")
     job_path = property(lambda self: self.dir / "job.json")
-    log_path = property(lambda self: self.dir / "job.log")
 
     def thumb_path(self, track: int) -> Path:
         return self.thumbs_dir / f"{int(track)}.jpg"
@@ -91,22 +65,6 @@ class VideoAnalysis:
     def write_settings(self, data: dict) -> None:
         write_json(self.settings_path, data)
 
-    def status(self) -> dict:
-        return read_status(self.status_path, STATES)
-
-    def set_status(self, state: str, **fields) -> dict:
-        """The only writer of status.json; "running" records this process as the owner."""
-        if state not in STATES:
-            raise ValueError(f"{state!r} is not an analysis state ({', '.join(STATES)})")
-        old = read_object(self.status_path, {})
-        data = {k: v for k, v in old.items() if k not in ("error", "warning", "damaged") or k in fields}
-        data.update(state=state, updated=time.time(), **fields)
-        if state == "running":
-            data.update(owner())
-            data.setdefault("started", time.time())
-        write_json(self.status_path, data)
-        return data
-
     def state(self) -> str:
         """The state checked against the process: a running (or started, still queued) analysis whose
         process is gone is interrupted."""
@@ -117,18 +75,7 @@ class VideoAnalysis:
                 state = self.status().get("state", "failed")  # it may have ended since we read it
                 if state == "queued":
                     return "interrupted"
-        if state == "running":
-            st = self.status()
-            if st.get("state") == "running" and not pid_alive(st.get("pid"), st.get("pid_start"), st.get("host")):
-                return "interrupted"
-            return st.get("state", "failed")
-        return state
-
-    def progress(self) -> dict:
-        return read_object(self.progress_path, {})
-
-    def write_progress(self, **fields) -> None:
-        write_json(self.progress_path, {**fields, "time": time.time()})
+        return super().state() if state == "running" else state
 
     def frames(self) -> list[dict]:
         """Every analysed frame so far, in order (a torn last line, from a kill mid-write, is left out)."""
@@ -156,26 +103,13 @@ class VideoAnalysis:
     def title(self) -> str:
         return str((self.settings().get("clip") or {}).get("name") or self.status().get("clip_name") or self.id)
 
-    # ------------------------------------------------------------ control
-    def request_stop(self) -> None:
-        self.stop_path.touch()
-
-    def stop_requested(self) -> bool:
-        return self.stop_path.exists()
-
-    def delete(self) -> None:
-        """Remove the folder: never while its process runs, never outside the video folder."""
-        if self.state() in ACTIVE:
-            raise RuntimeError(f"analysis {self.id} is {self.state()}: stop it first")
-        remove_folder(self.dir, video_dir())
-
-    def __repr__(self) -> str:
-        return f"VideoAnalysis({self.id!r})"
+    def delete_root(self) -> Path:
+        return video_dir()  # an analysis is deleted from the video folder only
 
 
 def list_analyses(root=None) -> list[VideoAnalysis]:
     """Every analysis, newest first."""
-    return [VideoAnalysis(d) for d in marked_folders(Path(root) if root else video_dir(), "status.json")]
+    return VideoAnalysis.list_in(root)
 
 
 class LineWriter:

@@ -3,7 +3,6 @@ the benchmark and the tests: faces pasted on a soft background, drifting, zoomin
 No real sample clip can ship with the app, and no FER2013 picture is ever used here."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..files import atomic_path
 from ..settings import cache_dir, sample_dir
 
 
@@ -147,7 +147,6 @@ def sample_clip(seconds: float = 6.0, fps: float = 15.0) -> Path:
     if path.is_file() and path.stat().st_size > 0:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
-    write_clip(tmp, scene_frames(face_patches(), demo_faces(seconds), seconds, fps), fps)
-    tmp.replace(path)
+    with atomic_path(path, ".mp4") as tmp:
+        write_clip(tmp, scene_frames(face_patches(), demo_faces(seconds), seconds, fps), fps)
     return path

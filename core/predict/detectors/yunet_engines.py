@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import math
-import os
 import threading
 import urllib.request
 from collections import OrderedDict
@@ -21,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...files import atomic_path
 from ...settings import ROOT, yunet_engine_name, yunet_model_file
 
 # YuNet 2023 (libfacedetection.train `onnx/yunet_s_640_640.onnx`, the same bytes as opencv_zoo's
@@ -87,9 +87,8 @@ def fetch_yunet_model(dest: Path | None = None, timeout: float = 20.0) -> Path:
         if hashlib.sha256(data).hexdigest() != YUNET_SHA256:
             tried.append(f"{url}: not the expected file ({len(data):,} bytes)")
             continue
-        tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(data)
         return dest
     raise OSError("YuNet's model file could not be downloaded: " + "; ".join(tried))
 
