@@ -188,7 +188,7 @@ def test_a_model_that_cannot_run_leaves_the_live_stream_alone(served):
     page.get_by_text("Stopped", exact=True).wait_for(timeout=60_000)
     wait_for_app(page)
     stopped = page.locator(".st-key-webcam_stopped")
-    assert stopped.locator("[data-testid='stMetric']").count() == 3  # the last numbers, kept but greyed
+    assert stopped.locator("[data-testid='stMetric']").count() == 4  # the last numbers, greyed
     opacity = stopped.locator("[data-testid='stMetric']").first.evaluate("e => getComputedStyle(e).opacity")
     assert float(opacity) < 0.6
     screenshot(page, "webcam-stopped", full_page=False)
