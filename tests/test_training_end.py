@@ -69,6 +69,15 @@ def test_search_trials_skip_ten_crops_unless_the_search_fixes_it(synthetic_csv):
     assert run.config().tencrop_test is True and 0 <= run.summary()["test_tencrop_acc"] <= 1
 
 
+def test_a_search_from_the_shell_asks_for_ten_crops_with_a_flag_its_other_workers_get_too():
+    from core.cli import build_parser
+    from core.cli.search import _worker_argv
+
+    a = build_parser().parse_args(["search", "--study", "s", "--workers", "2", "--tencrop-test"])
+    assert a.tencrop_test is True and "--tencrop-test" in _worker_argv(a)
+    assert build_parser().parse_args(["search"]).tencrop_test is False
+
+
 def test_the_final_test_writes_its_progress_and_skips_ten_crops_when_told(synthetic_csv):
     run = train(_cfg(synthetic_csv, tencrop_test=False, name="plain"), progress=False)
     assert run.state() == "finished"
