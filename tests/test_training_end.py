@@ -242,3 +242,12 @@ def test_the_promote_switch_says_what_it_does(synthetic_csv, monkeypatch):
     assert "offered first" not in toggle.label
     assert toggle.label == "Promoted: on the Webcam and Compare pages, at the top of their model lists"
     assert "still starts on" in toggle.help
+
+
+def test_the_train_form_takes_the_ten_crop_choice_from_the_recipe(synthetic_csv, monkeypatch):
+    monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.checkbox(key="tr_tencrop_test").value is True  # realtime / accurate: a long run, ten crops are cheap
+    at.selectbox(key="tr_recipe").set_value("quick").run()
+    assert at.checkbox(key="tr_tencrop_test").value is False  # the quick recipe: a first look, the plain test alone
