@@ -17,8 +17,8 @@ setup_page()
 jobs.ensure_workers()  # queued runs whose worker is gone (a restart) get one again
 st.title("Experiments")
 st.markdown("Every training run side by side, and the shipped models' own training histories beside them. Tick "
-            "runs to overlay their curves, open one to see where it goes wrong, **promote** the best to the Webcam "
-            "and Compare pages, or let a **search** find better settings.")
+            "runs to overlay their curves, open one to see where it goes wrong, **promote** the best (only promoted runs are offered "
+            "on the Webcam and Compare pages, at the top of their lists), or let a **search** find better settings.")
 
 tab_runs, tab_compare, tab_search = st.tabs([":material/table_chart: Runs", ":material/compare_arrows: Compare two models",
                                             ":material/travel_explore: Hyper-parameter search"])

@@ -55,7 +55,7 @@ if models:
             "parameters": getattr(m, "params", None),
             "test accuracy": None if acc is None else 100 * acc,
             "kind": getattr(m, "kind", "emotion"),
-            "source": str(getattr(m, "source", "") or ""),
+            "source": {"run": "your run (promoted)"}.get(m.source, str(m.source or "")),
             "status": "ok" if not getattr(m, "error", None) else f"cannot load: {m.error}",
         })
     st.dataframe(

@@ -98,6 +98,8 @@ class TrainConfig:
     val_fraction: float = _f(0.1, "folder data sets without a val/ folder: the share of train set aside",
                              "validation fraction", (0, 0.5, "()"))
     limit: int = _f(0, "use only this many training images (0 = all): quick tries", "limit", (0, None, "[]"))
+    tencrop_test: bool = _f(True, "after the last epoch, also test the best weights on ten crops of every face (ten "
+                            "more passes over the test split: minutes on a CPU)", "ten-crop test")
     name: str = _f("", "what the user called the run", "name")
     recipe: str = _f("", "the recipe it started from", "recipe")
     extra: dict = _f(None, "anything else a caller keeps with the run", "extra", factory=dict)

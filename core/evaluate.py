@@ -48,16 +48,22 @@ def tta_views(x: torch.Tensor, tta, size: int | None = None, shift: int = 3):
     raise ValueError(f"unknown test-time augmentation {tta!r}; use one of {TTA_MODES}")
 
 
+def _device_and_layout(model):
+    """Where the model's weights are (an int8 model: no parameters, CPU) and its memory layout (channels_last or None)."""
+    param = next(model.parameters(), None)  # a model still on the GPU it trained on
+    dev = param.device if param is not None else torch.device("cpu")
+    layout = torch.channels_last if param is not None and param.dim() == 4 and \
+        param.is_contiguous(memory_format=torch.channels_last) and not param.is_contiguous() else None
+    return dev, layout
+
+
 @torch.inference_mode()
 def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None, batch_size: int = 128,
                   progress=None, input_size: int | None = None) -> torch.Tensor:
     """Softmax probabilities for uint8 images (N, 1, H, W), averaged over the TTA views (each of the model's
     `input_size`, the whole face by default)."""
     model.eval()
-    param = next(model.parameters(), None)  # a model still on the GPU it trained on (int8: no parameters, CPU)
-    dev = param.device if param is not None else torch.device("cpu")
-    layout = torch.channels_last if param is not None and param.dim() == 4 and \
-        param.is_contiguous(memory_format=torch.channels_last) and not param.is_contiguous() else None
+    dev, layout = _device_and_layout(model)
     out = []
     for i in range(0, len(images), batch_size):
         x = normalize(images[i:i + batch_size].to(dev), mean, std)
@@ -68,6 +74,31 @@ def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
     return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.inference_mode()
+def predict_plain_and_tta(model, images: torch.Tensor, mean: float, std: float, tta="tencrop",
+                          batch_size: int = 256, progress=None, input_size: int | None = None):
+    """(plain probabilities, TTA probabilities) of the same faces, each view through the model once: where the
+    plain view is one of the TTA views (a crop-trained model's centre, the unflipped face of "flip") it is not
+    computed twice. `tta` None: (plain, None). `progress(done, total)` counts faces."""
+    model.eval()
+    dev, layout = _device_and_layout(model)
+    plain, averaged = [], []
+    for i in range(0, len(images), batch_size):
+        x = normalize(images[i:i + batch_size].to(dev), mean, std)
+        views = tta_views(x, tta, input_size) if tta else []
+        shared = bool(views) and (tta == "flip" or int(input_size or x.shape[-1]) < x.shape[-1])
+        first = views[0] if shared else tta_views(x, None, input_size)[0]
+        probs = [F.softmax(model(v if layout is None else v.contiguous(memory_format=layout)), 1).float()
+                 for v in ([] if shared else [first]) + views]
+        plain.append(probs[0].cpu())
+        if views:
+            averaged.append((sum(probs[len(probs) - len(views):]) / len(views)).cpu())
+        if progress:
+            progress(min(i + batch_size, len(images)), len(images))
+    empty = torch.empty(0)
+    return (torch.cat(plain) if plain else empty), ((torch.cat(averaged) if averaged else empty) if tta else None)
 
 
 def metrics_from_probs(probs, labels, classes) -> dict:

@@ -1,11 +1,12 @@
 """Layer 4, runs: a run is a folder, and the folder is the truth: the app, the CLI and the trainer read the
 same files. Imports layers 0-3 (settings, files, processes, config).
 
-    model/runs/<run-id>/  config.json  metrics.jsonl  status.json  progress.json  info.json
+    model/runs/<run-id>/  config.json  metrics.jsonl  steps.jsonl  status.json  progress.json  info.json
                           evaluations.json  best.pt  last.pt  train.log  [STOP]  .lock
     graphs/runs/<run-id>/ loss.png  accuracy.png  confusion.png
 
-metrics.jsonl is append-only, one flushed line per finished epoch. status.json records the process that
+metrics.jsonl is append-only, one flushed line per finished epoch; steps.jsonl too, a few lines per epoch (the
+running training loss and accuracy, for live curves within an epoch). status.json records the process that
 owns the run (pid, its start time, host), so a run whose process died reads as interrupted, not running;
 `Run.set_status` is its only writer. `Run.hold()` is the lock a process keeps for as long as it trains the
 run: no second process can train it meanwhile, and the kernel releases it on any exit.
@@ -70,6 +71,7 @@ class Run(FolderRecord):
     # ------------------------------------------------------------ paths
     config_path = property(lambda self: self.dir / "config.json")
     metrics_path = property(lambda self: self.dir / "metrics.jsonl")
+    steps_path = property(lambda self: self.dir / "steps.jsonl")
     info_path = property(lambda self: self.dir / "info.json")
     evaluations_path = property(lambda self: self.dir / "evaluations.json")
     best_path = property(lambda self: self.dir / "best.pt")
@@ -115,6 +117,26 @@ class Run(FolderRecord):
     def rewrite_metrics(self, rows: list[dict]) -> None:
         """Only for resume: keep exactly the epochs the checkpoint has (drops a torn or extra line)."""
         write_lines(self.metrics_path, rows)
+
+    def steps(self) -> list[dict]:
+        """The running training loss and accuracy within epochs, a few points per epoch (steps.jsonl; none in a
+        run made before it was written): `epoch` is fractional (1.5 = half of the second epoch), `step` counts
+        batches from the start. Up to the first line that is not such a point (a torn last line)."""
+        rows = []
+        for row in read_lines(self.steps_path):
+            if not (isinstance(row, dict) and all(isinstance(row.get(k), (int, float)) and not isinstance(row[k], bool)
+                                                  for k in ("epoch", "step", "train_loss", "train_acc"))):
+                break
+            rows.append(row)
+        return rows
+
+    def append_step(self, row: dict) -> None:
+        append_line(self.steps_path, row)
+
+    def trim_steps(self, upto: int) -> None:
+        """Only for a start or a resume: keep the points up to batch `upto` (the checkpoint's); 0 keeps none."""
+        if self.steps_path.exists():
+            write_lines(self.steps_path, [r for r in self.steps() if r["step"] <= upto] if upto else [])
 
     def mark_queued(self, resume: bool = False, **fields) -> dict:
         return self.set_status("queued", fresh=True, queued=time.time(), resume=bool(resume), **fields)
@@ -278,6 +300,7 @@ class ShippedRun(Run):
         raise RuntimeError(f"{self.name} is a shipped model: its history is read-only")
 
     set_status = save_evaluation = update_info = request_stop = append_metrics = rewrite_metrics = _read_only
+    append_step = trim_steps = _read_only
     log = write_progress = _read_only
 
     def delete(self) -> None:

@@ -90,25 +90,29 @@ _LINE_LAYOUT = dict(_LAYOUT, hovermode="x unified",
 
 
 def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train: bool = True,
-                  height: int = 320, title: str | None = None) -> go.Figure:
-    """Loss or accuracy per epoch. One run: train (orange) and validation (indigo). Several runs: one
-    colour per run, validation solid and training dotted."""
+                  height: int = 320, title: str | None = None, steps: list[dict] | None = None) -> go.Figure:
+    """Loss or accuracy against (fractional) epochs. One run: train (orange) and validation (indigo); its
+    `steps` (the running training figures within epochs, core.runs.Run.steps) draw the train line between the
+    epochs' ends, so a run shows it learns before its first epoch ends. Several runs: one colour per run,
+    validation solid and training dotted."""
     fig = go.Figure()
     scale = 100.0 if metric == "acc" else 1.0
     single = len(series) == 1
+    fmt = "%{y:.1f}%" if metric == "acc" else "%{y:.3f}"
     for i, (label, rows) in enumerate(series.items()):
-        if not rows:
+        if not rows and not (single and steps):
             continue
         x = [r["epoch"] for r in rows]
         mode = "lines+markers" if len(rows) < 30 else "lines"
         val, train = _values(rows, f"val_{metric}", scale), _values(rows, f"train_{metric}", scale)
-        fmt = "%{y:.1f}%" if metric == "acc" else "%{y:.3f}"
         if single:
             if show_train:
-                fig.add_scatter(x=x, y=train, name="train", mode=mode, line=dict(color=TRAIN_COLOR, width=2),
+                tx, ty = _train_line(rows, steps or [], metric, scale)
+                fig.add_scatter(x=tx, y=ty, name="train", mode="lines+markers" if len(tx) < 30 else "lines",
+                                line=dict(color=TRAIN_COLOR, width=2), marker=dict(size=5), hovertemplate=fmt)
+            if rows:
+                fig.add_scatter(x=x, y=val, name="validation", mode=mode, line=dict(color=VAL_COLOR, width=3),
                                 hovertemplate=fmt)
-            fig.add_scatter(x=x, y=val, name="validation", mode=mode, line=dict(color=VAL_COLOR, width=3),
-                            hovertemplate=fmt)
         else:
             color = model_color(i)
             fig.add_scatter(x=x, y=val, name=label, mode=mode, legendgroup=label, line=dict(color=color, width=3),
@@ -119,7 +123,7 @@ def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train
     ytitle = "accuracy (%)" if metric == "acc" else "loss"
     fig.update_layout(**_LINE_LAYOUT, height=height,
                       title=title or ("Accuracy" if metric == "acc" else "Loss"),
-                      xaxis=dict(title="epoch", gridcolor="#eef0f4", rangemode="tozero", tickformat="d"),
+                      xaxis=dict(title="epoch", gridcolor="#eef0f4", rangemode="tozero", hoverformat=".2f"),
                       yaxis=dict(title=ytitle, gridcolor="#e5e7eb"))
     if metric == "acc":
         fig.update_yaxes(rangemode="tozero")
@@ -127,6 +131,15 @@ def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train
         fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0),
                           margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def _train_line(rows: list[dict], steps: list[dict], metric: str, scale: float) -> tuple[list, list]:
+    """The train line's points: the running figures within epochs where the run wrote them, each finished epoch's
+    own where it did not (a run made before steps.jsonl, or epochs before a resume from such a run)."""
+    covered = {round(p["epoch"], 3) for p in steps}
+    points = [(p["epoch"], p) for p in steps] + [(r["epoch"], r) for r in rows if round(r["epoch"], 3) not in covered]
+    points.sort(key=lambda xp: xp[0])
+    return [x for x, _ in points], _values([p for _, p in points], f"train_{metric}", scale)
 
 
 def _values(rows: list[dict], key: str, scale: float) -> list[float | None]:

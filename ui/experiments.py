@@ -21,7 +21,7 @@ from core.workflows.quantize import quantize_checkpoint
 
 from . import charts
 from .dataset import outside_roots_message
-from .format import display_state, fmt_pct
+from .format import PROMOTED, PROMOTED_HELP, display_state, fmt_pct
 from .mistakes_view import mistakes_view
 from .widgets import friendly_error
 
@@ -178,9 +178,9 @@ def manage_view(run: Run) -> None:
         ss[f"exp_title_{run.id}"] = info.get("title", "")
         ss[f"exp_notes_{run.id}"] = info.get("notes", "")
     ss[f"exp_promote_{run.id}"] = bool(info.get("promoted"))
-    st.toggle("Promoted: offered first on the Webcam and Compare pages", key=f"exp_promote_{run.id}",
-              on_change=_toggle_promoted, args=(run.id,), disabled=not run.best_path.exists(),
-              help="Needs a checkpoint (best.pt)." if not run.best_path.exists() else None)
+    st.toggle(PROMOTED, key=f"exp_promote_{run.id}", on_change=_toggle_promoted, args=(run.id,),
+              disabled=not run.best_path.exists(),
+              help=PROMOTED_HELP if run.best_path.exists() else "Needs a checkpoint (best.pt).")
     st.text_input("Name", key=f"exp_title_{run.id}", placeholder=run.id, max_chars=120,
                   help="Shown everywhere instead of the folder name. The folder itself keeps its name.")
     st.text_area("Notes", key=f"exp_notes_{run.id}", height=90, placeholder="What you tried, what you saw…")

@@ -94,3 +94,10 @@ def teacher_label(teacher: str) -> str:
     """A shipped model's name, or the run id of a run's best.pt; several teachers joined by " + "."""
     return " + ".join(Path(t).parent.name if Path(t).name == "best.pt" else Path(t).stem
                       for t in teacher_sources(teacher))
+
+
+# What promoting a run does, said the same wherever the switch or its column is (core.predict.catalogue).
+PROMOTED = "Promoted: on the Webcam and Compare pages, at the top of their model lists"
+PROMOTED_HELP = ("Only promoted runs are offered there, above the shipped models; each page still starts on the "
+                 "model it picks (the Webcam its fastest good one, Compare the most accurate), so choose the run "
+                 "from the list.")

@@ -9,7 +9,7 @@ from core.config import TrainConfig
 from core.runs import Run, open_run
 
 from . import charts
-from .format import data_name, display_state, run_started, teacher_label
+from .format import PROMOTED, data_name, display_state, run_started, teacher_label
 
 
 TABLE_ORDER = ["name", "status", "promoted", "model", "width", "task", "data", "epochs", "best val acc", "test acc",
@@ -81,7 +81,7 @@ def table_config() -> dict:
     return {
         "name": cc.TextColumn("name", help="the title you gave it, or the run's folder name", pinned=True),
         "status": cc.TextColumn("status"),
-        "promoted": cc.CheckboxColumn("★", help="promoted: offered first on the Webcam and Compare pages"),
+        "promoted": cc.CheckboxColumn("★", help=PROMOTED.replace("Promoted:", "promoted:")),
         "width": cc.NumberColumn("width", format="%d"),
         "epochs": cc.TextColumn("epochs", help="done / planned"),
         "best val acc": cc.ProgressColumn("best val acc", format="%.1f%%", min_value=0, max_value=100,

@@ -35,6 +35,8 @@ def progress_of(run: Run, cfg: TrainConfig | None = None) -> tuple[float, str]:
         cfg = cfg or run.config()
     except ValueError:
         return 0.0, "its config.json is damaged"
+    if p.get("phase") == "test":
+        return _testing(p)
     if not p or "epoch" not in p:
         done = len(run.metrics())
         return done / max(cfg.epochs, 1), "Starting: loading the data set and building the model…"
@@ -49,6 +51,15 @@ def progress_of(run: Run, cfg: TrainConfig | None = None) -> tuple[float, str]:
     if p.get("loss") is not None:
         parts.append(f"loss {p['loss']:.3f}, accuracy {100 * p.get('acc', 0):.1f}% this epoch")
     return frac, " · ".join(parts)
+
+
+def _testing(p: dict) -> tuple[float, str]:
+    """(fraction, line) while the best weights are tested after the last epoch (progress.json's phase "test")."""
+    total = max(int(p.get("total") or 1), 1)
+    frac = min(1.0, int(p.get("done") or 0) / total)
+    what = "plain and on ten crops" if int(p.get("views") or 1) > 1 else "plain"
+    return frac, (f"All {p.get('epochs', '?')} epochs done · testing the best weights ({what}): {100 * frac:.0f}% "
+                  f"of {total:,} face passes")
 
 
 def run_options(runs: list[Run]) -> list[str]:
@@ -179,14 +190,16 @@ def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines:
     if show_controls:
         run_controls(run, state, key)
     run_metrics_row(run, cfg, rows)
-    if rows:
+    steps = run.steps()
+    if rows or steps:
         c1, c2 = st.columns(2)
-        c1.plotly_chart(charts.curves_figure({run.title: rows}, "loss", height=300), key=f"{key}_loss",
-                        config={"displayModeBar": False})
-        c2.plotly_chart(charts.curves_figure({run.title: rows}, "acc", height=300), key=f"{key}_acc",
-                        config={"displayModeBar": False})
+        for col, metric in ((c1, "loss"), (c2, "acc")):
+            col.plotly_chart(charts.curves_figure({run.title: rows}, metric, height=300, steps=steps),
+                             key=f"{key}_{metric}", config={"displayModeBar": False})
+        if steps and not rows:
+            st.caption("Training figures so far, a few points per epoch; validation joins at the end of the epoch.")
     elif state in ("running", "queued", "stopping"):
-        st.caption("The curves appear when the first epoch ends.")
+        st.caption("The curves appear after the first few batches.")
     log = run.tail_log(log_lines)
     with st.expander("Log (last lines)", expanded=state in ("failed",), icon=":material/article:"):
         st.code(log or "(nothing yet)", language=None)

@@ -13,7 +13,8 @@ from core.train.recipes import RECIPES, recipe_config
 
 
 FORM_FIELDS = ("model", "width", "dropout", "epochs", "batch_size", "optimizer", "lr", "momentum", "schedule",
-               "warmup_epochs", "weight_decay", "label_smoothing", "seed", "flip", "crop", "mixup", "cutmix")
+               "warmup_epochs", "weight_decay", "label_smoothing", "seed", "flip", "crop", "mixup", "cutmix",
+               "tencrop_test")
 CROPS = {0: "no: the whole 48 px face", 40: "40 px (the published recipes)", 44: "44 px"}
 
 
@@ -126,6 +127,7 @@ def config_from_form(prefix: str = "tr_") -> TrainConfig:
         seed=int(g("seed")), threads=int(g("threads")), val_fraction=float(g("val_fraction")), limit=int(g("limit")),
         name=str(g("name")).strip(), recipe=g("recipe"), teacher=str(ss.get(prefix + "teacher") or ""),
         distill=float(ss.get(prefix + "distill", TrainConfig().distill)), init=str(ss.get(prefix + "init") or ""),
+        tencrop_test=bool(ss.get(prefix + "tencrop_test", TrainConfig().tencrop_test)),
     )
 
 
@@ -272,5 +274,6 @@ def advanced_section(prefix: str = "tr_") -> None:
     field_input(c2, "limit", p, "Training images (0 = all)", 1000)
     field_input(c1, "threads", p, "CPU threads (0 = all)", 1)
     field_input(c2, "val_fraction", p, "Validation share", 0.01)
+    st.checkbox("Ten-crop test at the end", key=p + "tencrop_test", help=field_help("tencrop_test"))
     st.caption(f"Runs train on this machine's **{describe_device()}**; a CUDA GPU is used automatically when "
                "there is one, and its checkpoints still run on a CPU.")

@@ -41,7 +41,8 @@ def cmd_search(a) -> int:
     try:
         study = run_search(study_name=a.study, n_trials=a.trials, data=a.data, epochs=a.epochs, models=a.models,
                            limit=a.limit, task=a.task, progress=not a.no_progress, space=spec.get("space"),
-                           fixed=spec.get("fixed"), recipe=a.recipe, wait_for_slot=a.wait_for_slot,
+                           fixed={**(spec.get("fixed") or {}), **({"tencrop_test": True} if a.tencrop_test else {})},
+                           recipe=a.recipe, wait_for_slot=a.wait_for_slot,
                            storage=a.storage, heartbeat=a.heartbeat, retries=a.retries, seed=a.seed)
     finally:
         codes = [p.wait() for p in others]
@@ -61,7 +62,7 @@ def _worker_argv(a) -> list[str]:
     if a.models:
         argv += ["--models", *a.models]
     argv += [flag for flag, on in (("--wait-for-slot", a.wait_for_slot), ("--from-app", True),
-                                   ("--no-progress", a.no_progress)) if on]
+                                   ("--no-progress", a.no_progress), ("--tencrop-test", a.tencrop_test)) if on]
     return argv
 
 
@@ -88,4 +89,6 @@ def add_search(sub) -> None:
     s.add_argument("--wait-for-slot", action="store_true", help=argparse.SUPPRESS)  # take a queue slot per trial
     s.add_argument("--from-app", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--tencrop-test", action="store_true", help="test each finished trial on ten crops too (off by "
+                   "default: trials are compared on validation, and ten crops would add ten passes over the test split)")
     s.set_defaults(fn=cmd_search)

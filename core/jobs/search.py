@@ -289,7 +289,8 @@ class Objective:
 
         spec = self.spec
         params = {name: suggest(trial, name, sp) for name, sp in spec.space.items()}
-        cfg = recipe_config(spec.recipe, **{**spec.fixed, **params}, epochs=spec.epochs, limit=spec.limit,
+        cfg = recipe_config(spec.recipe, **{"tencrop_test": False, **spec.fixed, **params}, epochs=spec.epochs,
+                            limit=spec.limit,
                             task=spec.task, data=spec.data, name=f"{spec.study_name}-t{trial.number}",
                             extra={"study": spec.study_name, "trial": trial.number})
         errs = cfg.validate()

@@ -3,6 +3,7 @@
 a user types becomes a file (`resolve_model`)."""
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,10 +94,7 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
         metrics = dict(state.get("metrics") or {})
         if source == "run":
             metrics = {**metrics, **_run_summary(path.parent)}
-        name = friendly_name(path, arch)
-        if source == "run":  # the title the user gave the run on the Experiments page, if any
-            title = Run(path.parent).user_title
-            name = f"{title} ({arch})" if title else name
+        name = _run_name(path.parent, arch) if source == "run" else friendly_name(path, arch)
         quantized = state.get("quantized") or {}
         params = quantized.get("float_params") or _param_count(state.get("state_dict", {}))
         unusable = None
@@ -117,6 +115,19 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             _INFO_CACHE.clear()
         _INFO_CACHE[key] = info
     return info
+
+
+def _run_name(run_dir: Path, arch: str) -> str:
+    """A run's model as the lists show it: the run's title (the name the user gave it, else the one it started
+    with) and architecture, with the day it was made to tell runs of one name apart; its folder id where it has
+    no name."""
+    run = Run(run_dir)
+    title = run.title
+    if title == run.id:
+        return friendly_name(run_dir / "best.pt", arch)
+    made = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})", run.id)
+    when = f", {made[1]}-{made[2]}-{made[3]} {made[4]}:{made[5]}" if made else ""
+    return f"{title} ({arch}{when})"
 
 
 def _run_summary(run_dir: Path) -> dict:
@@ -146,11 +157,12 @@ def _shipped_rank(path: Path) -> tuple:
 
 
 def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
-    """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): shipped `*.pt` first
-    (realtime, stress, then the others by name),
-    then runs' `runs/*/best.pt` (newest first): only the promoted ones (what the webcam and compare
-    pages offer), or `runs="all"`, or `runs="none"`. With no `model_dir`, runs come from core.runs'
-    runs folder ($FEL_RUNS_DIR, default model/runs). Cheap: each file is read once per mtime."""
+    """Checkpoints in `model_dir` (default: $FEL_MODEL_DIR or <repo>/model): the promoted runs' `best.pt` first
+    (newest first: the user put them forward), then the shipped `*.pt` (realtime, stress, then the others by
+    name), then with `runs="all"` the other runs' (newest first); `runs="none"`: the shipped ones only. The
+    webcam and compare pages offer the promoted runs (the default); which model they start on is
+    core.predict.choice's. With no `model_dir`, runs come from core.runs' runs folder ($FEL_RUNS_DIR, default
+    model/runs). Cheap: each file is read once per mtime."""
     if runs not in ("promoted", "all", "none"):
         raise ValueError(f"runs must be 'promoted', 'all' or 'none', not {runs!r}")
     if model_dir is None:
@@ -160,14 +172,14 @@ def discover_models(model_dir=None, runs: str = "promoted") -> list[ModelInfo]:
         base = Path(model_dir)
         runs_dir = base / "runs"
     shipped = sorted((p for p in base.glob("*.pt") if p.is_file()), key=_shipped_rank)
-    out = [model_info(p, "shipped") for p in shipped]
     run_files = []
     if runs != "none" and runs_dir.is_dir():
-        run_files = [p for p in runs_dir.glob("*/best.pt") if p.is_file()
-                     and (runs == "all" or is_promoted(p.parent))]
-    run_files.sort(key=lambda p: p.parent.name, reverse=True)
-    out += [model_info(p, "run") for p in run_files]
-    return out
+        run_files = sorted((p for p in runs_dir.glob("*/best.pt") if p.is_file()), key=lambda p: p.parent.name,
+                           reverse=True)
+    promoted = [p for p in run_files if is_promoted(p.parent)]
+    others = [p for p in run_files if runs == "all" and p not in promoted]
+    return [model_info(p, "run") for p in promoted] + [model_info(p, "shipped") for p in shipped] + \
+        [model_info(p, "run") for p in others]
 
 
 def resolve_model(path_or_name, model_dir=None) -> Path:

@@ -19,7 +19,7 @@ import torch
 from ..config import TrainConfig
 from ..data import default_data_path, load_dataset, pixel_stats
 from ..calibration import calibration_report
-from ..evaluate import evaluate_model, metrics_from_probs, predict_probs
+from ..evaluate import evaluate_model, metrics_from_probs, predict_plain_and_tta
 from ..files import write_json
 from ..models import count_parameters, create_model
 from ..models.checkpoint import (CheckpointError, build_model, load_checkpoint, save_checkpoint,
@@ -34,6 +34,9 @@ from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
 from .preflight import check_before_start
 from .step import autocast_for, divergence, make_batch, train_step
+
+
+STEP_POINTS = 8  # points of the live curves per epoch: the running training loss and accuracy (steps.jsonl)
 
 
 class _StopFlag:
@@ -129,7 +132,7 @@ def _train(cfg: TrainConfig, run: Run, resume: bool, progress: bool, on_epoch, d
     if t.trace is not None:
         t.trace.write(t.model)
     if ctx.main:
-        _finish(run, t.ds, cfg)
+        _FinalTest(run, t.ds, cfg, stop, progress).finish()
     return run
 
 
@@ -201,6 +204,8 @@ class _Training:
         if not resuming:
             if self.main and run.metrics():
                 run.rewrite_metrics([])  # a fresh start of a run that had begun: no stale epochs
+            if self.main:
+                run.trim_steps(0)  # nor stale points within them
             return
         ck = load_checkpoint(run.last_path, map_location=self.dev)
         try:
@@ -219,6 +224,7 @@ class _Training:
             torch.set_rng_state(ck["torch_rng"].cpu())
         if self.main:
             run.rewrite_metrics(self.state.history)  # the metrics file holds exactly the checkpoint's epochs
+            run.trim_steps(self.state.epoch * self.steps + self.state.step)  # and steps.jsonl its batches
             run.log(f"resumed at epoch {self.state.epoch + 1}, batch {self.state.step}/{self.steps}")
 
     def log_start(self) -> None:
@@ -288,8 +294,13 @@ class _Training:
         return True
 
     def _show_progress(self) -> None:
-        """progress.json and the bar, about once a second and at the epoch's last batch (rank 0)."""
+        """progress.json and the bar, about once a second and at the epoch's last batch; a point of the live
+        curves (steps.jsonl), STEP_POINTS times an epoch (rank 0)."""
         st, (t_last, seen_last) = self.state, self._shown
+        if self.main and (st.step % max(1, self.steps // STEP_POINTS) == 0 or st.step == self.steps):
+            self.run.append_step({"epoch": round(st.epoch + st.step / self.steps, 4),
+                                  "step": st.epoch * self.steps + st.step, "train_loss": st.sums["loss"] / st.sums["seen"],
+                                  "train_acc": st.sums["correct"] / st.sums["seen"], "time": time.time()})
         if not self.main or not (time.time() - t_last > 1.0 or st.step == self.steps):
             return
         cfg, world, sums = self.cfg, self.ctx.world, st.sums
@@ -339,35 +350,92 @@ class _Training:
         return True
 
 
-def _finish(run: Run, ds, cfg: TrainConfig) -> None:
-    """Test metrics of the best checkpoint, its temperature (fitted on the validation split, core.calibration),
-    the confusion matrix image, and the summary."""
-    state = load_checkpoint(run.best_path)
-    model = build_model(state, run.best_path)
-    t, size = ds.splits["test"], cfg.input_size
-    probs = {s: predict_probs(model, ds.splits[s].images, state["mean"], state["std"], input_size=size).numpy()
-             for s in ("val", "test")}
+class _FinalTest:
+    """After the last epoch: the best checkpoint on the test split (plain, and on ten crops where the config asks),
+    its temperature fitted on the validation split (core.calibration), the confusion matrix and the summary.
+    Each view goes through the model once, in batches, on the training's threads; progress.json (phase "test")
+    and a bar say how far it is, and a stop asked meanwhile ends the run stopped (resume tests again)."""
+
+    def __init__(self, run: Run, ds, cfg: TrainConfig, stop, progress: bool):
+        self.run, self.ds, self.cfg, self.stop = run, ds, cfg, stop
+        self.views = 1 + (_tencrop_passes(cfg) if cfg.tencrop_test else 0)
+        n_val, n_test = len(ds.splits["val"].labels), len(ds.splits["test"].labels)
+        self.total, self.done = n_val + n_test * self.views, 0
+        self.bar = _progress_bar(progress, self.total, 0, "final test", unit="face")
+
+    def finish(self) -> None:
+        torch.set_num_threads(max(1, self.cfg.threads or os.cpu_count() or 1))  # every core: no other rank now
+        self.run.log(f"testing the best weights: {self.total:,} face passes ("
+                     + ("plain and ten crops" if self.cfg.tencrop_test else "plain; no ten-crop test") + ")")
+        try:
+            state, probs, ten = self._predict()
+        except _Stopped:
+            self.run.log("stopped during the final test; resume tests the best weights again")
+            self.run.set_status("stopped")
+            return
+        finally:
+            self.bar.close()
+        _summarise(self.run, self.ds, state, probs, ten, self.params)
+
+    def _predict(self):
+        state = load_checkpoint(self.run.best_path)
+        model = build_model(state, self.run.best_path)
+        self.params = count_parameters(model)
+        size, splits = self.cfg.input_size, self.ds.splits
+        val, _ = predict_plain_and_tta(model, splits["val"].images, state["mean"], state["std"], None,
+                                       progress=self._counter("validation", 0, 1), input_size=size)
+        n_val = len(splits["val"].labels)
+        test, ten = predict_plain_and_tta(model, splits["test"].images, state["mean"], state["std"],
+                                          "tencrop" if self.cfg.tencrop_test else None,
+                                          progress=self._counter("test", n_val, self.views), input_size=size)
+        return state, {"val": val.numpy(), "test": test.numpy()}, None if ten is None else ten.numpy()
+
+    def _counter(self, split: str, before: int, views: int):
+        def progress(done: int, total: int) -> None:
+            now = before + done * views
+            self.bar.update(now - self.done)
+            self.done = now
+            self.run.write_progress(phase="test", split=split, done=now, total=self.total, views=self.views,
+                                    epoch=self.cfg.epochs, epochs=self.cfg.epochs)
+            if self.stop.set or self.run.stop_requested():
+                raise _Stopped
+        return progress
+
+
+class _Stopped(Exception):
+    """A stop asked during the final test."""
+
+
+def _tencrop_passes(cfg: TrainConfig) -> int:
+    """Passes over the test split the ten-crop test adds: ten, or nine where the plain view is one of them (a
+    crop-trained model's centre crop)."""
+    return 9 if cfg.input_size < cfg.image_size else 10
+
+
+def _summarise(run: Run, ds, state: dict, probs: dict, ten, params: int) -> None:
+    """summary.json, the best checkpoint's test figures and temperature, the confusion matrix; the run finished."""
+    t = ds.splits["test"]
     res = {**metrics_from_probs(probs["test"], t.labels.numpy(), ds.classes), "tta": None}
-    ten = evaluate_model(model, t.images, t.labels, ds.classes, state["mean"], state["std"], "tencrop", input_size=size)
+    ten_acc = None if ten is None else metrics_from_probs(ten, t.labels.numpy(), ds.classes)["accuracy"]
     cal = calibration_report(probs["val"], ds.splits["val"].labels.numpy(), probs["test"], t.labels.numpy())
     calibration = {k: cal[k] for k in ("temperature", "ece", "ece_calibrated")}
     summary = {"best_val_acc": state["best_acc"], "best_epoch": state["epoch"], "test_acc": res["accuracy"],
-               "test_tencrop_acc": ten["accuracy"], "test_macro_f1": res["macro_f1"], "test": res,
-               "calibration": calibration,
-               "params": count_parameters(model), "sizes": ds.sizes(), "classes": list(ds.classes)}
+               "test_tencrop_acc": ten_acc, "test_macro_f1": res["macro_f1"], "test": res,
+               "calibration": calibration, "params": params,
+               "sizes": ds.sizes(), "classes": list(ds.classes)}
     write_json(run.dir / "summary.json", summary)
     state["temperature"] = cal["temperature"]  # applied by every predictor; accuracy unchanged
     state["metrics"] = {**state["metrics"], "val_acc": state["best_acc"], "test_acc": res["accuracy"],
-                        "test_tencrop_acc": ten["accuracy"], "test_ece": cal["ece"],
-                        "test_ece_calibrated": cal["ece_calibrated"]}
+                        "test_ece": cal["ece"], "test_ece_calibrated": cal["ece_calibrated"],
+                        **({"test_tencrop_acc": ten_acc} if ten_acc is not None else {})}
     write_checkpoint_state(run.best_path, state)
     try:
         save_confusion(res["confusion"], ds.classes, run.graphs_dir / "confusion.png",
                        title=f"{run.id}: test, acc {res['accuracy']:.3f}")
     except Exception as e:  # noqa: BLE001 - a plot must never fail a finished run
         run.log(f"could not draw the confusion matrix: {e}")
-    run.log(f"finished: best val_acc {state['best_acc']:.4f} (epoch {state['epoch']}), test_acc {res['accuracy']:.4f} "
-            f"(ten-crop {ten['accuracy']:.4f})")
+    run.log(f"finished: best val_acc {state['best_acc']:.4f} (epoch {state['epoch']}), test_acc {res['accuracy']:.4f}"
+            + (f" (ten-crop {ten_acc:.4f})" if ten_acc is not None else ""))
     run.set_status("finished")
 
 
@@ -378,6 +446,6 @@ def _save_curves(run: Run, history) -> None:
         run.log(f"could not draw curves: {e}")
 
 
-def _progress_bar(enabled: bool, total: int, initial: int, desc: str):
+def _progress_bar(enabled: bool, total: int, initial: int, desc: str, unit: str = "batch"):
     from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc[-30:], unit="batch", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=desc[-30:], unit=unit, disable=not enabled, dynamic_ncols=True)
