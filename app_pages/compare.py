@@ -19,7 +19,8 @@ setup_page("Compare models",
 sb = st.sidebar
 sb.header("Models")
 models, df_status, df_ok = L.model_sources()
-chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models))
+chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models),
+                        with_deepface=df_ok)  # pre-selected only where it can run
 mirror = w.mirror_toggle("compare_mirror", sb)
 df_mode = sb.radio("DeepFace works on", ["the same face crops as ours", "the whole photo (DeepFace end to end)"],
                    key="compare_df_mode", disabled=w.DEEPFACE not in chosen,
@@ -79,7 +80,9 @@ with photos_tab:
     elif source == "Upload":
         files = st.file_uploader("Images (jpg, png, webp, bmp, gif, tiff)", type=w.IMAGE_TYPES, accept_multiple_files=True,
                                  key="compare_upload")
-        pictures = [cmp.picture_from_bytes(f.name, f.getvalue()) for f in files or []]
+        pictures, repeats = cmp.unique_pictures([cmp.picture_from_bytes(f.name, f.getvalue()) for f in files or []])
+        if repeats:
+            st.caption("Uploaded more than once, analysed once: " + ", ".join(f"**{r}**" for r in repeats) + ".")
     elif source == "Camera":
         shot = st.camera_input("Take a photo", key="compare_camera")
         if shot is not None:
@@ -116,13 +119,14 @@ with photos_tab:
             continue
         if len(pictures) > 1 or pic.image is not None:
             st.subheader(pic.name)
-        img_col, glance_col = st.columns([3, 2], gap="medium")
         if pic.image is not None:
+            img_col, glance_col = st.columns([3, 2], gap="medium")
             h, wd = pic.image.shape[:2]
             img_col.image(cmp.annotated_image(res), caption=f"{wd}×{h} px · {len(res.boxes)} face(s) found")
+        else:  # data set faces: no photo beside the table, which takes the whole width
+            glance_col = st.container()
         if res.boxes:
-            glance_col.markdown("**At a glance**")
-            glance_col.dataframe(cmp.glance_table(res), hide_index=True, width="stretch")
+            cmp.show_glance(res, glance_col)
         for o in res.outputs:
             if o["error"]:
                 st.warning(f"**{o['name']}** failed on this picture: {o['error']}")
