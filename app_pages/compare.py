@@ -147,10 +147,11 @@ with photos_tab:
     if all_rows:
         st.subheader("All results")
         df = cmp.results_frame(all_rows)
-        st.dataframe(df, hide_index=True, width="stretch", key="compare_results", column_config={
+        st.dataframe(cmp.shown_results(df), hide_index=True, width="stretch", key="compare_results", column_config={
             "confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "stress_confidence": st.column_config.NumberColumn("stress conf.", format="percent"),
-            "latency_ms": st.column_config.NumberColumn("ms", format="%.1f"),
+            "latency_ms": st.column_config.TextColumn("ms per face", help="warm: the median of a few calls after "
+                                                      "the first; – where it could not be measured warm"),
         })
         st.download_button("Download as CSV", df.to_csv(index=False).encode(), "emotion_results.csv", "text/csv",
                            icon=":material/download:", key="compare_csv")

@@ -188,6 +188,13 @@ def test_trials_table_says_every_figure_one_way_and_never_none():
     assert not any(v.startswith("0.") for v in df["test_acc"])
 
 
+def test_the_best_trial_without_a_run_says_no_none():
+    from ui.search_form import best_run_note
+
+    assert best_run_note({"run_id": None, "here": False, "worker": None}) == ""
+    assert best_run_note({"run_id": "r1", "here": False, "worker": "h:1"}) == " (run `r1`, trained by h:1: not on this machine)"
+
+
 def test_search_figures_are_in_percent_and_name_what_they_show():
     from ui import study_charts
 

@@ -351,7 +351,7 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
                 c.metric(s["model"], display(s["emotion"]), f"{s['confidence']:.0%} confident",
                          delta_color="off" if ok else "inverse", delta_arrow="off")
                 c.markdown(card_footer(s), unsafe_allow_html=True)
-            if len({s["stress_reading"] for s in summary if s["stress_reading"]}) > 1:
+            if i == 0 and len({s["stress_reading"] for s in summary if s["stress_reading"]}) > 1:  # once a photo
                 st.caption(stress_reading_note())
             kind, text = agreement(summary)
             if text:
@@ -365,6 +365,13 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
             stress_only = [s for s in summary if "stress" in s["classes"]]
             for s in stress_only:
                 st.caption(f"{s['model']} (stress model): P(stress) = {s['p_stress']:.0%}")
+
+
+def shown_results(df: pd.DataFrame) -> pd.DataFrame:
+    """The results as the page's table shows them: a time that was not measured warm is a dash, not "None"."""
+    if "latency_ms" not in df.columns:
+        return df
+    return df.assign(latency_ms=df["latency_ms"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"))
 
 
 def results_frame(rows: list[dict]) -> pd.DataFrame:

@@ -225,10 +225,18 @@ def _study_summary(rows: list[dict]) -> None:
                 help=f"trial {best['trial']}" if best else None)
     if best:
         params = {k[6:]: v for k, v in best.items() if k.startswith("param ")}
-        where = "" if best["here"] else f", trained by {best['worker'] or 'another worker'}: not on this machine"
         st.success("**Best so far:** " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
-                                                   for k, v in params.items())
-                   + f" (run `{best['run_id']}`{where})", icon=":material/emoji_events:")
+                                                   for k, v in params.items()) + best_run_note(best),
+                   icon=":material/emoji_events:")
+
+
+def best_run_note(best: dict) -> str:
+    """Where the best trial's run is: its id, and the worker that trained it when that is not this machine
+    (nothing said where the study does not know the run)."""
+    if not best.get("run_id"):
+        return ""
+    where = "" if best["here"] else f", trained by {best['worker'] or 'another worker'}: not on this machine"
+    return f" (run `{best['run_id']}`{where})"
 
 
 def trials_frame(rows: list[dict]) -> pd.DataFrame:

@@ -102,10 +102,10 @@ def parallel_figure(study):
     done = [t for t in done if all(k in t.params for k in names)]
     acc = [100 * t.value for t in done]
     dims = [_dimension(k, [t.params[k] for t in done]) for k in names]
-    dims.append(dict(label="val. accuracy (%)", values=acc))
+    dims.append(dict(label="val. accuracy (%)", values=acc, tickformat=".1f"))
     fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=acc, colorscale="Blues", showscale=True,
                                                               colorbar=dict(title="val. acc. %"))))
-    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=60, t=70, b=20)}, height=380,
+    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=60, t=110, b=20)}, height=420,
                       title="Each finished trial's settings, coloured by its validation accuracy")
     return fig, None
 
