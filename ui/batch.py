@@ -172,9 +172,11 @@ def show_batch_results(results: list[dict], classes) -> None:
     if verdict:
         st.info(verdict, icon=":material/balance:")
     for g_classes, _, rs in groups:
+        kind = "stress models" if list(g_classes) == list(STRESS_CLASSES) else "emotion models"
         st.plotly_chart(charts.per_class_chart({r["model"]: {pc["class"]: pc["recall"] for pc in r["per_class"]}
-                                                for r in rs}, g_classes), width="stretch",
-                        key=f"batch-per-class-{len(g_classes)}")
+                                                for r in rs}, g_classes,
+                                               title=f"Accuracy per class (recall), {kind}"),
+                        width="stretch", key=f"batch-per-class-{len(g_classes)}")
     st.markdown("#### Confusion matrices")
     st.caption("Rows: the true class. Columns: what the model said. The diagonal is right; "
                "the rest shows which emotions get mixed up.")
