@@ -20,7 +20,8 @@ setup_page("Compare models",
 sb = st.sidebar
 sb.header("Models")
 models, df_status, df_ok = L.model_sources()
-chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models))
+chosen = w.model_picker(models, key="compare_models", multi=True, container=sb, first=compare_models(models),
+                        with_deepface=df_ok)  # pre-selected only where it can run
 mirror = w.mirror_toggle("compare_mirror", sb)
 DF_MODES = ["the same face crops as ours", "the whole photo (DeepFace end to end)"]
 df_mode = sb.radio("DeepFace works on", DF_MODES, key=keep("compare_df_mode", DF_MODES),
@@ -82,7 +83,9 @@ with photos_tab:
     elif source == "Upload":
         files = st.file_uploader("Images (jpg, png, webp, bmp, gif, tiff)", type=w.IMAGE_TYPES, accept_multiple_files=True,
                                  key="compare_upload")
-        pictures = [cmp.picture_from_bytes(f.name, f.getvalue()) for f in files or []]
+        pictures, repeats = cmp.unique_pictures([cmp.picture_from_bytes(f.name, f.getvalue()) for f in files or []])
+        if repeats:
+            st.caption("Uploaded more than once, analysed once: " + ", ".join(f"**{r}**" for r in repeats) + ".")
     elif source == "Camera":
         shot = st.camera_input("Take a photo", key="compare_camera")
         if shot is not None:
@@ -119,13 +122,14 @@ with photos_tab:
             continue
         if len(pictures) > 1 or pic.image is not None:
             st.subheader(pic.name)
-        img_col, glance_col = st.columns([3, 2], gap="medium")
         if pic.image is not None:
+            img_col, glance_col = st.columns([3, 2], gap="medium")
             h, wd = pic.image.shape[:2]
             img_col.image(cmp.annotated_image(res), caption=f"{wd}×{h} px · {len(res.boxes)} face(s) found")
+        else:  # data set faces: no photo beside the table, which takes the whole width
+            glance_col = st.container()
         if res.boxes:
-            glance_col.markdown("**At a glance**")
-            glance_col.dataframe(cmp.glance_table(res), hide_index=True, width="stretch")
+            cmp.show_glance(res, glance_col)
         for o in res.outputs:
             if o["error"]:
                 st.warning(f"**{o['name']}** failed on this picture: {o['error']}")
@@ -146,10 +150,11 @@ with photos_tab:
     if all_rows:
         st.subheader("All results")
         df = cmp.results_frame(all_rows)
-        st.dataframe(df, hide_index=True, width="stretch", key="compare_results", column_config={
+        st.dataframe(cmp.shown_results(df), hide_index=True, width="stretch", key="compare_results", column_config={
             "confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "stress_confidence": st.column_config.NumberColumn("stress conf.", format="percent"),
-            "latency_ms": st.column_config.NumberColumn("ms", format="%.1f"),
+            "latency_ms": st.column_config.TextColumn("ms per face", help="warm: the median of a few calls after "
+                                                      "the first; – where it could not be measured warm"),
         })
         st.download_button("Download as CSV", df.to_csv(index=False).encode(), "emotion_results.csv", "text/csv",
                            icon=":material/download:", key="compare_csv")

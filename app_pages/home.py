@@ -49,12 +49,15 @@ if models:
     rows = []
     for m in models:
         acc = w.model_accuracy(m)
+        kind = getattr(m, "kind", "emotion")
         rows.append({
             "name": m.name,
             "architecture": getattr(m, "arch", None),
             "parameters": getattr(m, "params", None),
-            "test accuracy": None if acc is None else 100 * acc,
-            "kind": getattr(m, "kind", "emotion"),
+            # out of different numbers of classes: one column each, never one bar for both
+            "emotion accuracy": None if acc is None or kind == "stress" else 100 * acc,
+            "stress accuracy": None if acc is None or kind != "stress" else 100 * acc,
+            "kind": kind,
             "source": {"run": "your run (promoted)"}.get(m.source, str(m.source or "")),
             "status": "ok" if not getattr(m, "error", None) else f"cannot load: {m.error}",
         })
@@ -62,8 +65,13 @@ if models:
         pd.DataFrame(rows), hide_index=True, width="stretch",
         column_config={
             "parameters": st.column_config.NumberColumn(format="compact", help="trainable weights"),
-            "test accuracy": st.column_config.ProgressColumn(format="%.1f%%", min_value=0, max_value=100,
-                                                             help="on the test split it was evaluated on"),
+            "emotion accuracy": st.column_config.ProgressColumn(
+                "test accuracy: 7 emotions", format="%.1f%%", min_value=0, max_value=100,
+                help="Emotion models: share of test faces whose emotion (of 7) it names right; chance is 14%."),
+            "stress accuracy": st.column_config.ProgressColumn(
+                "test accuracy: stress or not", format="%.1f%%", min_value=0, max_value=100,
+                help="Stress models: share of test faces it puts on the right side of stress / no stress (2 "
+                     "classes; chance is 50%). Not comparable with the 7-emotion figures."),
             "kind": st.column_config.TextColumn(help="emotion: 7 classes; stress: stress / no stress"),
             "source": st.column_config.TextColumn("where it came from"),
         },

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import normalize
-from .labels import STRESS_CLASSES, canonical, stress_probability
+from .labels import STRESS_CLASSES, canonical, stress_index, stress_probability
 
 TTA_MODES = (None, "flip", "tencrop")
 
@@ -162,10 +162,24 @@ def predictor_probs(predictor, images, classes, batch_size: int = 256, progress=
 
 
 def evaluate_predictor(predictor, images, labels, classes, batch_size: int = 256, progress=None) -> dict:
-    """Any Predictor (ours or DeepFace) on labelled face crops, its classes matched to the data's by name."""
+    """Any Predictor (ours or DeepFace) on labelled face crops, its classes matched to the data's by name. A
+    stress model on emotion labels is measured on the labels folded to stress (core.labels): its result's
+    `classes` are then no_stress/stress and `folded` is True."""
     labels = labels.numpy() if torch.is_tensor(labels) else np.asarray(labels)
+    classes, labels, folded = labels_for(predictor.classes, classes, labels)
     probs = predictor_probs(predictor, images, classes, batch_size, progress)
-    return {**metrics_from_probs(probs, labels, classes), "model": getattr(predictor, "name", "?")}
+    return {**metrics_from_probs(probs, labels, classes), "model": getattr(predictor, "name", "?"), "folded": folded}
+
+
+def labels_for(model_classes, classes, labels) -> tuple[tuple, np.ndarray, bool]:
+    """(classes, labels, folded): the labels a model can be measured on. A stress model (no_stress/stress) on
+    emotion labels gets them folded to stress (the stress emotions -> stress); any other model the labels as
+    they are."""
+    model = [canonical(c) for c in model_classes]
+    data = [canonical(c) for c in classes]
+    if sorted(model) == sorted(STRESS_CLASSES) and sorted(data) != sorted(STRESS_CLASSES):
+        return STRESS_CLASSES, stress_index(data)[np.asarray(labels, dtype=np.int64)], True
+    return tuple(classes), np.asarray(labels), False
 
 
 def mistakes(probs, labels, true: int | None = None, pred: int | None = None) -> np.ndarray:

@@ -81,19 +81,38 @@ def data_candidates() -> list[Path]:
             ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"]
 
 
-def data_roots() -> list[Path]:
-    """The folders a data set typed into the app may come from: the project's data/ (and the data cache, where
-    the demo set is written), the folder FER2013 was found in, and FEL_DATA_ROOTS. The CLI reads any path."""
+def _data_roots_given() -> list[Path]:
     roots = [ROOT / "data", cache_dir().parent, ROOT.parent / "shared" / "datasets"]
     roots += [c.parent for c in data_candidates()]
-    roots += [Path(p).expanduser() for p in os.environ.get("FEL_DATA_ROOTS", "").split(os.pathsep) if p.strip()]
+    return roots + [Path(p).expanduser() for p in os.environ.get("FEL_DATA_ROOTS", "").split(os.pathsep) if p.strip()]
+
+
+def data_roots() -> list[Path]:
+    """The folders a data set typed into the app may come from: the project's data/ (and the data cache, where
+    the demo set is written), the folder FER2013 was found in, and FEL_DATA_ROOTS; links resolved (what a
+    path is checked against). The CLI reads any path."""
     out = []
-    for r in roots:
+    for r in _data_roots_given():
         try:
             r = r.resolve()
         except OSError:
             continue
         if r not in out:
+            out.append(r)
+    return out
+
+
+def data_roots_shown() -> list[Path]:
+    """The same folders as people wrote them (not the targets of their links), those that exist, each once and
+    none inside another: what a message lists."""
+    out, seen = [], set()
+    for r in _data_roots_given():
+        try:
+            real = r.resolve()
+        except OSError:
+            continue
+        if r.is_dir() and not any(real == s or s in real.parents for s in seen):
+            seen.add(real)
             out.append(r)
     return out
 

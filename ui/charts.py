@@ -169,38 +169,6 @@ def class_bars(per_class: list[dict], height: int = 320, title: str = "Per class
     return fig
 
 
-def optuna_figure(kind: str, study):
-    """One of Optuna's plotly views, styled like ours; (figure, None) or (None, why not)."""
-    import optuna
-    from optuna.trial import TrialState
-
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    need = {"history": 1, "importances": 2, "parallel": 1, "intermediate": 1}[kind]
-    if len(complete) < need and kind != "intermediate":
-        return None, (f"Needs at least {need} finished trial{'s' if need > 1 else ''} "
-                      f"({len(complete)} so far).")
-    import warnings
-
-    try:
-        warnings.filterwarnings("ignore", message="Target and region quantiles")  # few trials: importances equal
-        vis = optuna.visualization
-        if kind == "history":
-            fig = vis.plot_optimization_history(study, target_name="validation accuracy")
-        elif kind == "importances":
-            if not complete[0].params or len({tuple(sorted(t.params.items())) for t in complete}) < 2:
-                return None, "Needs finished trials with different parameters."
-            fig = vis.plot_param_importances(study, target_name="validation accuracy")
-        elif kind == "parallel":
-            fig = vis.plot_parallel_coordinate(study, target_name="validation accuracy")
-        else:
-            fig = vis.plot_intermediate_values(study)
-    except Exception as e:  # noqa: BLE001 - optuna refuses some studies (e.g. one parameter value)
-        return None, f"Optuna cannot draw this yet: {e}"
-    fig.update_layout(margin=dict(l=10, r=10, t=50, b=10), height=360, paper_bgcolor="rgba(0,0,0,0)",
-                      font=dict(size=12))
-    return fig, None
-
-
 def class_counts(counts: dict) -> go.Figure:
     """Training images per class, as horizontal bars (the data set box of the Train page)."""
     fig = go.Figure(go.Bar(x=list(counts.values()), y=list(counts), orientation="h", marker_color=VAL_COLOR,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,13 @@ import pandas as pd
 import streamlit as st
 
 from core.data.images import ImageError, load_image
-from core.labels import EMOTIONS, display
+from core.labels import EMOTIONS, STRESS_EMOTIONS, canonical, display
 from core.predict import draw
 from core.predict.analysis import Analysis, analyze, results_table, run_predictor
 from core.predict.boxes import Face, iou
 from core.predict.crops import FACE_MARGIN
 from core.predict.saliency import grad_cam, overlay
+from core.predict.stress import stress_reading_note
 from core.predict.summary import face_summary as summarize
 
 from . import charts
@@ -74,6 +75,19 @@ def picture_from_bytes(name: str, data: bytes) -> Picture:
     return Picture(name, image, key=key, error=error)
 
 
+def unique_pictures(pictures: list[Picture]) -> tuple[list[Picture], list[str]]:
+    """The pictures with repeats of the same file (same bytes) left out, and the names left out: a file uploaded
+    twice is analysed and shown once."""
+    seen, out, repeats = set(), [], []
+    for pic in pictures:
+        if pic.key and pic.key in seen:
+            repeats.append(pic.name)
+            continue
+        seen.add(pic.key)
+        out.append(pic)
+    return out, repeats
+
+
 def picture_from_path(path: Path) -> Picture:
     try:
         data = Path(path).read_bytes()
@@ -95,7 +109,7 @@ def dataset_faces(ds, n: int, seed: int) -> Picture:
 
 def _output_dict(o) -> dict:
     return {"name": o.name, "classes": list(o.classes), "probs": None if o.probs is None else np.asarray(o.probs),
-            "latency_ms": float(o.latency_ms or 0.0), "error": o.error}
+            "latency_ms": float(o.latency_ms or 0.0), "latency_warm": bool(o.latency_warm), "error": o.error}
 
 
 def reading_order(analysis):
@@ -150,7 +164,7 @@ def _add_deepface_e2e(res: Result, dfp) -> None:
         found = dfp.analyze(res.picture.image, color="rgb")
     except Exception as e:  # noqa: BLE001
         res.outputs.append({"name": DEEPFACE_E2E, "classes": list(EMOTIONS), "probs": None, "latency_ms": 0.0,
-                            "error": w.friendly_error(e)})
+                            "latency_warm": False, "error": w.friendly_error(e)})
         return
     ms = (time.perf_counter() - t0) * 1000
     found = [d for d in found if not d.get("whole_image")]  # DeepFace found no face and took the whole picture
@@ -168,12 +182,13 @@ def _add_deepface_e2e(res: Result, dfp) -> None:
         else:
             res.extra_faces.append({"box": box, "probs": p})
             face = f"D{len(res.extra_faces)}"
-        row = {"face": face, "model": DEEPFACE_E2E, **summarize(p, EMOTIONS), "latency_ms": per_face, "x": box[0], "y": box[1], "w": box[2], "h": box[3],
-               "image": res.picture.name}
+        # one cold call with its own detector: not a per-face speed to show beside the warm figures of the others
+        row = {"face": face, "model": DEEPFACE_E2E, **summarize(p, EMOTIONS), "latency_ms": float("nan"),
+               "x": box[0], "y": box[1], "w": box[2], "h": box[3], "image": res.picture.name}
         row.update({f"p_{c}": float(v) for c, v in zip(EMOTIONS, p)})
         res.rows.append(row)
     res.outputs.append({"name": DEEPFACE_E2E, "classes": list(EMOTIONS), "probs": probs, "latency_ms": per_face,
-                        "error": None})
+                        "latency_warm": False, "error": None})
 
 
 def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, settings_key: tuple,
@@ -185,7 +200,10 @@ def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, 
         if len(store) > 24:
             store.pop(next(iter(store)))
         store[key] = run_analysis(picture, predictors, detector, deepface_e2e, align=align)
-    return store[key]
+    res = store[key]
+    if res.picture.name != picture.name:  # the same bytes under another name (a sample, then uploaded)
+        res = replace(res, picture=picture, rows=[{**r, "image": picture.name} for r in res.rows])
+    return res
 
 
 # ---------------------------------------------------------------- drawing one picture
@@ -198,7 +216,7 @@ def face_summary(res: Result, i: int) -> list[dict]:
             continue
         p = np.asarray(o["probs"][i], dtype=float)
         out.append({"model": o["name"], "classes": list(o["classes"]), "probs": p, **summarize(p, o["classes"]),
-                    "latency_ms": o["latency_ms"]})
+                    "latency_ms": o["latency_ms"] if o.get("latency_warm") else None})
     return out
 
 
@@ -216,21 +234,48 @@ def annotated_image(res: Result) -> np.ndarray:
     return draw.fit_width(img, 1400)
 
 
+def expected_answer(truth: str | None, classes) -> str | None:
+    """The answer a model should give for a face labelled `truth`: the label itself, or for a stress model the
+    label folded to stress / no stress (core.labels)."""
+    if truth is None:
+        return None
+    if "stress" in classes:
+        return "stress" if canonical(truth) in STRESS_EMOTIONS else "no_stress"
+    return canonical(truth)
+
+
 def glance_table(res: Result) -> pd.DataFrame:
-    """One row per face, one column per model: 'happy 85%'; plus whether the emotion models agree."""
+    """One row per face, one column per model: 'happy 85%' (with ✓ or ✗ where the true label is known; a stress
+    model judged on the label folded to stress); plus whether the emotion models agree."""
     rows = []
     for i in range(len(res.boxes)):
         summary = face_summary(res, i)
         row = {"face": f"#{i + 1}"}
-        if res.picture.truths:
-            row["true"] = res.picture.truths[i]
+        truth = res.picture.truths[i] if res.picture.truths else None
+        if truth is not None:
+            row["true"] = truth
         for s_ in summary:
-            row[s_["model"]] = f"{display(s_['emotion'])} {s_['confidence']:.0%}"
+            mark = ""
+            if truth is not None:
+                mark = "✓ " if s_["emotion"] == expected_answer(truth, s_["classes"]) else "✗ "
+            row[s_["model"]] = f"{mark}{display(s_['emotion'])} {s_['confidence']:.0%}"
         emo = {s_["emotion"] for s_ in summary if "stress" not in s_["classes"]}
         if len([s_ for s_ in summary if "stress" not in s_["classes"]]) > 1:
             row["agree"] = "yes" if len(emo) == 1 else "no"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def show_glance(res: Result, container) -> None:
+    """The glance table, every row shown (no inner scrolling); with true labels, each model's score."""
+    table = glance_table(res)
+    container.markdown("**At a glance**")
+    container.dataframe(table, hide_index=True, width="stretch", height=38 + 35 * len(table))
+    if res.picture.truths:
+        scores = [f"{m}: {table[m].str.startswith('✓').sum()} of {table[m].notna().sum()}"
+                  for m in table.columns if m not in ("face", "true", "agree")]
+        container.caption("✓ right, ✗ wrong (a stress model against the true label folded to stress or no stress). "
+                          + " · ".join(scores))
 
 
 def agreement(summary: list[dict]) -> tuple[str, str]:
@@ -244,6 +289,18 @@ def agreement(summary: list[dict]) -> tuple[str, str]:
         return "success", f"All {len(emo)} models agree: **{top}**."
     parts = ", ".join(f"{e} ({c})" for e, c in votes.most_common())
     return "warning", f"The models disagree: {parts}."
+
+
+def card_footer(s: dict) -> str:
+    """Under a model's card: its stress verdict, saying which reading it is (from the emotions, or the stress
+    model's own), and its warm time per face (none where it could not be measured warm)."""
+    parts = []
+    if s["stress"]:
+        parts.append(page.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
+                     + f"<span class='fel-muted'>{s['stress_reading']}</span>")
+    if s.get("latency_ms") is not None:
+        parts.append(f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>")
+    return "<br>".join(parts)
 
 
 def gradcam_images(res: Result, i: int, predictors: list, size: int = 144) -> list[tuple[str, np.ndarray]]:
@@ -290,14 +347,12 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
         with right:
             cols = st.columns(len(summary))
             for c, s in zip(cols, summary):
-                ok = truth is None or s["emotion"] == truth or "stress" in s["classes"]
+                ok = truth is None or s["emotion"] == expected_answer(truth, s["classes"])
                 c.metric(s["model"], display(s["emotion"]), f"{s['confidence']:.0%} confident",
                          delta_color="off" if ok else "inverse", delta_arrow="off")
-                pill = ""
-                if s["stress"]:
-                    pill = page.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
-                c.markdown(pill + f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>",
-                           unsafe_allow_html=True)
+                c.markdown(card_footer(s), unsafe_allow_html=True)
+            if i == 0 and len({s["stress_reading"] for s in summary if s["stress_reading"]}) > 1:  # once a photo
+                st.caption(stress_reading_note())
             kind, text = agreement(summary)
             if text:
                 (st.success if kind == "success" else st.warning)(text)
@@ -310,6 +365,13 @@ def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -
             stress_only = [s for s in summary if "stress" in s["classes"]]
             for s in stress_only:
                 st.caption(f"{s['model']} (stress model): P(stress) = {s['p_stress']:.0%}")
+
+
+def shown_results(df: pd.DataFrame) -> pd.DataFrame:
+    """The results as the page's table shows them: a time that was not measured warm is a dash, not "None"."""
+    if "latency_ms" not in df.columns:
+        return df
+    return df.assign(latency_ms=df["latency_ms"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"))
 
 
 def results_frame(rows: list[dict]) -> pd.DataFrame:

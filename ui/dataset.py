@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.data import detect_layout, load_dataset
 from core.data.synthetic import write_synthetic_csv
-from core.settings import cache_dir, data_roots, readable_by_app
+from core.settings import cache_dir, data_roots_shown, readable_by_app
 
 from . import charts
 
@@ -70,6 +70,6 @@ def show_dataset_info(info: dict) -> None:
 def outside_roots_message(path: str) -> str:
     """Why the app will not open a path (it reads data sets from a few folders only: a web page must not be a
     way to read any file of the server)."""
-    roots = ", ".join(f"`{r}`" for r in data_roots())
+    roots = ", ".join(f"`{r}`" for r in data_roots_shown())
     return (f"`{path}` is outside the folders this app reads data sets from ({roots}). Put the data set in "
             "`data/`, or add its folder to the `FEL_DATA_ROOTS` environment variable and restart the app.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.data import default_data_path, load_dataset
+from core.data import default_data_path, is_cached, load_dataset
 from core.predict.catalogue import discover_models
 from core.predict.detectors import TURNS, create_detector, fallback_notice
 from core.predict.loading import load_predictor
@@ -106,17 +106,30 @@ def detector_notice(name: str | None = None) -> str | None:
     return fallback_notice(name)
 
 
-@st.cache_resource(show_spinner="Loading the data set (the first time takes a little while)...", max_entries=2)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _dataset(path: str, task: str):
     return load_dataset(path, task=task)
 
 
 def get_dataset(task: str = "emotion"):
-    """(dataset, None) or (None, message) for the configured data set."""
+    """(dataset, None) or (None, message) for the configured data set. The first read of a data set (decoding
+    FER2013 takes about a minute) says so while it lasts, and that later reads take a second."""
     path = default_data_path()
     if path is None:
         return None, data_help()
+    status = None
+    if not is_cached(path):
+        status = st.status(f"Reading `{Path(path).name}` for the first time (FER2013's 35,887 faces take about a "
+                           "minute)...", expanded=True)
+        status.write("Each face is decoded once and kept in the data cache: from then on the data set loads in "
+                     "a second or two, also after the app restarts.")
     try:
-        return _dataset(str(path), task), None
+        ds = _dataset(str(path), task)
     except Exception as e:  # noqa: BLE001
+        if status is not None:
+            status.update(label="The data set could not be read.", state="error", expanded=False)
         return None, f"The data set at `{path}` could not be read: {e}"
+    if status is not None:
+        status.update(label=f"Read `{Path(path).name}` ({sum(ds.sizes().values()):,} faces); kept for next time.",
+                      state="complete", expanded=False)
+    return ds, None

@@ -16,6 +16,7 @@ from core import jobs
 from core.config import OPTIMIZERS, SCHEDULES, TASKS
 from core.data import default_data_path
 from core.jobs import search
+from core.jobs.estimate import estimate_search, measured_images_per_s
 from core.jobs.places import is_study_name
 from core.jobs.space import DEFAULT_PARAMS, SEARCHABLE, validate_space
 from core.models import list_models
@@ -23,9 +24,9 @@ from core.runs import Run
 from core.settings import readable_by_app, study_storage
 from core.train.recipes import RECIPES
 
-from . import charts
+from . import study_charts
 from .dataset import outside_roots_message
-from .format import fmt_pct, state_pill
+from .format import fmt_duration, fmt_pct, state_pill
 
 
 SEARCH_REFRESH_S = 5
@@ -102,6 +103,9 @@ def new_search_form() -> None:
         space = search_space_inputs()
     st.caption(f"Up to {int(trials) * int(epochs)} epochs in all; weak trials are stopped early (median pruning). "
                "Trials take turns with the other runs in the queue.")
+    estimate = time_estimate(int(trials), int(epochs), int(limit), tuple(models))
+    if estimate:
+        st.info(estimate, icon=":material/schedule:")
     if st.button("Start search", type="primary", icon=":material/travel_explore:", key="se_start"):
         errs = [] if models else ["pick at least one architecture"]
         errs += validate_space(space)
@@ -122,6 +126,27 @@ def new_search_form() -> None:
             ss["se_view"] = ss["se_name"].strip()
             ss["se_started"] = True
             st.rerun()
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def _measured_speed(model: str) -> float:
+    return measured_images_per_s(model)
+
+
+def time_estimate(trials: int, epochs: int, limit: int, models: tuple) -> str | None:
+    """The search's estimated length, in words, with what it is based on (None when it cannot be estimated)."""
+    try:
+        e = estimate_search(trials, epochs, limit, list(models), measure=_measured_speed)
+    except Exception:  # noqa: BLE001 - an estimate only: never in the way of starting a search
+        return None
+    if e is None:
+        return None
+    basis = ("this machine's recorded training speed" if e.source == "recorded"
+             else "a few training steps timed just now (no run has been trained here yet)")
+    each = f"{e.images_per_trial:,} images" + ("" if limit else " (all of FER2013's training faces)")
+    return (f"**Estimate: about {fmt_duration(e.seconds)}** if every trial runs all its epochs: {trials} trials × "
+            f"{epochs} epochs × {each} at {e.images_per_s:,.0f} images/s, from {basis}. Pruned trials end "
+            "sooner; other runs in the queue make it longer.")
 
 
 def study_url() -> str | None:
@@ -200,40 +225,65 @@ def _study_summary(rows: list[dict]) -> None:
                 help=f"trial {best['trial']}" if best else None)
     if best:
         params = {k[6:]: v for k, v in best.items() if k.startswith("param ")}
-        where = "" if best["here"] else f", trained by {best['worker'] or 'another worker'}: not on this machine"
         st.success("**Best so far:** " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
-                                                   for k, v in params.items())
-                   + f" (run `{best['run_id']}`{where})", icon=":material/emoji_events:")
+                                                   for k, v in params.items()) + best_run_note(best),
+                   icon=":material/emoji_events:")
+
+
+def best_run_note(best: dict) -> str:
+    """Where the best trial's run is: its id, and the worker that trained it when that is not this machine
+    (nothing said where the study does not know the run)."""
+    if not best.get("run_id"):
+        return ""
+    where = "" if best["here"] else f", trained by {best['worker'] or 'another worker'}: not on this machine"
+    return f" (run `{best['run_id']}`{where})"
+
+
+def trials_frame(rows: list[dict]) -> pd.DataFrame:
+    """The trials as the table shows them: both accuracies in %, durations in words, settings to 4 figures, and
+    a dash (never a raw "None") where a trial has no value yet."""
+    df = pd.DataFrame(rows)
+    df["val_acc"] = df["val_acc"].map(lambda v: None if v is None else 100 * v)
+    df["test_acc"] = df["test_acc"].map(lambda v: "–" if v is None or v != v else f"{100 * v:.1f}%")
+    df["seconds"] = df["seconds"].map(fmt_duration)
+    front = ["trial", "state", "val_acc", "test_acc", "epochs", "worker", "run_id", "here"]
+    df = df[front + [c for c in df.columns if c not in front]]
+    df = df.drop(columns=[c for c in ("error", "retry_of") if df[c].isna().all()])
+    for c in df.columns:
+        if c.startswith("param "):
+            df[c] = df[c].map(lambda v: "–" if v is None or v != v else f"{v:.4g}" if isinstance(v, float) else str(v))
+    for c in ("worker", "run_id", "error", "retry_of"):
+        if c in df.columns:
+            df[c] = df[c].map(lambda v: "–" if v is None or v != v else str(int(v)) if isinstance(v, float) else str(v))
+    return df
 
 
 def _trials_table(rows: list[dict], name: str) -> None:
-    df = pd.DataFrame(rows)
-    df["val_acc"] = df["val_acc"].map(lambda v: None if v is None else 100 * v)
-    front = ["trial", "state", "val_acc", "test_acc", "epochs", "worker", "run_id", "here"]
-    df = df[front + [c for c in df.columns if c not in front]]
-    empty = [c for c in ("error", "retry_of") if df[c].isna().all()]
-    st.dataframe(df.drop(columns=empty), hide_index=True,
+    df = trials_frame(rows)
+    st.dataframe(df, hide_index=True,
                  key=f"se_trials_{name}", height=min(320, 38 + 35 * len(df)),
                  column_config={"val_acc": st.column_config.ProgressColumn("val acc", format="%.1f%%",
                                                                            min_value=0, max_value=100),
-                                "test_acc": st.column_config.NumberColumn("test acc", format="%.4f"),
-                                "seconds": st.column_config.NumberColumn("seconds", format="%.0f"),
+                                "test_acc": st.column_config.TextColumn(
+                                    "test acc", help="Of the trial's best epoch, on the test split (finished "
+                                    "trials only)."),
+                                "seconds": st.column_config.TextColumn("time"),
                                 "worker": st.column_config.TextColumn(
                                     "worker", help="The machine and process that ran the trial (host:pid)."),
                                 "run_id": st.column_config.TextColumn("run"),
                                 "here": st.column_config.CheckboxColumn(
                                     "run here", help="Its run folder is on this machine (open it in the Runs "
                                     "tab); the figures shown come from the study either way."),
-                                "retry_of": st.column_config.NumberColumn(
+                                "retry_of": st.column_config.TextColumn(
                                     "retry of", help="The trial it runs again: that one's worker died.")})
 
 
 def _study_figures(study, name: str) -> None:
-    tabs = st.tabs(["Optimization history", "Parallel coordinates", "Parameter importance", "Per-epoch values"])
-    for tab, kind in zip(tabs, ("history", "parallel", "importances", "intermediate")):
+    tabs = st.tabs(list(study_charts.FIGURES))
+    for tab, (title, make) in zip(tabs, study_charts.FIGURES.items()):
         with tab:
-            fig, why = charts.optuna_figure(kind, study)
+            fig, why = make(study)
             if fig is None:
                 st.info(why, icon=":material/hourglass_empty:")
             else:
-                st.plotly_chart(fig, key=f"se_fig_{kind}_{name}")
+                st.plotly_chart(fig, key=f"se_fig_{title}_{name}")

@@ -72,16 +72,17 @@ def model_options(models, include_deepface: bool = True) -> dict[str, str]:
 
 
 def model_picker(models, key: str, multi: bool = False, include_deepface: bool = True, label: str | None = None,
-                 help: str | None = None, container=st, first=None):
+                 help: str | None = None, container=st, first=None, with_deepface: bool = True):
     """A selectbox (or multiselect) of our models and DeepFace. Returns the chosen value(s) ("deepface" or paths).
-    `first` is the initial choice instead of the list's first: a ModelInfo, or for `multi` a list of them."""
+    `first` is the initial choice instead of the list's first: a ModelInfo, or for `multi` a list of them.
+    `with_deepface`: a multiselect starts with DeepFace among the chosen (False where it cannot run here)."""
     opts = model_options(models, include_deepface)
     values = list(opts)
     key = keep(key, values)  # the choice survives a visit to another page
     if multi:
         default = ([str(m.path) for m in first if str(m.path) in values] if first else []) \
             or [v for v in values if v != DEEPFACE][:2] or values[:1]
-        if include_deepface and DEEPFACE in values and len(default) < 3:
+        if with_deepface and include_deepface and DEEPFACE in values and len(default) < 3:
             default.append(DEEPFACE)
         return container.multiselect(label or "Models", values, default=default, format_func=opts.get, key=key,
                                      help=help or "Pick one or more; each face is shown with every model side by side.")

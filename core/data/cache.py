@@ -14,8 +14,7 @@ from .folders import walk_images
 
 def cached(path: Path, layout, image_size, val_fraction, seed, loader, use_cache: bool):
     """`loader(path, image_size, val_fraction, seed)`'s arrays, from the cache when its key matches."""
-    key = _cache_key(path, layout, image_size, val_fraction, seed)
-    target = cache_dir() / f"{path.name.split('.')[0]}-{key}.npz"
+    target = cache_file(path, layout, image_size, val_fraction, seed)
     if use_cache and target.exists():
         try:
             with np.load(target, allow_pickle=False) as z:
@@ -31,6 +30,11 @@ def cached(path: Path, layout, image_size, val_fraction, seed, loader, use_cache
         except OSError:
             pass  # read-only or full disk: work without a cache
     return arrays
+
+
+def cache_file(path: Path, layout, image_size, val_fraction, seed) -> Path:
+    """Where the decoded arrays of this data set (with these settings) are kept."""
+    return cache_dir() / f"{path.name.split('.')[0]}-{_cache_key(path, layout, image_size, val_fraction, seed)}.npz"
 
 
 def _cache_key(path: Path, layout, image_size, val_fraction, seed) -> str:

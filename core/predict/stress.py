@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..labels import STRESS_CLASSES, canonical, stress_index, stress_probability
+from ..labels import STRESS_CLASSES, STRESS_EMOTIONS, canonical, stress_index, stress_probability
 from .base import Predictor
 
 
@@ -56,3 +56,29 @@ def stress_verdict(probs, classes, stress_emotions=None, threshold: float = 0.5)
         raise ValueError(f"stress_verdict takes one row of {len(classes)} probabilities, got shape {probs.shape}")
     p = float(np.clip(p_stress(probs, classes, stress_emotions), 0.0, 1.0))
     return ("stress", p) if p >= threshold else ("no_stress", 1.0 - p)
+
+
+# The two readings of stress a page may show side by side, and what each is, in the user's words.
+FROM_EMOTIONS = "from emotions"
+STRESS_MODEL = "stress model"
+
+
+def stress_reading(classes, stress_emotions=None) -> str | None:
+    """Where a model's stress verdict comes from: STRESS_MODEL (a model trained on stress vs no stress),
+    FROM_EMOTIONS (an emotion model's P(stress) = the sum of its stress emotions), or None (neither)."""
+    names = [canonical(c) for c in classes]
+    if sorted(names) == sorted(STRESS_CLASSES):
+        return STRESS_MODEL
+    try:
+        stress_index(names, stress_emotions)
+    except ValueError:
+        return None
+    return FROM_EMOTIONS
+
+
+def stress_reading_note(stress_emotions=None) -> str:
+    """One sentence telling the two readings apart, for a page that shows both."""
+    emotions = " + ".join(f"P({e})" for e in sorted(STRESS_EMOTIONS if stress_emotions is None else stress_emotions))
+    return (f"Two different readings of stress: *{FROM_EMOTIONS}* is an emotion model's {emotions}; "
+            f"*{STRESS_MODEL}* is a model trained on stress vs no stress. They are separate measurements and "
+            "can disagree.")
