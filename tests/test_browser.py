@@ -220,14 +220,18 @@ def _nav(page, name: str, expect_text: str) -> None:
 
 
 def test_settings_are_kept_when_you_change_page(served):
-    """Compare without DeepFace and without Grad-CAM, the Webcam's smallest face at 13%: after a visit to
-    Home, both pages are as they were left."""
+    """Compare with DeepFace added (not its default here: no weights) and without Grad-CAM, the Webcam's
+    smallest face at 13%: after a visit to Home, both pages are as they were left."""
     from playwright.sync_api import expect
 
     page = served["page"]
     sidebar = page.locator("[data-testid='stSidebar']")
     goto_page(page, served["url"], "Compare", expect_text="All results")
-    sidebar.get_by_role("button", name="Remove DeepFace (pre-trained)").click()
+    models = sidebar.locator("[data-testid='stMultiSelect']").first
+    assert models.locator("[data-tag]").filter(has_text="DeepFace").count() == 0
+    models.locator("input").first.click()
+    page.get_by_role("option").filter(has_text="DeepFace").first.click()
+    page.keyboard.press("Escape")
     wait_for_app(page)
     cam = sidebar.get_by_role("switch", name="Grad-CAM (where the CNN looked)")
     assert cam.is_checked()
@@ -247,7 +251,7 @@ def test_settings_are_kept_when_you_change_page(served):
     _nav(page, "Home", "At a glance")
     _nav(page, "Compare", "All results")
     tags = sidebar.locator("[data-testid='stMultiSelect'] [data-tag]")
-    assert tags.count() >= 1 and tags.filter(has_text="DeepFace").count() == 0  # our model(s), not DeepFace
+    assert tags.count() >= 2 and tags.filter(has_text="DeepFace").count() == 1  # our model and DeepFace, kept
     assert not cam.is_checked()
     screenshot(page, "compare-settings-kept", full_page=False)
     _nav(page, "Webcam", "Press START")
