@@ -96,3 +96,23 @@ def compare_predictions(labels, pred_a, pred_b, classes, names=("A", "B"), n_boo
     d = out["difference"]["accuracy"]
     out["verdict"] = verdict(names[0], names[1], d["value"], d["interval"], out["mcnemar_p"])
     return out
+
+
+DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def encode_classes(indices) -> str:
+    """Class indices (one per face, in the split's order) as one character each: a model card keeps every answer
+    it was measured on in a few kilobytes (digits for up to ten classes, then letters)."""
+    idx = np.asarray(indices, dtype=np.int64)
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(DIGITS)):
+        raise ValueError(f"class indices must lie in 0..{len(DIGITS) - 1} to be written one character each")
+    return "".join(DIGITS[i] for i in idx.tolist())
+
+
+def decode_classes(text: str) -> np.ndarray:
+    """The class indices `encode_classes` wrote (ValueError on a character it does not write)."""
+    try:
+        return np.array([DIGITS.index(ch) for ch in text], dtype=np.int64)
+    except ValueError:
+        raise ValueError("stored answers hold a character that is no class index") from None

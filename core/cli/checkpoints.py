@@ -127,6 +127,7 @@ def cmd_quantize(a) -> int:
 def cmd_card(a) -> int:
     from ..settings import model_dir
     from ..workflows.card import calibrate_card, card, card_markdown, card_table, store_temperature
+    from ..workflows.card_pairs import paired_table
 
     if a.table:
         paths = a.checkpoint or sorted(model_dir().glob("*.card.json"))
@@ -134,7 +135,12 @@ def cmd_card(a) -> int:
             raise FileNotFoundError("no cards to tabulate: write one with `python -m core card model/<name>.pt --json "
                                     "> model/<name>.card.json`")
         print(card_table(paths))
+        pairs = paired_table(paths, a.data)
+        if pairs:
+            print("\n" + pairs)
         return 0
+    if a.predictions:
+        return _store_predictions(a)
     if a.calibrate:
         for path in a.checkpoint:
             cal = calibrate_card(path, a.data)
@@ -148,6 +154,24 @@ def cmd_card(a) -> int:
         store_temperature(a.checkpoint[0], c["temperature"])
         print(f"{a.checkpoint[0]}: temperature {c['temperature']:.3f} stored (predictors apply it)", file=sys.stderr)
     print(to_json(c, indent=None) if a.json else card_markdown(c))
+    return 0
+
+
+def _store_predictions(a) -> int:
+    """`card --predictions`: each checkpoint's PrivateTest answers into its saved card, checked against the card."""
+    from ..settings import model_dir
+    from ..workflows.card_pairs import open_subjects, store_predictions
+
+    paths = a.checkpoint or sorted(p.with_name(p.name.removesuffix(".card.json") + ".pt")
+                                   for p in model_dir().glob("*.card.json"))
+    ttas = [None if t == "none" else t for t in a.tta]
+    for subject in open_subjects(paths, a.data):
+        path = subject.path
+        for tta, acc in store_predictions(subject, ttas).items():
+            card_acc = acc["card"]
+            same = "" if card_acc is None else (" = the card's" if abs(acc["stored"] - card_acc) < 5e-5 else
+                                                f", the card says {card_acc:.2%}")
+            print(f"{path}: {tta}: PrivateTest answers stored, {acc['stored']:.2%}{same}", flush=True)
     return 0
 
 
@@ -215,10 +239,16 @@ def add_card(sub) -> None:
     cd.add_argument("checkpoint", nargs="*", help="a checkpoint; with --table, saved cards (default model/*.card.json)")
     cd.add_argument("--data", help=DATA_HELP)
     cd.add_argument("--json", action="store_true")
-    cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring")
+    cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring, "
+                    "then every two that stored answers to the same faces, paired (as `compare`)")
     cd.add_argument("--write-temperature", action="store_true", help="store the temperature fitted on PublicTest in "
                     "the checkpoint (a checkpoint from before calibration; accuracy unchanged)")
     cd.add_argument("--calibrate", action="store_true", help="for cards that predate calibration: fit the temperature "
                     "on PublicTest, store it in each checkpoint and add ECE before/after to its saved card (the "
                     "card's other figures are kept)")
+    cd.add_argument("--predictions", action="store_true", help="for cards made before cards kept their answers: "
+                    "store each checkpoint's PrivateTest answers in its saved card (default: every shipped model with "
+                    "a card), for the pairs of --table; the card's other figures are kept")
+    cd.add_argument("--tta", nargs="+", default=["none", "flip", "tencrop"], choices=("none", "flip", "tencrop"),
+                    help="with --predictions: the views whose answers are stored (default all three)")
     cd.set_defaults(fn=cmd_card)

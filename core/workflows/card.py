@@ -1,7 +1,8 @@
 """A model card's figures, measured by one command, and the saved cards side by side:
 
     python -m core card model/realtime.pt           # markdown: accuracy (+TTA), per-class F1, latency
-    python -m core card --table                     # the saved cards (model/*.card.json) side by side
+    python -m core card --table                     # the saved cards (model/*.card.json) side by side, and
+                                                    # every two of them paired (core.workflows.card_pairs)
 
 The checkpoint and the data set are loaded once (core.workflows.evaluation.Subject); every split and
 test-time augmentation, and the stress view of an emotion model, is measured from them.
@@ -21,6 +22,8 @@ from ..files import write_json
 from ..labels import STRESS_CLASSES
 from ..models import count_parameters
 from ..models.checkpoint import load_checkpoint, write_checkpoint_state
+from .card_pairs import KEY as PREDICTIONS
+from .card_pairs import predictions_record
 from .evaluation import Subject, open_subject
 
 
@@ -58,6 +61,7 @@ def card(path, data=None) -> dict:
             r = subject.evaluate(split, tta)
             out[f"{split}_{tta or 'none'}"] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                                                "per_class": r["per_class"], "confusion": r["confusion"]}
+    out[PREDICTIONS] = predictions_record(subject, "test")  # the answers just measured: pairs in `card --table`
     cal = subject.calibration("test")
     out.update(temperature=cal["temperature"], ece=cal["ece"], ece_calibrated=cal["ece_calibrated"],
                calibration=cal, temperature_stored=state.get("temperature"))
