@@ -22,13 +22,13 @@ from core.predict import draw
 from core.predict.analysis import Analysis, analyze, results_table, run_predictor
 from core.predict.boxes import Face, iou
 from core.predict.crops import FACE_MARGIN
-from core.predict.saliency import grad_cam, overlay
 from core.predict.stress import stress_reading_note
 from core.predict.summary import face_summary as summarize
 
 from . import charts
 from . import page
 from . import widgets as w
+from .face_cam import cam_overlay
 
 DEEPFACE_E2E = "DeepFace (end to end)"
 MAX_FACES_SHOWN = 12  # faces detailed one by one; the table and the CSV hold all of them
@@ -305,20 +305,12 @@ def card_footer(s: dict) -> str:
 
 def gradcam_images(res: Result, i: int, predictors: list, size: int = 144) -> list[tuple[str, np.ndarray]]:
     """Grad-CAM overlays of face i for each of our CNNs (DeepFace has none)."""
-    import cv2
-
     out = []
-    crop = res.crops[i]
-    base = draw.grey_to_rgb(crop, size)
     for p in predictors:
         if str(getattr(p, "source", "")).lower() == "deepface" or not hasattr(p, "model"):
             continue
-        try:
-            heat = grad_cam(p, crop)
-            heat = cv2.resize(np.asarray(heat, dtype=np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
-            out.append((p.name, overlay(base, heat)))
-        except Exception as e:  # noqa: BLE001
-            out.append((p.name, None, w.friendly_error(e)))  # type: ignore[arg-type]
+        img, why = cam_overlay(p, res.crops[i], size)
+        out.append((p.name, img) if img is not None else (p.name, None, why))
     return out
 
 

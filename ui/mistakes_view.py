@@ -1,7 +1,7 @@
 """The faces behind a confusion matrix, on the Experiments page: pick a cell (true class x predicted class) and
 see its faces, the model's surest first, each with its probabilities, a page at a time. The faces are read
 from the data set the run was measured on (core.evaluate.mistakes; from a shell, `python -m core evaluate
---mistakes DIR`)."""
+--mistakes DIR`). A face's Grad-CAM button shows where the model looked for its answer and for the truth."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +15,7 @@ from core.runs import Run
 from core.settings import readable_by_app
 from core.workflows.evaluation import open_subject
 
+from .face_cam import cam_panel, open_button
 from .widgets import friendly_error
 
 PAGE, COLUMNS = 18, 6
@@ -79,9 +80,22 @@ def mistakes_view(run: Run) -> None:
         return
     pages = -(-len(idx) // PAGE)
     page = st.number_input("Page", 1, pages, 1, key=f"{key}_page") if pages > 1 else 1
+    if ss.get(f"{key}_cam") in idx:
+        _cam(run, m, ss[f"{key}_cam"], true, pred)
     cols = st.columns(COLUMNS)
     for j, i in enumerate(idx[(page - 1) * PAGE: page * PAGE]):
         top = np.argsort(-probs[i])[:3]
         with cols[j % COLUMNS]:
             st.image(m["faces"][i], width=96)
             st.caption(" · ".join(f"{classes[c]} {probs[i][c]:.0%}" for c in top))
+            open_button(f"{key}_cam", int(i), f"{key}_cam_{i}")
+
+
+def _cam(run: Run, m: dict, i: int, true: int, pred: int) -> None:
+    """The opened face: where the model looked for its answer and, for a mistake, for the true class."""
+    classes = m["classes"]
+    maps = [(f"looking for its answer, {classes[pred]}", str(run.best_path), pred)]
+    if true != pred:
+        maps.append((f"looking for the truth, {classes[true]}", str(run.best_path), true))
+    cam_panel(f"exp_mk_{run.id}_cam", m["faces"][i], f"**Face {i:,}** of the test split, true **{classes[true]}**, "
+              f"answered **{classes[pred]}** ({m['probs'][i][pred]:.0%})", maps)

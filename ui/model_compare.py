@@ -1,6 +1,7 @@
 """Two models on the Experiments page: is one really better? The paired comparison of
 core.workflows.comparison (the numbers of `python -m core compare`), each model's reliability diagram, and
-the faces where exactly one of them is right, with both models' probabilities."""
+the faces where exactly one of them is right, with both models' probabilities and, a face at a time, where each
+of them looked (Grad-CAM). DeepFace can be either model where its weights are present."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,16 +9,19 @@ import pandas as pd
 import streamlit as st
 
 from core.data import default_data_path
+from core.predict.loading import DEEPFACE
 from core.settings import readable_by_app
 from core.workflows.comparison import compare_models, disagreements
 
 from . import charts
 from .dataset import outside_roots_message
+from .face_cam import cam_panel, open_button
 from .format import fmt_pct
-from .loaders import _dataset, usable_models
-from .widgets import friendly_error, model_picker
+from .loaders import _dataset, deepface_status, usable_models
+from .widgets import deepface_warning, friendly_error, model_picker
 
 PAGE = 12  # faces per page of the gallery
+CAM = "cmp_cam"  # the gallery's face whose Grad-CAM is open
 
 
 def _interval(iv, scale: float = 100, fmt: str = ".1f") -> str:
@@ -27,26 +31,21 @@ def _interval(iv, scale: float = 100, fmt: str = ".1f") -> str:
 def compare_view() -> None:
     ss = st.session_state
     models = usable_models()
-    if len(models) < 2:
-        st.info("Two models are needed: train a run on the **Train** page, or ship one.", icon=":material/info:")
+    if not models:  # one of ours is enough: DeepFace can be the other
+        st.info("A model is needed: train a run on the **Train** page, or ship one.", icon=":material/info:")
         return
     st.caption("Both models answer the same faces. Is the difference between them real, or noise? Each accuracy "
                "gets a 95% interval (a bootstrap over the faces), the difference its own, and McNemar's test "
                "looks at the faces where exactly one of them is right. The same as `python -m core compare A B`.")
-    c1, c2 = st.columns(2)
-    a = model_picker(models, key="cmp_a", include_deepface=False, label="Model A", container=c1)
-    kind = next(m.kind for m in models if str(m.path) == a)
-    others = [m for m in models if m.kind == kind and str(m.path) != a]  # B answers the same question as A
-    if not others:
-        c2.info(f"No other {kind} model to compare with.", icon=":material/info:")
+    a, b, ready = _pick_pair(models)
+    if b is None:
         return
-    b = model_picker(others, key="cmp_b", include_deepface=False, label="Model B", container=c2)
     c1, c2, c3 = st.columns([1, 1, 2])
     split = c1.selectbox("Split", ["test", "val"], key="cmp_split", format_func={"test": "test (PrivateTest)",
                                                                                   "val": "validation (PublicTest)"}.get)
     tta = c2.selectbox("Test-time augmentation", ["none", "flip", "tencrop"], key="cmp_tta")
     data = c3.text_input("Data set", value=str(default_data_path() or ""), key="cmp_data")
-    if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary"):
+    if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary", disabled=not ready):
         bar = st.progress(0.0, text="Loading the models and the data set…")
         try:
             if data and not readable_by_app(data):
@@ -54,12 +53,36 @@ def compare_view() -> None:
             ss["cmp_result"] = compare_models(a, b, data=data or None, split=split, tta=None if tta == "none" else tta,
                                               progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{d:,} / {t:,} faces"))
             ss["cmp_result"]["data_path"] = data or None
+            ss.pop(CAM, None)
         except Exception as e:  # noqa: BLE001 - data or checkpoint problems, in words
             st.error(f"The comparison failed: {friendly_error(e)}", icon=":material/error:")
         bar.empty()
     r = ss.get("cmp_result")
     if r:
         result_view(r)
+
+
+def _pick_pair(models) -> tuple:
+    """Models A and B (paths, or "deepface" on either side for an emotion comparison) and whether both can run:
+    DeepFace without its weights says so under its picker, where its results would be."""
+    c1, c2 = st.columns(2)
+    a = model_picker(models, key="cmp_a", label="Model A", container=c1,
+                     help="Our trained CNNs, or DeepFace's pre-trained emotion model (where its weights are present).")
+    kind = "emotion" if a == DEEPFACE else next(m.kind for m in models if str(m.path) == a)
+    others = [m for m in models if m.kind == kind and str(m.path) != a]  # B answers the same question as A
+    with_deepface = kind == "emotion" and a != DEEPFACE  # one model of ours is enough to compare with DeepFace
+    if not others and not with_deepface:
+        c2.info(f"No other {kind} model to compare with.", icon=":material/info:")
+        return a, None, False
+    b = model_picker(others, key="cmp_b", include_deepface=with_deepface, label="Model B", container=c2,
+                     help="A model answering the same classes as A.")
+    ready = True
+    for side, col in ((a, c1), (b, c2)):
+        if side == DEEPFACE:
+            ready = deepface_warning(deepface_status(), col)
+            if ready:
+                col.caption("DeepFace answers each face once: no test-time augmentation, no temperature.")
+    return a, b, ready
 
 
 def result_view(r: dict) -> None:
@@ -110,6 +133,8 @@ def gallery(r: dict) -> None:
     pages = (len(idx) + PAGE - 1) // PAGE
     page = st.number_input("Page", 1, pages, 1, key="cmp_page", help=f"{pages} pages") if pages > 1 else 1
     faces = _faces(r)
+    if faces is not None and st.session_state.get(CAM) in idx:
+        _cam(r, faces, st.session_state[CAM])
     classes = r["classes"]
     cols = st.columns(6)
     for j, i in enumerate(idx[(page - 1) * PAGE: page * PAGE]):
@@ -119,6 +144,19 @@ def gallery(r: dict) -> None:
                 st.image(faces[i], width=96)
             st.caption(f"true **{classes[r['labels'][i]]}**  \nA: {classes[pa.argmax()]} {pa.max():.0%}  \n"
                        f"B: {classes[pb.argmax()]} {pb.max():.0%}")
+            if faces is not None:
+                open_button(CAM, i, f"{CAM}_{i}")
+
+
+def _cam(r: dict, faces, i: int) -> None:
+    """The opened face of the gallery: where each model looked for its own answer."""
+    classes = r["classes"]
+    maps = []
+    for side, name, source, probs in zip("AB", r["names"], r["checkpoints"], r["probs"]):
+        k = int(np.argmax(probs[i]))
+        maps.append((f"{side} ({name}) looking for {classes[k]}", source, k))
+    cam_panel(CAM, faces[i], f"**Face {i:,}** of the {r['split']} split, true **{classes[r['labels'][i]]}**: "
+              "where each model looked for its answer", maps)
 
 
 def _faces(r: dict):
