@@ -163,3 +163,27 @@ def test_old_cards_get_their_answers_from_the_shell(synthetic_csv, tmp_path):
     assert table.returncode == 0, table.stderr
     assert "Pairs on the same faces" in table.stdout
     assert sum(line.startswith(("| one | two |", "| two | one |")) for line in table.stdout.splitlines()) == 1
+
+
+@pytest.mark.fer2013
+def test_shipped_cards_answers_are_fer2013_privatetest_and_their_accuracy(fer2013_dataset):
+    """Every shipped card's stored answers are of FER2013's PrivateTest (its labels' print) and score the card's
+    own PrivateTest accuracy; every emotion model is paired with every other (no model is run)."""
+    from pathlib import Path
+
+    from core.data import to_stress
+    from core.labels import STRESS_CLASSES
+
+    cards = {p.name.removesuffix(".card.json"): json.loads(p.read_text())
+             for p in sorted((Path(__file__).resolve().parent.parent / "model").glob("*.card.json"))}
+    labels = {"emotion": fer2013_dataset.splits["test"].labels.numpy(),
+              "stress": to_stress(fer2013_dataset).splits["test"].labels.numpy()}
+    for name, c in cards.items():
+        y = labels["stress" if tuple(c["classes"]) == STRESS_CLASSES else "emotion"]
+        rec = c["predictions"]
+        assert rec["labels_sha256"] == fingerprint(y), name
+        for tta in ("none", "flip"):
+            assert np.mean(decode_classes(rec[tta]) == y) == pytest.approx(c[f"test_{tta}"]["accuracy"]), (name, tta)
+    out = paired_rows(cards, lambda classes, split: labels["stress" if "stress" in classes else "emotion"], n_boot=50)
+    emotion = len(cards) - 1
+    assert len(out["rows"]) == emotion * (emotion - 1) // 2 and list(out["left_out"]) == ["stress"]
