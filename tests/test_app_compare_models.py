@@ -159,6 +159,9 @@ def test_deepface_with_weights_is_compared_and_has_no_grad_cam(synthetic_csv, tm
     monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path))
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)  # the same untrained network each time: its answers, so the disagreements
     write_random_weights(tmp_path / "home")
     biased_checkpoint(tmp_path / "always-happy.pt", favourite=3)
     at = AppTest.from_file(str(ROOT / "app_pages" / "experiments.py"), default_timeout=300)
