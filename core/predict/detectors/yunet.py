@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ...data.images import channel_order
-from ..boxes import Face, suppress_duplicates
+from ..boxes import Face, box_of, suppress_duplicates
 from ..crops import eye_angle
 from .base import DetectorBase, clip_face
 from .frames import detection_frame
@@ -179,7 +179,7 @@ class YuNetDetector(DetectorBase):
         instead of on the whole frame. About a sixth of a full search's time, and a tilted face is searched
         upright. None if it is not there any more, or smaller than `min_size`. Boxes and landmarks come back
         in frame pixels."""
-        x, y, w, h = (int(v) for v in (face.box if hasattr(face, "box") else face))
+        x, y, w, h = (int(v) for v in box_of(face))
         if w < 1 or h < 1:
             return None
         if angle is None:
