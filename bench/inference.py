@@ -279,7 +279,7 @@ def main(argv=None) -> int:
             la.n += 1
         return run
 
-    webcam_arch = webcam.arch + (" int8" if webcam.meta.get("quantized") else "")
+    webcam_arch = webcam.arch + (" int8" if webcam.meta.quantized else "")
     paths = [("detection only", detector.detect),
              ("detection + fast (mini_xception)", ours(fast)),
              (f"detection + accurate ({accurate.arch})", ours(accurate)),

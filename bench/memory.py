@@ -57,7 +57,7 @@ def main():
     gen = torch.Generator().manual_seed(0)
 
     def evaluate(batch_size):
-        return lambda: predict_probs(model, test.images, meta["mean"], meta["std"], batch_size=batch_size)
+        return lambda: predict_probs(model, test.images, meta.mean, meta.std, batch_size=batch_size)
 
     def steps():
         student.train()

@@ -4,13 +4,14 @@ same functions.
 Its packages are layers, and a module imports only from its own layer or those below it (tests/test_layers.py
 checks the import graph, and that it has no circle):
 
-    0  settings, labels, files, processes, records, malloc, native   where things are; class names; atomic
-                                              files, logs' tails; which process owns what, spawned detached;
-                                              the folder record a run and a video analysis share; native
-                                              libraries loaded in a safe order
+    0  settings, labels, files, processes, records, malloc, native   where things are; class and TTA names;
+                                              atomic files, logs' tails; which process owns what, spawned
+                                              detached; the folder record a run and a video analysis share;
+                                              native libraries loaded in a safe order
     1  data        data sets, image decoding, augmentation, synthetic sets
-    2  models      the model registry and families, the checkpoint format, int8 models
-    3  config, evaluate, paired, calibration        a run's configuration; metrics and probabilities; two
+    2  models      the model registry and families, the checkpoint format and its description (CheckpointMeta),
+                   int8 models
+    3  config, evaluate, paired, calibration        a run's configuration; metrics and the one forward pass; two
                                                     models compared on the same faces; ECE, temperature
     4  runs        the run folder (and shipped models as read-only runs)
     5  predict     predictors, the model catalogue, detectors, crops, tracking, the frame pipeline

@@ -1,5 +1,5 @@
-"""Class names and the emotion -> stress mapping, kept in one place so every caller agrees. Layer 0 of the
-engine: imports nothing of core."""
+"""Class names and the emotion -> stress mapping, and the test-time augmentation modes' names, kept in one place
+so every caller agrees. Layer 0 of the engine: imports nothing of core."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,3 +52,26 @@ def stress_probability(probs, classes, stress_emotions=None) -> np.ndarray:
     """P(stress) = sum of the probabilities of the stress emotions; works on (C,) or (N, C)."""
     probs = np.asarray(probs, dtype=np.float64)
     return probs @ stress_index(classes, stress_emotions).astype(np.float64)
+
+
+# Test-time augmentation, said once: the modes (None: the face as it is), how flags and menus spell them, how many
+# views each averages, and how results name them
+TTA_MODES = (None, "flip", "tencrop")
+TTA_VIEWS = {None: 1, "flip": 2, "tencrop": 10}
+TTA_LABELS = {None: "no TTA", "flip": "flip TTA", "tencrop": "ten-crop TTA"}
+
+
+def tta_name(mode) -> str:
+    """A mode as a flag or a menu spells it: "none", "flip", "tencrop"."""
+    return mode or "none"
+
+
+TTA_CHOICES = tuple(tta_name(m) for m in TTA_MODES)
+
+
+def tta_mode(tta) -> str | None:
+    """A test-time augmentation name as given by a page or a flag, checked: None, "flip" or "tencrop"."""
+    tta = None if tta in (None, "", "none", "None") else str(tta)
+    if tta not in TTA_MODES:
+        raise ValueError(f"unknown test-time augmentation {tta!r}; use one of {TTA_CHOICES}")
+    return tta

@@ -63,10 +63,10 @@ def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
     assert path == tmp_path / "model" / "My-Model.pt"
     assert (tmp_path / "graphs" / "My-Model" / "loss.png").exists()
     model, meta = load_model(path)
-    assert meta["run_id"] == run.id and meta["training"]["epochs"] == 1
-    assert meta["temperature"] > 0 and meta["temperature"] == run.summary()["calibration"]["temperature"]
+    assert meta.run_id == run.id and meta.training["epochs"] == 1
+    assert meta.temperature > 0 and meta.temperature == run.summary()["calibration"]["temperature"]
     c = card(path, data=synthetic_csv)
-    assert c["temperature"] == pytest.approx(meta["temperature"]) and 0 <= c["ece_calibrated"] <= 1
+    assert c["temperature"] == pytest.approx(meta.temperature) and 0 <= c["ece_calibrated"] <= 1
     assert "Calibration on PrivateTest" in card_markdown(c)
     assert 0 <= c["test_flip"]["accuracy"] <= 1 and c["latency_ms_per_face_2_threads"] > 0
     st = c["test_stress_from_emotion"]

@@ -76,7 +76,7 @@ def test_cnn_predictor_one_face_and_batch(ckpts, crops):
     p = CNNPredictor(ckpts["emotion"])
     assert p.classes == EMOTIONS and p.kind == "emotion" and p.source == str(ckpts["emotion"])
     assert "tiny_emotion" in p.name and "mini_xception" in p.name
-    assert p.meta["mean"] == 0.5 and not p.model.training
+    assert p.meta.mean == 0.5 and not p.model.training
     sums_to_one(p.predict(crops[:1]), 1, 7)
     batch = p.predict(crops)
     sums_to_one(batch, 3, 7)

@@ -38,15 +38,15 @@ def test_a_few_epochs_beat_chance_and_write_a_complete_run(synthetic_csv):
     cfg = json.loads(run.config_path.read_text())
     assert cfg["model"] == "model48" and cfg["epochs"] == 4
     model, meta = load_model(run.best_path)  # everything prediction needs travels with the weights
-    assert meta["classes"] == list(run.summary()["classes"]) and meta["input_size"] == 48
-    assert 0 < meta["std"] < 1 and "test_acc" in meta["metrics"]
+    assert list(meta.classes) == list(run.summary()["classes"]) and meta.input_size == 48
+    assert 0 < meta.std < 1 and "test_acc" in meta.metrics
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 7)
 
 
 def test_stress_task_trains_a_binary_model(synthetic_csv):
     run = train(_cfg(synthetic_csv, task="stress", epochs=1), progress=False)
     _, meta = load_model(run.best_path)
-    assert meta["classes"] == ["no_stress", "stress"]
+    assert list(meta.classes) == ["no_stress", "stress"]
 
 
 def test_invalid_config_is_refused_before_anything_starts(synthetic_csv):
@@ -81,7 +81,7 @@ def test_distillation_makes_the_student_answer_like_its_teacher(synthetic_csv, t
 
     def angry_share(run):
         model, meta = load_model(run.last_path)  # the weights at the end (best.pt is chosen on the labels)
-        return float((predict_probs(model, val.images, meta["mean"], meta["std"]).argmax(1) == 0).float().mean())
+        return float((predict_probs(model, val.images, meta.mean, meta.std).argmax(1) == 0).float().mean())
 
     assert angry_share(taught) > 0.8 and angry_share(plain) < 0.3
 
@@ -107,7 +107,7 @@ def test_several_teachers_teach_their_average_answer(synthetic_csv, tmp_path):
     assert " + mini_xception from " in (run.dir / "train.log").read_text()
     model, meta = load_model(run.last_path)
     val = load_dataset(synthetic_csv).splits["val"]
-    answers = predict_probs(model, val.images, meta["mean"], meta["std"])
+    answers = predict_probs(model, val.images, meta.mean, meta.std)
     top2 = set(answers.mean(0).topk(2).indices.tolist())
     assert top2 == {0, 3}  # its two likeliest classes, on average, are the teachers' two
     with pytest.raises(CheckpointError, match="no-such-teacher"):
@@ -244,7 +244,7 @@ def test_crops_and_mixup_train_a_model_every_caller_feeds_right(synthetic_csv, t
                 progress=False)
     assert run.state() == "finished" and "40 px input" in (run.dir / "train.log").read_text()
     model, meta = load_model(run.best_path)
-    assert meta["input_size"] == 40 and meta["face_size"] == 48 and meta["model_kwargs"]["input_size"] == 40
+    assert meta.input_size == 40 and meta.face_size == 48 and meta.model_kwargs["input_size"] == 40
     assert 0 <= run.summary()["test_tencrop_acc"] <= 1
     p = CNNPredictor(run.best_path, tta="tencrop")
     probs = p.predict([np.full((48, 48), 120, np.uint8), np.zeros((90, 70), np.uint8)])

@@ -74,7 +74,7 @@ def test_the_shipped_models_load_with_weights_only():
 
     for path in sorted((ROOT / "model").glob("*.pt")):
         model, meta = load_model(path)
-        assert meta["classes"], path
+        assert meta.classes, path
 
 
 # ---------------------------------------------------------------- nothing overwritten, nothing trained twice

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core import jobs
 from core.data import default_data_path
+from core.labels import TTA_CHOICES, TTA_LABELS, TTA_VIEWS, tta_mode, tta_name
 from core.predict.loading import clear_caches
 from core.runs import Run, slug
 from core.settings import model_dir as default_model_dir
@@ -27,8 +28,15 @@ from .widgets import friendly_error
 
 
 def evaluation_label(e: dict) -> str:
-    tta = {None: "no TTA", "flip": "flip TTA", "tencrop": "ten-crop TTA"}.get(e.get("tta"), str(e.get("tta")))
+    tta = TTA_LABELS.get(e.get("tta"), str(e.get("tta")))
     return f"{e.get('split')} split, {tta} · {fmt_pct(e.get('accuracy'))}"
+
+
+def tta_choice(choice: str) -> str:
+    """A TTA menu entry: its name and how many views it averages."""
+    mode = tta_mode(choice)
+    n = TTA_VIEWS[mode]
+    return choice if n == 1 else f"{TTA_LABELS[mode].removesuffix(' TTA')} ({n} views{', slower' if n > 2 else ''})"
 
 
 def result_sources(run: Run) -> dict[str, dict]:
@@ -82,8 +90,7 @@ def evaluate_view(run: Run) -> None:
     c1, c2 = st.columns(2)
     split = c1.selectbox("Split", ["test", "val"], key=f"exp_ev_split_{run.id}",
                          format_func={"test": "test", "val": "validation"}.get)
-    tta = c2.selectbox("Test-time augmentation", ["none", "flip", "tencrop"], key=f"exp_ev_tta_{run.id}",
-                       format_func={"none": "none", "flip": "flip (2 views)", "tencrop": "ten-crop (10 views, slower)"}.get)
+    tta = c2.selectbox("Test-time augmentation", TTA_CHOICES, key=f"exp_ev_tta_{run.id}", format_func=tta_choice)
     default = cfg.data or str(default_data_path() or "")
     data = st.text_input("Data set", value=default, key=f"exp_ev_data_{run.id}")
     if st.button("Evaluate", key=f"exp_ev_go_{run.id}", icon=":material/fact_check:", type="primary"):
@@ -96,7 +103,7 @@ def evaluate_view(run: Run) -> None:
             if data and not readable_by_app(data):
                 raise ValueError(outside_roots_message(data))
             res = evaluate_checkpoint(run.best_path, data=data or None, split=split,
-                                      tta=None if tta == "none" else tta, progress=cb)
+                                      tta=tta_mode(tta), progress=cb)
         except Exception as e:  # noqa: BLE001 - data or checkpoint problems, in words
             bar.empty()
             st.error(f"The evaluation failed: {e}", icon=":material/error:")
@@ -107,7 +114,7 @@ def evaluate_view(run: Run) -> None:
                        "see it in **Results**.", icon=":material/check_circle:")
     items = run.evaluations()
     if items:
-        st.dataframe(pd.DataFrame([{"split": e.get("split"), "TTA": e.get("tta") or "none",
+        st.dataframe(pd.DataFrame([{"split": e.get("split"), "TTA": tta_name(e.get("tta")),
                                     "accuracy": 100 * e["accuracy"], "macro F1": 100 * e["macro_f1"],
                                     "faces": e.get("n"), "data": Path(str(e.get("data"))).name,
                                     "when": datetime.fromtimestamp(e.get("time", 0))} for e in items]),

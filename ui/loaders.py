@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from core.data import default_data_path, is_cached, load_dataset
@@ -58,21 +57,10 @@ def model_sources() -> tuple[list, dict, bool]:
     return usable_models(), status, bool(status.get("present", False))
 
 
-@st.cache_resource(show_spinner=False, max_entries=12)
-def _predictor(source: str, tta, deepface_home: str | None):
-    p = load_predictor(source, tta=tta)
-    if hasattr(p, "load"):  # DeepFace: load TensorFlow and the weights now, not on the first frame
-        p.load()
-    try:  # warm up: the first forward pass is slow, and it should not count in the latency we show
-        p.predict([np.full((48, 48), 128, np.uint8)])
-    except Exception:  # noqa: BLE001 - a real failure shows up (with its message) on real faces
-        pass
-    return p
-
-
 def get_predictor(source: str, tta=None):
-    """A loaded predictor ("deepface" or a checkpoint path), kept across reruns. Raises on failure."""
-    return _predictor(str(source), tta, os.environ.get("DEEPFACE_HOME"))
+    """A loaded, warmed-up predictor ("deepface" or a checkpoint path), kept across reruns in core's one
+    predictor cache (core.predict.loading; a changed file is loaded again). Raises on failure."""
+    return load_predictor(str(source), tta=tta, warm=True)
 
 
 @st.cache_data(show_spinner=False, ttl=20)

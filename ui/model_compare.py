@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data import default_data_path
+from core.labels import TTA_CHOICES, tta_mode
 from core.predict.loading import DEEPFACE
 from core.settings import readable_by_app
 from core.workflows.comparison import compare_models, disagreements
@@ -43,14 +44,14 @@ def compare_view() -> None:
     c1, c2, c3 = st.columns([1, 1, 2])
     split = c1.selectbox("Split", ["test", "val"], key="cmp_split", format_func={"test": "test (PrivateTest)",
                                                                                   "val": "validation (PublicTest)"}.get)
-    tta = c2.selectbox("Test-time augmentation", ["none", "flip", "tencrop"], key="cmp_tta")
+    tta = c2.selectbox("Test-time augmentation", TTA_CHOICES, key="cmp_tta")
     data = c3.text_input("Data set", value=str(default_data_path() or ""), key="cmp_data")
     if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary", disabled=not ready):
         bar = st.progress(0.0, text="Loading the models and the data set…")
         try:
             if data and not readable_by_app(data):
                 raise ValueError(outside_roots_message(data))
-            ss["cmp_result"] = compare_models(a, b, data=data or None, split=split, tta=None if tta == "none" else tta,
+            ss["cmp_result"] = compare_models(a, b, data=data or None, split=split, tta=tta_mode(tta),
                                               progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{d:,} / {t:,} faces"))
             ss["cmp_result"]["data_path"] = data or None
             ss.pop(CAM, None)

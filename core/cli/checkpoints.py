@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from ..files import to_json
+from ..labels import TTA_CHOICES
 
 DATA_HELP = "data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)"
 
@@ -182,7 +183,7 @@ def add_evaluate(sub) -> None:
     src.add_argument("--run", help="a run id (its best.pt); the result is kept with the run")
     e.add_argument("--data", help=DATA_HELP)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
-    e.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    e.add_argument("--tta", default="none", choices=TTA_CHOICES, help="test-time augmentation")
     e.add_argument("--calibration", action="store_true", help="also fit a temperature on the validation split "
                    "(PublicTest) and give the expected calibration error on --split before and after it")
     e.add_argument("--mistakes", metavar="DIR", help="write every mistake (mistakes.csv) and the 100 surest as a "
@@ -201,7 +202,7 @@ def add_compare(sub) -> None:
     c.add_argument("b", help="model B")
     c.add_argument("--data", help=DATA_HELP)
     c.add_argument("--split", default="test", choices=("train", "val", "test"))
-    c.add_argument("--tta", default="none", choices=("none", "flip", "tencrop"), help="test-time augmentation")
+    c.add_argument("--tta", default="none", choices=TTA_CHOICES, help="test-time augmentation")
     c.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
     c.add_argument("--seed", type=int, default=0, help="the resamples' seed (default 0)")
     c.add_argument("--json", action="store_true")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..data import IMAGE_EXTENSIONS
 from ..files import to_json
+from ..labels import TTA_CHOICES
 from .common import EXIT_USAGE, command_parser, fail, parse
 
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a checkpoint path, a model name in model/ (file stem or run id), or 'deepface'; "
                         "repeat for several; default: the best shipped model (else the best run)")
     p.add_argument("--json", action="store_true", help="print JSON (one object with every face) instead of a table")
-    p.add_argument("--tta", choices=("none", "flip", "tencrop"), default="none",
+    p.add_argument("--tta", choices=TTA_CHOICES, default="none",
                    help="test-time augmentation for our CNNs (default: none)")
     p.add_argument("--margin", type=float, default=FACE_MARGIN,
                    help="margin around each detected face, as a fraction of its size (default: "

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from ..files import to_json
+from ..labels import TTA_CHOICES
 from .common import command_parser, fail, parse
 
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="N",
                    help=f"refuse clips longer than this (default {DEFAULT_MAX_MINUTES:g}; 0: no limit)")
     p.add_argument("--json", action="store_true", help="print JSON (settings, status, tracks) instead of a table")
-    p.add_argument("--tta", choices=("none", "flip", "tencrop"), default="none",
+    p.add_argument("--tta", choices=TTA_CHOICES, default="none",
                    help="test-time augmentation for our CNNs (default: none)")
     p.add_argument("--min-face", type=float, default=0.10,
                    help="the smallest face, as a fraction of the frame's short side (default 0.10, as the webcam)")

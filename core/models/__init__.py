@@ -1,5 +1,6 @@
 """Layer 2, models: models by name, as timm does it: `create_model("resnet", num_classes=7, width=32)`, one file
-per family (custom, resnet, vgg, xception), the checkpoint format (checkpoint) and int8 models (int8).
+per family (custom, resnet, vgg, xception), the checkpoint format (checkpoint), a checkpoint's description
+(meta: CheckpointMeta) and int8 models (int8).
 Imports only torch and layer 0.
 
 Every model maps (N, in_chans, 48, 48) float to (N, num_classes) logits. Architectures register

@@ -1,5 +1,6 @@
-"""A checkpoint carries everything prediction needs: architecture, class names, input size,
-normalisation and metrics, beside the weights. Writes are atomic (temp file + rename), so a
+"""A checkpoint carries everything prediction needs beside the weights: its description, a CheckpointMeta
+(core.models.meta: architecture, class names, sizes, normalisation, metrics, calibration), checked on every
+read and written from the record, never from a loose dict. Writes are atomic (temp file + rename), so a
 process killed mid-save never leaves a half-written checkpoint.
 
 Reading never runs code from the file: `torch.load(weights_only=True)` with a short allow-list of the
@@ -8,7 +9,7 @@ function, build an arbitrary object) is refused as unsafe, with the name of what
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 import pickle
 import re
 import zipfile
@@ -18,11 +19,12 @@ import torch
 from torch.torch_version import TorchVersion
 
 from ..files import replace_atomically
+from .meta import TRAINING_KEYS, CheckpointMeta, MetaError
 from .registry import create_model
 
+META_FIELDS = frozenset(f.name for f in dataclasses.fields(CheckpointMeta)) - {"extra", "path"}
+
 FORMAT = "facial-emotion-lab/1"
-# what only training needs (to resume): dropped from a shipped model, an int8 copy, a model's description
-TRAINING_KEYS = ("optimizer", "scheduler", "rng", "torch_rng", "sums", "history")
 SAFE_GLOBALS = [TorchVersion]  # older int8 files recorded torch.__version__ as this str subclass
 
 
@@ -34,34 +36,36 @@ class UnsafeCheckpoint(CheckpointError):
     """A file whose pickle asks for more than weights and plain data: it is never unpickled."""
 
 
-def save_checkpoint(path, model, *, classes, mean: float, std: float, input_size: int = 48,
-                    metrics: dict | None = None, **extra) -> Path:
+def save_checkpoint(path, model, meta: CheckpointMeta | None = None, **fields) -> Path:
+    """`model`'s weights and description (`meta`, or its fields as keywords: classes=, mean=, std=, ...);
+    keywords that are no field of CheckpointMeta (a run's epoch, optimiser, ...) are saved beside them."""
+    own = {k: fields.pop(k) for k in list(fields) if k in META_FIELDS}
+    meta = meta.replace(**own) if meta is not None else CheckpointMeta.for_model(model, **own)
+    return write_checkpoint(path, meta, model.state_dict(), **fields)
+
+
+def write_checkpoint(path, meta: CheckpointMeta, weights: dict, **training) -> Path:
+    """A checkpoint file from its description, its weights and (a run's last.pt) what resuming needs."""
+    state = {"format": FORMAT, **meta.to_state(), **training,
+             "state_dict": {k: v.detach().cpu().contiguous() if isinstance(v, torch.Tensor) else v
+                            for k, v in weights.items()}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "format": FORMAT,
-        "model": model.model_name,
-        "model_kwargs": dict(model.model_kwargs),
-        "classes": list(classes),
-        "input_size": int(input_size),
-        "in_chans": 1,
-        "mean": float(mean),
-        "std": float(std),
-        "metrics": dict(metrics or {}),
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        **extra,
-    }
     return write_checkpoint_state(path, state)
+
+
+def update_checkpoint(path, **changes) -> CheckpointMeta:
+    """Change fields of a checkpoint's description (a fitted temperature, new metrics), the weights and the
+    rest as they were; returns the new description."""
+    state = load_checkpoint(path)
+    meta = checkpoint_meta(state, path).replace(**changes)
+    write_checkpoint(path, meta, state["state_dict"], **{k: state[k] for k in TRAINING_KEYS if k in state})
+    return meta
 
 
 def write_checkpoint_state(path, state: dict) -> Path:
     """Atomic, and a save that fails (a full disk) leaves no half-written temp file behind."""
     return replace_atomically(path, lambda tmp: torch.save(state, tmp))
-
-
-def without_training_state(state: dict) -> dict:
-    """The checkpoint as a model: weights and metadata, without what only resuming a run needs."""
-    return {k: v for k, v in state.items() if k not in TRAINING_KEYS}
 
 
 MAX_DECLARED_BYTES = 2_000_000_000  # what a checkpoint's archive may say it unpacks to (ours: under 100 MB)
@@ -120,50 +124,20 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     state = read_state(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a Facial Emotion Lab checkpoint")
-    problem = metadata_problem(state) or weights_problem(state)
+    checkpoint_meta(state, path)
+    problem = weights_problem(state)
     if problem:
         raise CheckpointError(f"checkpoint {path} cannot be used: {problem}")
     return state
 
 
-def metadata_problem(state: dict) -> str:
-    """What in a checkpoint's description cannot be right ("" when nothing), naming the field: the sizes, the
-    classes and the normalisation are trusted further on (an input size of 30000 would cost gigabytes per face,
-    a std of 0 divides by zero)."""
-    def number(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-    def size(v, lo=8, hi=512):
-        return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
-
-    kwargs = state.get("model_kwargs", {})
-    classes = state.get("classes")
-    checks = [
-        (isinstance(state.get("model"), str), "model must be an architecture's name"),
-        (isinstance(kwargs, dict), "model_kwargs must be an object"),
-        (isinstance(classes, (list, tuple)) and 1 <= len(classes) <= 1000
-         and all(isinstance(c, str) for c in classes), "classes must be 1 to 1000 names"),
-        (size(state.get("input_size", 48)), "input_size must be a whole number from 8 to 512"),
-        (state.get("face_size") is None or size(state["face_size"]),
-         "face_size must be a whole number from 8 to 512"),
-        (state.get("in_chans", 1) in (1, 3), "in_chans must be 1 or 3"),
-        (number(state.get("mean")), "mean must be a finite number"),
-        (number(state.get("std")) and 1e-6 < state["std"] < 1e6, "std must be a positive number"),
-    ]
-    if isinstance(kwargs, dict):
-        checks += [(size(kwargs.get("input_size", 48)), "model_kwargs.input_size must be a whole number from 8 "
-                                                        "to 512"),
-                   (size(kwargs.get("width", 16), 1, 1024), "model_kwargs.width must be a whole number from 1 to "
-                                                           "1024")]
-    return next((f"{why} (it says {_said(state, why)})" for ok, why in checks if not ok), "")
-
-
-def _said(state: dict, why: str) -> str:
-    """The value a failed check read, short."""
-    key = why.split(" ")[0]
-    owner, _, field = key.rpartition(".")
-    value = (state.get(owner) if owner else state).get(field) if isinstance(state.get(owner, {}), dict) else None
-    return repr(value)[:60]
+def checkpoint_meta(state: dict, path="checkpoint") -> CheckpointMeta:
+    """A checkpoint's description (CheckpointMeta), its missing fields defaulted; CheckpointError naming the
+    file and the field that cannot be right."""
+    try:
+        return CheckpointMeta.from_state(state, path)
+    except MetaError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be used: {e}") from None
 
 
 def weights_problem(state: dict) -> str:
@@ -178,29 +152,27 @@ def weights_problem(state: dict) -> str:
 
 
 def build_model(state: dict, path="checkpoint"):
+    """The model a checkpoint's dict describes, its weights loaded, in eval mode."""
+    meta = checkpoint_meta(state, path)
     try:
-        model = create_model(state["model"], num_classes=len(state["classes"]), in_chans=state.get("in_chans", 1),
-                             **state["model_kwargs"])
-        if state.get("quantized"):  # an int8 copy (core.workflows.quantize): rebuild its graph, then load
+        model = create_model(meta.model, num_classes=len(meta.classes), in_chans=meta.in_chans, **meta.model_kwargs)
+        if meta.quantized:  # an int8 copy (core.workflows.quantize): rebuild its graph, then load
             from .int8 import build_quantized, unavailable_reason
 
-            backend = state["quantized"].get("backend", "x86")
+            backend = meta.quantized.get("backend", "x86")
             reason = unavailable_reason(backend)
             if reason:
                 raise CheckpointError(f"checkpoint {path} is an int8 model: {reason}")
-            return build_quantized(model, state["state_dict"], int(state.get("input_size", 48)), backend)
+            return build_quantized(model, state["state_dict"], meta.input_size, backend)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
     except CheckpointError:
         raise
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path}: weights do not fit model {state.get('model')!r} ({e})") from e
+        raise CheckpointError(f"checkpoint {path}: weights do not fit model {meta.model!r} ({e})") from e
     return model.eval()
 
 
-def load_model(path, map_location="cpu"):
-    """(model in eval mode, metadata without the weights) from a checkpoint file."""
+def load_model(path, map_location="cpu") -> tuple:
+    """(model in eval mode, its CheckpointMeta) from a checkpoint file."""
     state = load_checkpoint(path, map_location)
-    model = build_model(state, path)
-    meta = {k: v for k, v in without_training_state(state).items() if k != "state_dict"}
-    meta["path"] = str(path)
-    return model, meta
+    return build_model(state, path), checkpoint_meta(state, path)

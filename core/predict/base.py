@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-TTA_MODES = (None, "flip", "tencrop")
+from ..labels import TTA_MODES, tta_mode  # noqa: F401  (said once, in core.labels)
 
 
 class Predictor(ABC):
@@ -18,18 +18,22 @@ class Predictor(ABC):
     classes: tuple     # class names, our spelling (core.labels)
     source: str        # a checkpoint path, or "deepface"
     kind: str = "emotion"  # "emotion" or "stress"
+    warmed: bool = False
 
     @abstractmethod
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, len(classes)) probabilities, each row summing to 1."""
 
+    def warm_up(self) -> None:
+        """One grey face through the model, once: the first forward pass is slow, and must not count in the
+        latency a page shows. A failure here is ignored: a real one shows up, with its message, on real faces."""
+        if self.warmed:
+            return
+        try:
+            self.predict([np.full((48, 48), 128, np.uint8)])
+        except Exception:  # noqa: BLE001
+            pass
+        self.warmed = True
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({getattr(self, 'name', '?')!r})"
-
-
-def tta_mode(tta) -> str | None:
-    """A test-time augmentation name as given by a page or a flag, checked: None, "flip" or "tencrop"."""
-    tta = None if tta in (None, "", "none", "None") else str(tta)
-    if tta not in TTA_MODES:
-        raise ValueError(f"unknown test-time augmentation {tta!r}; use one of {TTA_MODES}")
-    return tta

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import STRESS_CLASSES, canonical
-from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, metadata_problem, read_state
+from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, checkpoint_meta, read_state
 from ..models.int8 import unavailable_reason
 from ..runs import Run
 from ..settings import model_dir as default_model_dir
@@ -86,16 +86,14 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             state = read_state(path)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError("not a Facial Emotion Lab checkpoint")
-        problem = metadata_problem(state)  # listed as broken, naming the field, before its sizes are trusted
-        if problem:
-            raise CheckpointError(f"checkpoint {path} cannot be used: {problem}")
-        classes = tuple(canonical(c) for c in state["classes"])
-        arch = str(state["model"])
-        metrics = dict(state.get("metrics") or {})
+        meta = checkpoint_meta(state, path)  # listed as broken, naming the field, before its sizes are trusted
+        classes = tuple(canonical(c) for c in meta.classes)
+        arch = meta.model
+        metrics = dict(meta.metrics)
         if source == "run":
             metrics = {**metrics, **_run_summary(path.parent)}
         name = _run_name(path.parent, arch) if source == "run" else friendly_name(path, arch)
-        quantized = state.get("quantized") or {}
+        quantized = meta.quantized or {}
         params = quantized.get("float_params") or _param_count(state.get("state_dict", {}))
         unusable = None
         if quantized:  # an int8 copy runs only where its quantized engine does
@@ -103,7 +101,7 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             unusable = f"{path.name} is an int8 model: {reason}" if reason else None
         info = ModelInfo(name, str(path), arch, int(params),
                          classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
-                         source, unusable, int(state.get("input_size", 48)), run_id)
+                         source, unusable, meta.input_size, run_id)
         del state
     except CheckpointError as e:  # listed, with why (unsafe ones never unpickled)
         info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source, str(e), 48, run_id)

@@ -10,12 +10,11 @@ from typing import Sequence
 import numpy as np
 
 from ..calibration import apply_temperature
-from ..evaluate import tta_views
-from ..labels import STRESS_CLASSES, canonical
+from ..evaluate import inference_net, view_probs
+from ..labels import STRESS_CLASSES, canonical, tta_mode
 from ..models.checkpoint import CheckpointError, load_model
-from ..models.int8 import is_quantized
 from ..settings import infer_threads
-from .base import Predictor, tta_mode
+from .base import Predictor
 from .crops import preprocess
 
 _THREADS_SET = False
@@ -50,22 +49,6 @@ def friendly_name(path, arch: str | None) -> str:
     return base
 
 
-def fold_batchnorm(model):
-    """An inference copy of `model` with each BatchNorm folded into the convolution before it
-    (torch.fx); ~30% fewer operations per face on CPU. The model itself is left as it is (Grad-CAM
-    uses it). Any model fx cannot trace is used as it is."""
-    if is_quantized(model):  # folded already, when it was quantized
-        return model
-    try:
-        from torch.fx.experimental.optimization import fuse
-
-        fused = fuse(model)  # a deep copy: the original keeps its BatchNorm layers
-        fused.eval()
-        return fused
-    except Exception:  # noqa: BLE001 - an optimisation only
-        return model
-
-
 class CNNPredictor(Predictor):
     """One of our checkpoints, loaded once; `predict` is one batched forward pass.
 
@@ -77,54 +60,41 @@ class CNNPredictor(Predictor):
         set_inference_threads(threads)
         self.model, self.meta = load_model(path)
         self.model.eval()
-        self._net = fold_batchnorm(self.model)  # what predict runs: the same function, fewer ops
+        self._net = inference_net(self.model)  # what predict runs: the same function, fewer ops
         self.source = str(path)
         self.path = Path(path)
         self.tta = tta
-        self.arch = str(self.meta.get("model", "?"))
-        self._checkpoint_classes = tuple(str(c) for c in self.meta["classes"])
+        self.arch = self.meta.model
+        self._checkpoint_classes = self.meta.classes
         self.classes = tuple(canonical(c) for c in self._checkpoint_classes)
         self._order = None  # column order applied to the model's outputs (stress checkpoints)
         if set(self.classes) == set(STRESS_CLASSES) and len(self.classes) == 2:
             self._order = [self.classes.index(c) for c in STRESS_CLASSES]
             self.classes = STRESS_CLASSES
         self.kind = "stress" if self.classes == STRESS_CLASSES else "emotion"
-        self.input_size = int(self.meta.get("input_size", 48))  # what the network sees
-        self.face_size = int(self.meta.get("face_size") or self.input_size)  # the face it is cut from
-        self.mean = float(self.meta.get("mean", 0.5))
-        self.std = float(self.meta.get("std", 0.25))
+        self.input_size = self.meta.input_size  # what the network sees
+        self.face_size = self.meta.face_size  # the face it is cut from
+        self.mean, self.std = self.meta.mean, self.meta.std
         # fitted on PublicTest (core.calibration): its confidences mean what they say; 1 for older checkpoints
-        self.temperature = float(self.meta.get("temperature") or 1.0)
-        self.calibrated = "temperature" in self.meta
+        self.temperature = self.meta.scale
+        self.calibrated = self.meta.calibrated
         self.name = friendly_name(path, self.arch) + (f" +{tta}" if tta else "")
 
     @property
     def metrics(self) -> dict:
-        return dict(self.meta.get("metrics") or {})
+        return dict(self.meta.metrics)
 
-    def inputs(self, crops, tta=None) -> list:
-        """The network's input views of the crops: resized to the face size the model was trained on, then
-        its centre crop (or the TTA views), normalised."""
-        return tta_views(preprocess(crops, self.face_size, self.mean, self.std), tta, self.input_size)
-
-    def logits(self, crops):
-        """Raw logits (torch, N x C, the checkpoint's class order) of the crops, without TTA."""
-        import torch
-
-        with torch.inference_mode():
-            return self.model(self.inputs(crops)[0])
+    def faces(self, crops):
+        """The crops as the model's faces: resized to the face size it was trained on, normalised (N, 1, H, W)."""
+        return preprocess(crops, self.face_size, self.mean, self.std)
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
-        import torch.nn.functional as F
 
-        n = len(crops)
-        if n == 0:
+        if len(crops) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
-        views = self.inputs(crops, self.tta)
-        with torch.inference_mode():  # every view in one batch: one forward pass
-            out = F.softmax(self._net(torch.cat(views) if len(views) > 1 else views[0]), 1)
-            probs = out.reshape(len(views), n, -1).mean(0)
+        with torch.inference_mode():  # the forward pass every evaluation makes (core.evaluate.view_probs)
+            probs = view_probs(self._net, self.faces(crops), self.tta, self.input_size)
         probs = apply_temperature(probs.double().numpy(), self.temperature)
         if self._order is not None:
             probs = probs[:, self._order]

@@ -355,6 +355,11 @@ class DeepFacePredictor(Predictor):
         _emotion_client()
         return self
 
+    def warm_up(self) -> None:
+        """TensorFlow and the weights loaded now (DeepFaceUnavailable where they cannot be), then one face."""
+        self.load()
+        super().warm_up()
+
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 7) probabilities over our EMOTIONS; one forward pass for the whole batch.
 

@@ -21,6 +21,7 @@ from ..settings import live_inline, live_threads
 from . import draw
 from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
+from .detectors.base import can_follow, can_refine
 from .newest import NewestFrameWorker
 from .summary import face_summary
 from .tracking import FaceTracker, smooth
@@ -109,7 +110,7 @@ class FramePipeline:
         if detect is None:
             detect = self.frames % max(1, s.detect_every) == 0 or not self.tracker.tracks
         self.frames += 1
-        refine = self.settings.align and hasattr(self.detector, "refine_landmarks")
+        refine = self.settings.align and can_refine(self.detector)
         if self.detector is not None and detect:
             if not self._follow(image, color):
                 found = self.detector.detect(image, color=color, refine=0) if refine else \
@@ -144,15 +145,14 @@ class FramePipeline:
         """Each track looked for near where it was (see the class); False where the whole frame is to be
         searched instead: this detector cannot follow, it is time for a full search, there is no track, or
         there are so many that following them all would cost more than a full search."""
-        follow = getattr(self.detector, "follow", None)  # a turned search passes on its detector's (YuNet's)
-        tracks = self.tracker.tracks
-        if follow is None or not tracks or any(t.missed for t in tracks) or \
+        tracks = self.tracker.tracks  # a turned search declares its detector's capabilities (YuNet's)
+        if not can_follow(self.detector) or not tracks or any(t.missed for t in tracks) or \
                 self._followed + 1 >= max(1, self.settings.full_search_every) or \
                 len(tracks) > self.detector.follow_at_most(image):
             self._followed = 0
             return False
         # a face not found again leaves its track missed: the next detection searches the whole frame for it
-        found = [follow(image, t, color, angle=t.angle) for t in tracks]
+        found = [self.detector.follow(image, t, color, angle=t.angle) for t in tracks]
         self.tracker.update(suppress_duplicates([f for f in found if f is not None]))
         self._followed += 1
         return True

@@ -16,6 +16,7 @@ import numpy as np
 from ..data.images import to_uint8
 from ..evaluate import tta_views
 from ..models.int8 import is_quantized
+from ..models.meta import CheckpointMeta
 from .crops import as_crop, preprocess
 
 # FER2013's pixel statistics: the normalisation used when a bare model comes without its own.
@@ -34,12 +35,12 @@ def _unwrap(model_or_predictor, mean, std):
         raise TypeError(f"Grad-CAM needs one of our CNNs (a torch model or a CNNPredictor), not "
                         f"{type(obj).__name__}" + (" (DeepFace has no Grad-CAM here)"
                                                    if "deepface" in str(getattr(obj, "source", "")).lower() else ""))
-    meta = getattr(obj, "meta", {}) or {}
-    mean = float(meta.get("mean", getattr(obj, "mean", DEFAULT_MEAN))) if mean is None else mean
-    std = float(meta.get("std", getattr(obj, "std", DEFAULT_STD))) if std is None else std
-    size = int(meta.get("input_size", getattr(obj, "input_size", 48)))
-    face = int(meta.get("face_size") or size)
-    return model, float(mean), float(std), (face, size)
+    meta = getattr(obj, "meta", None)
+    if not isinstance(meta, CheckpointMeta):
+        raise TypeError(f"Grad-CAM needs a predictor of one of our checkpoints (with its CheckpointMeta), not "
+                        f"{type(obj).__name__}")
+    return model, meta.mean if mean is None else float(mean), meta.std if std is None else float(std), \
+        (meta.face_size, meta.input_size)
 
 
 def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: float | None = None,
@@ -48,7 +49,8 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
     (default: the predicted class) lies. `crop` is a grey uint8 face crop of any size."""
     model, mean, std, (face, size) = _unwrap(model_or_predictor, mean, std)
     if is_quantized(model):
-        source = ((getattr(model_or_predictor, "meta", None) or {}).get("quantized") or {}).get("source")
+        meta = getattr(model_or_predictor, "meta", None)
+        source = meta.quantized_from if isinstance(meta, CheckpointMeta) else None
         raise ValueError("no Grad-CAM for an int8 model: its integer layers have no gradients"
                          + (f"; its float original, {Path(source).stem}, shows where it looks" if source else ""))
     crop = as_crop(crop)

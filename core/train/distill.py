@@ -23,16 +23,16 @@ class Teacher:
     def __init__(self, source: str, classes, input_size: int, device="cpu"):
         self.path = resolve_model(source)
         model, meta = load_model(self.path)
-        if [canonical(c) for c in meta["classes"]] != [canonical(c) for c in classes]:
-            raise ValueError(f"teacher {self.path} predicts {list(meta['classes'])}, but this run learns "
+        if [canonical(c) for c in meta.classes] != [canonical(c) for c in classes]:
+            raise ValueError(f"teacher {self.path} predicts {list(meta.classes)}, but this run learns "
                              f"{list(classes)}: pick a teacher trained on the same classes")
-        self.input_size = int(meta["input_size"])  # the student's batches are cut or resized to it if they differ
-        self.face_size = int(meta.get("face_size") or self.input_size)
+        self.input_size = meta.input_size  # the student's batches are cut or resized to it if they differ
+        self.face_size = meta.face_size
         self.model = model.to(device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.mean, self.std = float(meta["mean"]), float(meta["std"])
-        self.name = f"{meta['model']} from {self.path}"
+        self.mean, self.std = meta.mean, meta.std
+        self.name = f"{meta.model} from {self.path}"
 
     @torch.no_grad()
     def __call__(self, x01: torch.Tensor) -> torch.Tensor:

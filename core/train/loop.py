@@ -22,8 +22,9 @@ from ..calibration import calibration_report
 from ..evaluate import evaluate_model, metrics_from_probs, predict_plain_and_tta
 from ..files import write_json
 from ..models import count_parameters, create_model
-from ..models.checkpoint import (CheckpointError, build_model, load_checkpoint, save_checkpoint,
-                                 write_checkpoint_state)
+from ..models.checkpoint import (CheckpointError, build_model, checkpoint_meta, load_checkpoint, save_checkpoint,
+                                 update_checkpoint)
+from ..models.meta import CheckpointMeta
 from ..models.layout import channels_last_ok
 from ..runs import Run
 from . import distributed
@@ -182,8 +183,8 @@ class _Training:
             else torch.contiguous_format
         self.model = model
         self.teacher = make_teacher(cfg.teacher, ds.classes, cfg.input_size, dev)
-        self.meta = dict(classes=ds.classes, mean=self.mean, std=self.std, input_size=cfg.input_size,
-                         face_size=cfg.image_size)
+        self.meta = CheckpointMeta.for_model(model, classes=ds.classes, mean=self.mean, std=self.std,
+                                             input_size=cfg.input_size, face_size=cfg.image_size, config=cfg.__dict__)
 
     def _place_model(self) -> None:
         """On the device, in its layout, wrapped for DDP; then its optimiser and schedule (after any start weights)."""
@@ -241,8 +242,8 @@ class _Training:
 
     def checkpoint(self, path, **extra) -> None:
         h = self.state.history
-        save_checkpoint(path, self.model, **self.meta, metrics=h[-1] if h else {}, config=self.cfg.__dict__,
-                        **self.state.as_checkpoint(), **extra)
+        save_checkpoint(path, self.model, self.meta.replace(metrics=h[-1] if h else {}), **self.state.as_checkpoint(),
+                        **extra)
 
     def save_last(self) -> None:
         self.checkpoint(self.run.last_path, optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
@@ -379,13 +380,13 @@ class _FinalTest:
 
     def _predict(self):
         state = load_checkpoint(self.run.best_path)
-        model = build_model(state, self.run.best_path)
+        meta, model = checkpoint_meta(state, self.run.best_path), build_model(state, self.run.best_path)
         self.params = count_parameters(model)
         size, splits = self.cfg.input_size, self.ds.splits
-        val, _ = predict_plain_and_tta(model, splits["val"].images, state["mean"], state["std"], None,
+        val, _ = predict_plain_and_tta(model, splits["val"].images, meta.mean, meta.std, None,
                                        progress=self._counter("validation", 0, 1), input_size=size)
         n_val = len(splits["val"].labels)
-        test, ten = predict_plain_and_tta(model, splits["test"].images, state["mean"], state["std"],
+        test, ten = predict_plain_and_tta(model, splits["test"].images, meta.mean, meta.std,
                                           "tencrop" if self.cfg.tencrop_test else None,
                                           progress=self._counter("test", n_val, self.views), input_size=size)
         return state, {"val": val.numpy(), "test": test.numpy()}, None if ten is None else ten.numpy()
@@ -424,11 +425,11 @@ def _summarise(run: Run, ds, state: dict, probs: dict, ten, params: int) -> None
                "calibration": calibration, "params": params,
                "sizes": ds.sizes(), "classes": list(ds.classes)}
     write_json(run.dir / "summary.json", summary)
-    state["temperature"] = cal["temperature"]  # applied by every predictor; accuracy unchanged
-    state["metrics"] = {**state["metrics"], "val_acc": state["best_acc"], "test_acc": res["accuracy"],
-                        "test_ece": cal["ece"], "test_ece_calibrated": cal["ece_calibrated"],
-                        **({"test_tencrop_acc": ten_acc} if ten_acc is not None else {})}
-    write_checkpoint_state(run.best_path, state)
+    update_checkpoint(run.best_path, temperature=cal["temperature"],  # applied by every predictor; accuracy unchanged
+                      metrics={**checkpoint_meta(state, run.best_path).metrics, "val_acc": state["best_acc"],
+                               "test_acc": res["accuracy"], "test_ece": cal["ece"],
+                               "test_ece_calibrated": cal["ece_calibrated"],
+                               **({"test_tencrop_acc": ten_acc} if ten_acc is not None else {})})
     try:
         save_confusion(res["confusion"], ds.classes, run.graphs_dir / "confusion.png",
                        title=f"{run.id}: test, acc {res['accuracy']:.3f}")

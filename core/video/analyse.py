@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..files import atomic_path
+from ..labels import TTA_CHOICES, TTA_MODES
 from ..predict.crops import FACE_MARGIN
 from ..predict.frame import FramePipeline, LiveSettings
 from ..settings import live_threads
@@ -70,8 +71,8 @@ class VideoSettings:
             errs.append("smoothing must be between 1 and 50 frames")
         if not 0.0 <= float(self.margin) <= 2.0:
             errs.append("the crop margin must be between 0 and 2")
-        if self.tta not in (None, "flip", "tencrop"):
-            errs.append("test-time augmentation must be none, flip or tencrop")
+        if self.tta not in TTA_MODES:
+            errs.append(f"test-time augmentation must be {', '.join(TTA_CHOICES[:-1])} or {TTA_CHOICES[-1]}")
         if errs:
             raise ValueError("; ".join(errs))
         return self

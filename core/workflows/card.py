@@ -19,9 +19,9 @@ import torch
 from ..data import to_stress
 from ..evaluate import align_probs, metrics_from_probs
 from ..files import write_json
-from ..labels import STRESS_CLASSES
+from ..labels import STRESS_CLASSES, TTA_LABELS, TTA_MODES, tta_name
 from ..models import count_parameters
-from ..models.checkpoint import load_checkpoint, write_checkpoint_state
+from ..models.checkpoint import update_checkpoint
 from .card_pairs import KEY as PREDICTIONS
 from .card_pairs import predictions_record
 from .evaluation import Subject, open_subject
@@ -49,23 +49,23 @@ def latency_ms_per_face(model, input_size: int = 48, threads: int = 2, repeats: 
 def card(path, data=None) -> dict:
     """Every figure of a model card, measured now, on one load of the checkpoint and of the data set."""
     subject = open_subject(path, data)
-    state, model = subject.state, subject.model
-    quantized = state.get("quantized") or {}
-    out = {"checkpoint": str(path), "model": state["model"], "model_kwargs": state["model_kwargs"],
-           "params": quantized.get("float_params") or count_parameters(model), "classes": state["classes"],
-           "training": state.get("training", {}), "run_id": state.get("run_id"), "config": state.get("config", {})}
+    meta, model = subject.meta, subject.model
+    quantized = meta.quantized or {}
+    out = {"checkpoint": str(path), "model": meta.model, "model_kwargs": meta.model_kwargs,
+           "params": quantized.get("float_params") or count_parameters(model), "classes": list(meta.classes),
+           "training": meta.training, "run_id": meta.run_id, "config": meta.config}
     if quantized:
         out["quantized"] = quantized
     for split in ("val", "test"):
-        for tta in (None, "flip", "tencrop"):
+        for tta in TTA_MODES:
             r = subject.evaluate(split, tta)
-            out[f"{split}_{tta or 'none'}"] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+            out[f"{split}_{tta_name(tta)}"] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                                                "per_class": r["per_class"], "confusion": r["confusion"]}
     out[PREDICTIONS] = predictions_record(subject, "test")  # the answers just measured: pairs in `card --table`
     cal = subject.calibration("test")
     out.update(temperature=cal["temperature"], ece=cal["ece"], ece_calibrated=cal["ece_calibrated"],
-               calibration=cal, temperature_stored=state.get("temperature"))
-    if tuple(state["classes"]) != STRESS_CLASSES:
+               calibration=cal, temperature_stored=meta.temperature)
+    if meta.classes != STRESS_CLASSES:
         out["test_stress_from_emotion"] = stress_from_emotion(subject)
     out["latency_ms_per_face_2_threads"] = latency_ms_per_face(model, subject.input_size)
     return out
@@ -90,16 +90,15 @@ def calibrate_card(path, data=None) -> dict:
 
 def store_temperature(path, temperature: float) -> Path:
     """Write a fitted temperature into a checkpoint's metadata, everything else as it was."""
-    state = load_checkpoint(path)
-    state["temperature"] = float(temperature)
-    return write_checkpoint_state(path, state)
+    update_checkpoint(path, temperature=float(temperature))
+    return Path(path)
 
 
 def stress_from_emotion(subject: Subject, split: str = "test") -> dict:
     """An emotion model answering stress / no stress through the mapping in core.labels (P(stress) = sum of the
     stress emotions), scored against the stress view of the split's labels; with the majority-class share,
     the accuracy of always answering the commoner verdict."""
-    probs = align_probs(subject.probs(split), subject.state["classes"], STRESS_CLASSES)
+    probs = align_probs(subject.probs(split), subject.meta.classes, STRESS_CLASSES)
     labels = to_stress(subject.dataset).splits[split].labels.numpy()
     r = metrics_from_probs(probs, labels, STRESS_CLASSES)
     return {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "per_class": r["per_class"],
@@ -114,12 +113,12 @@ def card_markdown(c: dict) -> str:
     lines = [
         f"**{c['model']}** {c['model_kwargs']}{int8}, {c['params']:,} parameters, classes {', '.join(c['classes'])}",
         "",
-        "| split | accuracy | + flip TTA | + ten-crop TTA | macro-F1 |",
+        "| split | accuracy | " + " | ".join(f"+ {TTA_LABELS[m]}" for m in TTA_MODES[1:]) + " | macro-F1 |",
         "|---|---|---|---|---|",
     ]
     for split, label in (("val", "PublicTest (val)"), ("test", "PrivateTest (test)")):
-        lines.append(f"| {label} | {c[f'{split}_none']['accuracy']:.2%} | {c[f'{split}_flip']['accuracy']:.2%} | "
-                     f"{c[f'{split}_tencrop']['accuracy']:.2%} | {c[f'{split}_none']['macro_f1']:.3f} |")
+        lines.append(f"| {label} | " + " | ".join(f"{c[f'{split}_{tta_name(m)}']['accuracy']:.2%}" for m in TTA_MODES)
+                     + f" | {c[f'{split}_none']['macro_f1']:.3f} |")
     lines += ["", "Per-class F1 on PrivateTest (no TTA): " + ", ".join(
         f"{r['class']} {r['f1']:.2f}" for r in c["test_none"]["per_class"]), "",
         f"CPU latency: {c['latency_ms_per_face_2_threads']:.2f} ms per face (one forward pass, 2 threads, median).",

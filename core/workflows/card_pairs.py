@@ -21,11 +21,13 @@ import numpy as np
 
 from ..data import load_dataset
 from ..files import write_json
+from ..labels import TTA_MODES
 from ..models.checkpoint import load_checkpoint
+from ..models.meta import CheckpointMeta
 from ..paired import ALPHA, N_BOOT, compare_predictions, decode_classes, encode_classes
 from .evaluation import Subject, open_subject, task_of
 
-TTAS = (None, "flip", "tencrop")  # the views a card measures
+TTAS = TTA_MODES  # the views a card measures
 KEY = "predictions"
 
 
@@ -48,8 +50,8 @@ def open_subjects(paths, data=None):
     face size, not once per checkpoint."""
     loaded = {}
     for path in paths:
-        state = load_checkpoint(path)
-        key = (task_of(state["classes"]), int(state.get("face_size") or state.get("input_size", 48)))
+        meta = CheckpointMeta.from_state(load_checkpoint(path), path)
+        key = (task_of(meta.classes), meta.face_size)
         subject = open_subject(path, data, dataset=loaded.get(key))
         loaded[key] = subject.dataset
         yield subject

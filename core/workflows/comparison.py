@@ -41,7 +41,7 @@ class PredictorSubject:
 
 
 def _face_size(subject: Subject) -> int:
-    return int(subject.state.get("face_size") or subject.input_size)
+    return subject.meta.face_size
 
 
 def _is_deepface(name) -> bool:

@@ -3,44 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from ..calibration import apply_temperature, calibration_report
 from ..data import Dataset, load_dataset
-from ..evaluate import metrics_from_probs, predict_probs
+from ..evaluate import inference_net, metrics_from_probs, predict_probs
 from ..labels import STRESS_CLASSES, canonical
-from ..models.checkpoint import build_model, load_checkpoint, without_training_state
+from ..models.checkpoint import build_model, checkpoint_meta, load_checkpoint
+from ..models.meta import CheckpointMeta
 
 
 @dataclass
 class Subject:
-    """A checkpoint (its state, its built model) and the data set in the checkpoint's task and face size."""
+    """A checkpoint (its state, its description, its built model) and the data set in the checkpoint's task and
+    face size."""
     path: Path
     state: dict
+    meta: CheckpointMeta
     model: object
     dataset: Dataset
     _raw: dict = field(default_factory=dict, repr=False)  # (split, tta) -> probabilities at temperature 1
 
     @property
-    def meta(self) -> dict:
-        return {k: v for k, v in without_training_state(self.state).items() if k != "state_dict"}
-
-    @property
     def input_size(self) -> int:
-        return int(self.state.get("input_size", 48))
+        return self.meta.input_size
 
     @property
     def temperature(self) -> float:
         """The checkpoint's calibration temperature (core.calibration); 1 for one that has none."""
-        return float(self.state.get("temperature") or 1.0)
+        return self.meta.scale
+
+    @cached_property
+    def net(self):
+        """What its probabilities come from: the inference copy a predictor runs (core.evaluate.inference_net)."""
+        return inference_net(self.model)
 
     def probs(self, split: str = "test", tta=None, progress=None, temperature: float | None = None) -> np.ndarray:
-        """Every face's probabilities on a split (N x k), at the checkpoint's temperature unless told another."""
+        """Every face's probabilities on a split (N x k), at the checkpoint's temperature unless told another:
+        the forward pass and TTA a predictor makes (core.evaluate.view_probs), so a checkpoint scores the same
+        here (the Evaluate tab) as through its predictor (Compare's batch accuracy)."""
         if (split, tta) not in self._raw:  # one forward pass per split and view, whatever is asked of it
             s = self.dataset.splits[split]
-            self._raw[split, tta] = predict_probs(self.model, s.images, self.state["mean"], self.state["std"], tta,
+            self._raw[split, tta] = predict_probs(self.net, s.images, self.meta.mean, self.meta.std, tta,
                                                   progress=progress, input_size=self.input_size).numpy()
         return apply_temperature(self._raw[split, tta], self.temperature if temperature is None else temperature)
 
@@ -67,13 +74,12 @@ def open_subject(path, data=None, dataset: Dataset | None = None) -> Subject:
     """Load a checkpoint and the data set (FER2013 by default) it is measured on, checking they agree."""
     path = Path(path)
     state = load_checkpoint(path)
+    meta = checkpoint_meta(state, path)
     model = build_model(state, path)
-    task = task_of(state["classes"])
-    ds = dataset if dataset is not None else load_dataset(data, image_size=int(state.get("face_size") or
-                                                                              state.get("input_size", 48)), task=task)
-    if [canonical(c) for c in ds.classes] != [canonical(c) for c in state["classes"]]:
-        raise ValueError(f"{path} predicts {state['classes']} but {ds.source} has classes {list(ds.classes)}")
-    return Subject(path, state, model, ds)
+    ds = dataset if dataset is not None else load_dataset(data, image_size=meta.face_size, task=task_of(meta.classes))
+    if [canonical(c) for c in ds.classes] != [canonical(c) for c in meta.classes]:
+        raise ValueError(f"{path} predicts {list(meta.classes)} but {ds.source} has classes {list(ds.classes)}")
+    return Subject(path, state, meta, model, ds)
 
 
 def evaluate_checkpoint(path, data=None, split: str = "test", tta=None, progress=None) -> dict:

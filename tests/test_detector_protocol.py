@@ -1,0 +1,58 @@
+"""Face detectors declare what they can do (core.predict.detectors.base.Detector) instead of callers probing for
+methods: the capabilities, the shared settings checks and box clipping."""
+import numpy as np
+import pytest
+
+from core.predict.boxes import Face
+from core.predict.detectors import (Detector, DetectorBase, HaarDetector, TurnedSearch, can_follow, can_refine,
+                                    clip_face, list_detectors, unavailable_reason)
+from core.predict.detectors.registry import _entry
+from core.predict.frame import FramePipeline, LiveSettings
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_every_family_declares_its_capabilities(name):
+    cls = _entry(name)
+    assert issubclass(cls, DetectorBase) and cls.detector_name == name
+    assert isinstance(cls.can_follow, bool) and isinstance(cls.can_refine, bool)
+    assert (cls.can_follow, cls.can_refine) == ((True, True) if name == "yunet" else (False, False))
+    for method in ("follow", "follow_at_most", "refine_landmarks"):  # a declared capability is implemented
+        declared = cls.can_follow if method.startswith("follow") else cls.can_refine
+        assert (getattr(cls, method) is not getattr(DetectorBase, method)) == declared, (name, method)
+    assert unavailable_reason(name) is None or isinstance(unavailable_reason(name), str)
+
+
+@pytest.mark.parametrize("settings, why", [({"min_size": 1.0}, "min_size is a fraction"),
+                                           ({"detect_width": 32}, "detect_width must be at least 64")])
+def test_the_settings_are_checked_the_same_way_by_every_family(settings, why):
+    for name in list_detectors():
+        if unavailable_reason(name) is None:
+            with pytest.raises(ValueError, match=why):
+                _entry(name)(**settings)
+
+
+def test_haar_declares_no_capability_and_a_turned_search_declares_its_detectors():
+    haar = HaarDetector(min_size=0.1)
+    assert isinstance(haar, Detector) and not can_follow(haar) and not can_refine(haar)
+    with pytest.raises(NotImplementedError, match="cannot follow"):
+        haar.follow(np.zeros((64, 64, 3), np.uint8), Face(0, 0, 10, 10))
+    turned = TurnedSearch(haar)
+    assert isinstance(turned, Detector) and turned.detector_name == "haar" and turned.min_size == 0.1
+    assert not can_follow(turned) and not can_refine(turned)
+    assert turned(np.zeros((64, 64, 3), np.uint8)) == []  # called, it detects
+
+    class Bare:  # anything with `detect` still runs the frame pipeline, with no capability
+        def detect(self, image, color="rgb"):
+            return [Face(8, 8, 40, 40, 0.9)]
+
+    assert not can_follow(Bare()) and not can_refine(Bare())
+    faces = FramePipeline(Bare(), [], LiveSettings(detect_every=1)).step(np.zeros((64, 64, 3), np.uint8))
+    assert [f["box"] for f in faces] == [[8, 8, 40, 40]]
+
+
+def test_clip_face_keeps_boxes_scores_and_landmarks_inside_the_frame():
+    f = clip_face(-5.4, 10.2, 50.6, 200.0, 1.0, [(-3, 12), (60, 300)], H=100, W=40)
+    assert f.box == (0, 10, 40, 90) and f.score == 0.9999 and f.landmarks == ((0, 12), (39, 99))
+    assert clip_face(10, 10, 12, 40, 0.5, None, 100, 100) is None  # 2 px wide: under the 4 px minimum
+    assert clip_face(10, 10, 12, 40, 0.5, None, 100, 100, min_box=2) is not None  # Haar keeps 2 px boxes
+    assert clip_face(10, 10, 30, 30, 0.5, None, 100, 100, min_px=25) is None  # smaller than the pages ask
