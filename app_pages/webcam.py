@@ -111,7 +111,10 @@ with video_col:
             rtc_configuration={"iceServers": ice},
             media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
             video_frame_callback=on_frame,
-            async_processing=True,
+            # the analyser analyses on its own thread and returns each frame in about a millisecond: called on
+            # every frame as it arrives, none is dropped; inline (FEL_LIVE_INLINE=1) it needs streamlit-webrtc's
+            # thread, which answers with the last frame done and drops the ones it had no time for
+            async_processing=analyzer.inline,
             translations=live.TRANSLATIONS,
         )
         playing = bool(ctx.state.playing)

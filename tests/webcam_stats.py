@@ -40,3 +40,16 @@ def install(frame, path: str) -> None:
         self.on_frame = StatsWriter(path)
 
     frame.LiveAnalyzer.__init__ = with_stats
+
+
+def slow_analysis(frame, ms: float) -> None:
+    """Every `FramePipeline.step` of core.predict.frame (the module given) takes `ms` longer: a slow model."""
+    import time as _time
+
+    step = frame.FramePipeline.step
+
+    def slow_step(self, *args, **kwargs):
+        _time.sleep(ms / 1000.0)
+        return step(self, *args, **kwargs)
+
+    frame.FramePipeline.step = slow_step

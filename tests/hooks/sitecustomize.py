@@ -4,6 +4,7 @@ happens unless the test also sets one of:
 
     FEL_DDP_TRACE=<folder>    each training rank writes what it trained on and its final model (tests/ddp_trace.py)
     FEL_WEBCAM_STATS=<file>   the webcam analyser writes its counters there (tests/webcam_stats.py)
+    FEL_SLOW_ANALYSIS_MS=<ms> every analysis of a frame takes that much longer (a slow model; the webcam bench)
 
 Each hook waits for its module to be imported, then sets the plain attribute production leaves for it
 (`_Training.trace`, `LiveAnalyzer.on_frame`): production code holds no test code and reads no test variable.
@@ -52,7 +53,15 @@ def _webcam_stats(frame) -> None:
     install(frame, os.environ["FEL_WEBCAM_STATS"])
 
 
+def _slow_analysis(frame) -> None:
+    from tests.webcam_stats import slow_analysis
+
+    slow_analysis(frame, float(os.environ["FEL_SLOW_ANALYSIS_MS"]))
+
+
 if os.environ.get("FEL_DDP_TRACE"):
     after_import("core.train.loop", _ddp_trace)
 if os.environ.get("FEL_WEBCAM_STATS"):
     after_import("core.predict.frame", _webcam_stats)
+if os.environ.get("FEL_SLOW_ANALYSIS_MS"):
+    after_import("core.predict.frame", _slow_analysis)
