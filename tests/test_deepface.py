@@ -261,3 +261,16 @@ def test_pytorch_can_load_triton_after_deepface_loaded_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0 and "alive" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
+def test_the_webcam_page_can_load_after_deepface_loaded_tensorflow():
+    """aiortc's pylibsrtp (imported by the Webcam page's streamlit-webrtc) segfaults when imported after
+    TensorFlow: a server that had run DeepFace on the Compare page died when the Webcam page opened (CI's
+    suite, with the Experiments page's DeepFace tests first, found it). It now comes first (core.native)."""
+    import subprocess
+    import sys
+
+    code = ("import core.predict.deepface as d; d._import_tf(); import streamlit_webrtc, aiortc; print('alive')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0 and "alive" in done.stdout, (done.returncode, done.stderr[-2000:])
