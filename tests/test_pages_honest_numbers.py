@@ -225,6 +225,9 @@ def test_search_form_shows_its_estimate(app_env, monkeypatch, synthetic_csv):
     monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
     monkeypatch.setattr(estimate, "measured_images_per_s", lambda model, **_: 100.0)
     monkeypatch.setattr("ui.search_form.measured_images_per_s", lambda model, **_: 100.0)
+    # the page keeps a measured speed for 10 minutes (st.cache_data, shared by every AppTest of this process):
+    # an earlier page's measurement must not answer here
+    monkeypatch.setattr("ui.search_form._measured_speed", lambda model: 100.0)
     at = app("app_pages/experiments.py").run()
     no_exception(at)
     info = texts(at.info)
