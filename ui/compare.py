@@ -7,6 +7,7 @@ ui.batch.
 from __future__ import annotations
 
 import hashlib
+import html
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -297,7 +298,7 @@ def card_footer(s: dict) -> str:
     parts = []
     if s["stress"]:
         parts.append(page.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
-                     + f"<span class='fel-muted'>{s['stress_reading']}</span>")
+                     + f"<span class='fel-muted'>{html.escape(str(s['stress_reading']))}</span>")
     if s.get("latency_ms") is not None:
         parts.append(f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>")
     return "<br>".join(parts)

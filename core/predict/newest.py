@@ -8,6 +8,7 @@ the ones it had no time for. The stream draws the latest answer on every frame i
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 
@@ -62,8 +63,6 @@ class NewestFrameWorker:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Until no frame is pending or being analysed (tests, and a recording's last frame)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._cond:
