@@ -125,27 +125,26 @@ with photos_tab:
         if pic.image is not None:
             img_col, glance_col = st.columns([3, 2], gap="medium")
             h, wd = pic.image.shape[:2]
-            img_col.image(cmp.annotated_image(res), caption=f"{wd}×{h} px · {len(res.boxes)} face(s) found")
+            img_col.image(cmp.annotated_image(res), caption=f"{wd}×{h} px · {len(res.faces)} face(s) found")
         else:  # data set faces: no photo beside the table, which takes the whole width
             glance_col = st.container()
-        if res.boxes:
+        if res.faces:
             cmp.show_glance(res, glance_col)
-        for o in res.outputs:
-            if o["error"]:
-                st.warning(f"**{o['name']}** failed on this picture: {o['error']}")
-        if not res.boxes:
+        for name, error in res.photo.errors:
+            st.warning(f"**{name}** failed on this picture: {error}")
+        if not res.faces:
             st.info("No face found in this picture. Try a photo where the face is larger, frontal and well lit, "
                     "or lower *Smallest face* in the sidebar.", icon=":material/face:")
             continue
-        if res.extra_faces:
-            st.caption(f"DeepFace found {len(res.extra_faces)} face(s) our detector did not (rows D1, D2, ... in "
-                       "the table).")
-        shown = min(len(res.boxes), cmp.MAX_FACES_SHOWN)
-        if len(res.boxes) > shown:
-            st.caption(f"{len(res.boxes)} faces: the first {shown} are shown in detail; the table below has all.")
-        for i in range(shown):
-            cmp.show_face(res, i, predictors, show_cam, key=f"{pic_i}-{pic.key}-{i}")
-        all_rows += res.rows
+        if res.photo.extra_faces:
+            st.caption(f"DeepFace found {len(res.photo.extra_faces)} face(s) our detector did not (rows D1, D2, ... "
+                       "in the table).")
+        shown = res.faces[:cmp.MAX_FACES_SHOWN]
+        if len(res.faces) > len(shown):
+            st.caption(f"{len(res.faces)} faces: the first {len(shown)} are shown in detail; the table below has all.")
+        for face in shown:
+            cmp.show_face(face, predictors, show_cam, key=f"{pic_i}-{pic.key}-{face.number}", first=face is shown[0])
+        all_rows += res.rows()
 
     if all_rows:
         st.subheader("All results")

@@ -89,10 +89,10 @@ if detector_note:
     sb.warning(detector_note, icon=":material/warning:")
 settings = frame.LiveSettings(detect_every=detect_every, full_search_every=full_every, smoothing=smoothing,
                               show_stress=show_stress, align=align, show_landmarks=show_landmarks)
-if "webcam_analyzer" not in st.session_state:
-    st.session_state["webcam_analyzer"] = frame.LiveAnalyzer()
-analyzer: frame.LiveAnalyzer = st.session_state["webcam_analyzer"]
-analyzer.configure(predictor=predictor, detector=detector, settings=settings)
+if "webcam_analyser" not in st.session_state:
+    st.session_state["webcam_analyser"] = frame.LiveAnalyser()
+analyser: frame.LiveAnalyser = st.session_state["webcam_analyser"]
+analyser.configure(predictor=predictor, detector=detector, settings=settings)
 
 # ---------------------------------------------------------------- video and live panel
 video_col, panel_col = st.columns([3, 2], gap="large")
@@ -102,7 +102,7 @@ with video_col:
         from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
         def on_frame(frame: "av.VideoFrame") -> "av.VideoFrame":
-            out = analyzer.process(frame.to_ndarray(format="bgr24"), color="bgr", time_s=frame.time)
+            out = analyser.process(frame.to_ndarray(format="bgr24"), color="bgr", time_s=frame.time)
             return av.VideoFrame.from_ndarray(out, format="bgr24")
 
         ctx = webrtc_streamer(
@@ -114,7 +114,7 @@ with video_col:
             # the analyser analyses on its own thread and returns each frame in about a millisecond: called on
             # every frame as it arrives, none is dropped; inline (FEL_LIVE_INLINE=1) it needs streamlit-webrtc's
             # thread, which answers with the last frame done and drops the ones it had no time for
-            async_processing=analyzer.inline,
+            async_processing=analyser.inline,
             translations=live.TRANSLATIONS,
         )
         playing = bool(ctx.state.playing)
@@ -127,12 +127,12 @@ with video_col:
                "(camera icon in the address bar) and that no other app holds the camera.")
     st.subheader("Record this session")
     R.privacy_note()
-    R.controls(analyzer, playing, detector, settings, source)
+    R.controls(analyser, playing, detector, settings, source)
 
 
 @st.fragment(run_every=0.7 if playing else None)
 def live_panel() -> None:
-    snap = analyzer.snapshot()
+    snap = analyser.snapshot()
     if not playing and snap["frames"] == 0:
         st.info("Press **START** under the video to begin.", icon=":material/play_circle:")
         return

@@ -43,10 +43,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import browser_page, goto_page, serve_app, write_y4m  # noqa: E402
+from tests.browser import WEBRTC_IFRAME, browser_page, goto_page, serve_app, write_y4m  # noqa: E402
 from tests.helpers import hooked_env  # noqa: E402 - the stats file is a test hook (tests/webcam_stats.py)
 
-WEBRTC_IFRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
 FPS = 30
 PATHS = {"before (inline)": "1", "after (newest frame)": "0"}
 

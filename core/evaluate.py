@@ -66,14 +66,20 @@ def inference_net(model):
         return model
 
 
-def view_probs(net, x: torch.Tensor, tta=None, input_size: int | None = None, layout=None) -> torch.Tensor:
-    """The one forward pass: softmax probabilities of normalised faces x (N, C, H, W), averaged over their TTA
-    views (tta_views), every view in one batch. What a predictor answers and what an evaluation measures."""
+def view_softmax(net, x: torch.Tensor, tta=None, input_size: int | None = None, layout=None) -> torch.Tensor:
+    """The one forward pass: softmax probabilities (V views, N, C) of normalised faces x (N, C, H, W) for each of
+    their TTA views (tta_views), every view in one batch."""
     views = tta_views(x, tta, input_size)
     batch = torch.cat(views) if len(views) > 1 else views[0]
     if layout is not None:
         batch = batch.contiguous(memory_format=layout)
-    return F.softmax(net(batch), 1).reshape(len(views), len(x), -1).mean(0)
+    return F.softmax(net(batch), 1).reshape(len(views), len(x), -1)
+
+
+def view_probs(net, x: torch.Tensor, tta=None, input_size: int | None = None, layout=None) -> torch.Tensor:
+    """Probabilities of normalised faces x averaged over their TTA views (view_softmax): what a predictor
+    answers and what an evaluation measures."""
+    return view_softmax(net, x, tta, input_size, layout).mean(0)
 
 
 def _device_and_layout(model):
@@ -104,22 +110,19 @@ def predict_probs(model, images: torch.Tensor, mean: float, std: float, tta=None
 @torch.inference_mode()
 def predict_plain_and_tta(model, images: torch.Tensor, mean: float, std: float, tta="tencrop",
                           batch_size: int = 256, progress=None, input_size: int | None = None):
-    """(plain probabilities, TTA probabilities) of the same faces, each view through the model once: where the
-    plain view is one of the TTA views (a crop-trained model's centre, the unflipped face of "flip") it is not
-    computed twice. `tta` None: (plain, None). `progress(done, total)` counts faces."""
+    """(plain probabilities, TTA probabilities) of the same faces through the one forward pass (view_softmax),
+    each view once: where the plain view is one of the TTA views (a crop-trained model's centre, the unflipped
+    face of "flip") it is not computed twice. `tta` None: (plain, None). `progress(done, total)` counts faces."""
     model.eval()
     dev, layout = _device_and_layout(model)
     plain, averaged = [], []
     for i in range(0, len(images), batch_size):
         x = normalize(images[i:i + batch_size].to(dev), mean, std)
-        views = tta_views(x, tta, input_size) if tta else []
-        shared = bool(views) and (tta == "flip" or int(input_size or x.shape[-1]) < x.shape[-1])
-        first = views[0] if shared else tta_views(x, None, input_size)[0]
-        probs = [F.softmax(model(v if layout is None else v.contiguous(memory_format=layout)), 1).float()
-                 for v in ([] if shared else [first]) + views]
-        plain.append(probs[0].cpu())
-        if views:
-            averaged.append((sum(probs[len(probs) - len(views):]) / len(views)).cpu())
+        per_view = view_softmax(model, x, tta, input_size, layout).float() if tta else None
+        shared = per_view is not None and (tta == "flip" or int(input_size or x.shape[-1]) < x.shape[-1])
+        plain.append((per_view[0] if shared else view_probs(model, x, None, input_size, layout).float()).cpu())
+        if per_view is not None:
+            averaged.append(per_view.mean(0).cpu())
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
     empty = torch.empty(0)

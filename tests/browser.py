@@ -30,6 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("FEL_CHROMIUM", "/usr/bin/chromium")
+WEBRTC_IFRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"  # the webcam component's frame
 BASE_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
               "--disable-features=WebRtcHideLocalIpsWithMdns"]
 

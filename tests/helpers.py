@@ -63,3 +63,13 @@ def run_cli(*args, timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m core ARGS` in the repository, its output captured (never raises on a non-zero exit)."""
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
+
+
+class FixedDetector:
+    """A detector that finds the same face box in every frame: live and recording tests without a real face."""
+
+    def __init__(self, box=(40, 30, 80, 80)):
+        self.box = tuple(box)
+
+    def detect(self, image, color="rgb"):
+        return [self.box]

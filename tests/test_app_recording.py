@@ -1,8 +1,8 @@
 """Recording a live session on the Webcam page (ui.recording), through Streamlit's AppTest: the privacy text
 is there before anything is recorded, Record waits for the camera, Record / Stop recording write the frames
-the page's analyzer labels, and the recording is then listed on the Video page ("source: webcam") with its
+the page's analyser labels, and the recording is then listed on the Video page ("source: webcam") with its
 summary, timelines and downloads, and can be deleted. The camera is streamlit-webrtc's component, replaced
-here by a stand-in that says it plays; the frames are handed to the page's analyzer as the callback would."""
+here by a stand-in that says it plays; the frames are handed to the page's analyser as the callback would."""
 from __future__ import annotations
 
 import sys
@@ -60,18 +60,18 @@ def test_record_and_stop_on_the_webcam_page_then_the_video_page_shows_it(app_env
     assert not at.button(key="webcam_record").disabled and list_analyses() == []  # nothing recorded yet
     at.button(key="webcam_record").click().run()
     _no_exception(at)
-    rec, analyzer = at.session_state["webcam_recorder"], at.session_state["webcam_analyzer"]
-    assert rec.active and analyzer.recording is rec and at.toggle(key="webcam_record_video").disabled
+    rec, analyser = at.session_state["webcam_recorder"], at.session_state["webcam_analyser"]
+    assert rec.active and analyser.recording is rec and at.toggle(key="webcam_record_video").disabled
     frame = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)
     labelled = []
-    analyzer.inline = True  # each frame analysed before it is shown: the record is compared frame by frame
+    analyser.inline = True  # each frame analysed before it is shown: the record is compared frame by frame
     for i in range(12):  # what the frame callback does
-        analyzer.process(frame, color="bgr", time_s=i / 15)
-        labelled.append([f["id"] for f in analyzer.snapshot()["faces"]])
+        analyser.process(frame, color="bgr", time_s=i / 15)
+        labelled.append([f["id"] for f in analyser.snapshot()["faces"]])
     at.button(key="webcam_record_stop").click().run()
     _no_exception(at)
     a = rec.analysis
-    assert not rec.active and analyzer.recording is None and a.state() == "finished"
+    assert not rec.active and analyser.recording is None and a.state() == "finished"
     assert [[f["track"] for f in r["faces"]] for r in a.frames()] == labelled and labelled[0] == [1]
     assert "Recording saved" in _text(at)
     assert at.session_state["video_open"] == a.id
@@ -108,11 +108,11 @@ def test_a_recording_whose_process_died_shows_as_interrupted_with_its_faces(app_
     from core.files import write_json
     from core.predict import load_predictor
     from core.predict.detectors import HaarDetector
-    from core.predict.frame import LiveAnalyzer
+    from core.predict.frame import LiveAnalyser
     from core.video.record import LiveRecorder
 
     predictor, detector = load_predictor(str(app_model_dir / "tiny.pt")), HaarDetector(min_size=0.1)
-    la = LiveAnalyzer(predictor, detector, inline=True)  # the face is in the record's frames
+    la = LiveAnalyser(predictor, detector, inline=True)  # the face is in the record's frames
     rec = LiveRecorder.start([predictor], detector, la.settings)
     la.record_into(rec)
     frame = cv2.imread(str(app_env["face"]), cv2.IMREAD_COLOR)

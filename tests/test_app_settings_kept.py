@@ -50,7 +50,7 @@ def test_webcam_settings_survive_a_visit_to_compare(app_env):
     assert at.slider(key="webcam_smoothing").value == 9
     assert at.select_slider(key="webcam_detect_width").value == 320
     assert at.toggle(key="webcam_mirror").value is False
-    settings = at.session_state["webcam_analyzer"].settings
+    settings = at.session_state["webcam_analyser"].settings
     assert settings.smoothing == 9
 
 

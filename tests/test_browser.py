@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (ROOT, assert_no_exception, browser_page, face_video, goto_page, require_browser,
-                           screenshot, serve_app, wait_for_app)
+from tests.browser import (ROOT, WEBRTC_IFRAME, assert_no_exception, browser_page, face_video, goto_page,
+                           require_browser, screenshot, serve_app, wait_for_app)
 from tests.helpers import hooked_env, wait_for
 
 pytestmark = pytest.mark.browser
-
-WEBRTC_IFRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
 
 
 @pytest.fixture(scope="module")

@@ -78,7 +78,7 @@ def test_missing_weights_raise_a_clear_error(offline_home):
     assert WEIGHTS in msg and str(offline_home / ".deepface" / "weights") in msg
     assert dfb.EMOTION_WEIGHTS_URLS[0] in msg
     with pytest.raises(dfb.DeepFaceUnavailable):
-        dfb.DeepFacePredictor().analyze(np.zeros((60, 80, 3), np.uint8))
+        dfb.DeepFacePredictor().analyse(np.zeros((60, 80, 3), np.uint8))
     assert not (offline_home / ".deepface" / "weights" / WEIGHTS).exists()
 
 
@@ -214,11 +214,11 @@ def test_a_cached_model_is_not_reused_when_the_file_is_gone(with_weights, monkey
         p.predict(crops((48, 48)))
 
 
-def test_analyze_end_to_end_without_a_face(with_weights):
+def test_analyse_end_to_end_without_a_face(with_weights):
     """DeepFace's own opencv detector finds no face in noise; enforce_detection=False means the whole image."""
     img = np.random.default_rng(1).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     for image, color in ((img, "rgb"), (img[:, :, ::-1], "bgr"), (img[:, :, 0], "rgb")):
-        found = dfb.DeepFacePredictor().analyze(image, color=color)
+        found = dfb.DeepFacePredictor().analyse(image, color=color)
         assert len(found) == 1
         f = found[0]
         assert f["whole_image"] and f["box"] == (0, 0, 119, 89)
@@ -227,7 +227,7 @@ def test_analyze_end_to_end_without_a_face(with_weights):
         assert f["dominant"] == EMOTIONS[int(np.argmax(f["probs"]))]
 
 
-def test_analyze_uses_the_cascades_opencv_ships(with_weights, monkeypatch, tmp_path):
+def test_analyse_uses_the_cascades_opencv_ships(with_weights, monkeypatch, tmp_path):
     """If cv2's data folder lacks the cascades, they are copied from cv2.data.haarcascades where
     DeepFace looks next, so its detector never downloads them; with no copy at all, a clear error."""
     import cv2
@@ -236,7 +236,7 @@ def test_analyze_uses_the_cascades_opencv_ships(with_weights, monkeypatch, tmp_p
     weights = with_weights / ".deepface" / "weights"
     for name in ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml"):
         (weights / name).unlink(missing_ok=True)
-    found = dfb.DeepFacePredictor().analyze(np.zeros((64, 64, 3), np.uint8))
+    found = dfb.DeepFacePredictor().analyse(np.zeros((64, 64, 3), np.uint8))
     assert len(found) == 1
     assert (weights / "haarcascade_frontalface_default.xml").is_file() and (weights / "haarcascade_eye.xml").is_file()
 
@@ -245,7 +245,7 @@ def test_analyze_uses_the_cascades_opencv_ships(with_weights, monkeypatch, tmp_p
     monkeypatch.setattr(cv2.data, "haarcascades", str(tmp_path / "nocascades") + "/")
     dfb.reset()
     with pytest.raises(dfb.DeepFaceUnavailable, match="haarcascade"):
-        dfb.DeepFacePredictor().analyze(np.zeros((64, 64, 3), np.uint8))
+        dfb.DeepFacePredictor().analyse(np.zeros((64, 64, 3), np.uint8))
 
 
 def test_pytorch_can_load_triton_after_deepface_loaded_tensorflow():

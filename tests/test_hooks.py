@@ -12,7 +12,7 @@ PROBE = """
 import json, sys
 import core.predict.frame as frame
 import core.train.loop as loop
-la = frame.LiveAnalyzer()
+la = frame.LiveAnalyser()
 if la.on_frame is not None:
     la.on_frame(la)
 print(json.dumps({"on_frame": type(la.on_frame).__name__, "init": loop._Training.__init__.__name__}))

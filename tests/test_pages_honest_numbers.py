@@ -66,16 +66,23 @@ def test_a_first_call_too_slow_to_repeat_is_not_shown_as_a_speed(monkeypatch):
     p = _SlowFirst(clock, first=2 * analysis.WARM_BUDGET_S, warm=0.01)
     out = analysis.run_predictor(p, [np.zeros((48, 48), np.uint8)])
     assert not out.latency_warm and p.calls == 1
-    rows = analysis.results_table(analysis.Analysis([Face(0, 0, 48, 48, 1.0)], np.zeros((1, 48, 48)), [out]))
+    from core.predict.photo import photo_result
+
+    rows = photo_result(analysis.Analysis([Face(0, 0, 48, 48, 1.0)], np.zeros((1, 48, 48)), [out])).rows()
     assert np.isnan(rows[0]["latency_ms"])
 
 
 def test_a_card_shows_ms_only_when_warm():
+    from dataclasses import replace
+
+    from core.labels import EMOTIONS
+    from core.predict.photo import ModelAnswer
     from ui.compare import card_footer
 
-    s = {"stress": "stress", "stress_confidence": 0.52, "stress_reading": "from emotions", "latency_ms": None}
+    s = ModelAnswer.of("m", EMOTIONS, [0.3, 0, 0.22, 0.1, 0, 0, 0.38])  # P(stress) 0.52, read from its emotions
+    assert s.stress == "stress" and s.latency_ms is None
     assert "ms per face" not in card_footer(s) and "from emotions" in card_footer(s)
-    assert "14 ms per face" in card_footer({**s, "latency_ms": 14.2})
+    assert "14 ms per face" in card_footer(replace(s, latency_ms=14.2))
 
 
 # ---------------------------------------------------------------- two readings of stress
@@ -281,6 +288,8 @@ def test_data_set_faces_fill_the_width_with_marks_and_every_row(app_env, monkeyp
     cells = [v for c in glance.value.columns if c not in ("face", "true") for v in glance.value[c]]
     assert len(cells) == 16 and all(v[:2] in ("✓ ", "✗ ") for v in cells), cells
     assert "column" not in _blocks_above(at.main, glance)  # no empty photo column beside it: the whole width
+    df = results(at)  # the results table: one row per face, each with its true label
+    assert df is not None and len(df) == 16 and df["true"].notna().all()
     assert "✓ right, ✗ wrong" in texts(at.caption)
 
 

@@ -14,7 +14,7 @@ from core.predict.detectors import HaarDetector
 from core.data.images import load_image
 from core.labels import EMOTIONS, STRESS_CLASSES
 from core.models import create_model
-from core.predict import (Analysis, CNNPredictor, ModelInfo, ModelOutput, Predictor, StressFromEmotion, StressPredictor, analyze, compare_models, discover_models, load_predictor, results_table, stress_verdict, webcam_model)
+from core.predict import (Analysis, CNNPredictor, ModelInfo, ModelOutput, Predictor, StressFromEmotion, StressPredictor, analyse, compare_models, discover_models, load_predictor, photo_result, stress_verdict, webcam_model)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
@@ -270,11 +270,11 @@ def test_deepface_is_imported_lazily():
 
 # ---------------------------------------------------------------- analysis of a photo
 
-def test_analyze_runs_every_predictor_on_every_face(ckpts):
+def test_analyse_runs_every_predictor_on_every_face(ckpts):
     image = load_image(GROUP)
     emo = CNNPredictor(ckpts["emotion"])
     preds = [emo, StressPredictor(ckpts["stress"]), StressFromEmotion(emo)]
-    a = analyze(image, preds, detector=HaarDetector())
+    a = analyse(image, preds, detector=HaarDetector())
     assert isinstance(a, Analysis)
     n = len(a.faces)
     assert n == 4 and a.crops.shape == (4, 48, 48)
@@ -283,7 +283,7 @@ def test_analyze_runs_every_predictor_on_every_face(ckpts):
         assert isinstance(o, ModelOutput) and o.error is None and o.classes == p.classes
         sums_to_one(o.probs, n, len(p.classes))
         assert o.latency_ms >= 0
-    rows = results_table(a)
+    rows = photo_result(a, ordered=False).rows()
     assert len(rows) == n * len(preds)
     r = rows[0]
     for key in ("face", "model", "emotion", "confidence", "stress", "stress_confidence", "latency_ms",
@@ -299,18 +299,18 @@ def test_analyze_runs_every_predictor_on_every_face(ckpts):
 def test_a_failing_predictor_is_reported_and_the_others_run(ckpts):
     image = load_image(SAMPLES / "happy_astronaut.jpg")
     good = CNNPredictor(ckpts["emotion"])
-    a = analyze(image, [Broken(), good])
+    a = analyse(image, [Broken(), good])
     assert len(a.faces) == 1
     bad, ok = a.outputs
     assert bad.probs is None and "weights are missing" in bad.error
     assert ok.error is None and ok.probs.shape == (1, 7)
-    assert len(results_table(a)) == 1
+    assert len(photo_result(a).rows()) == 1
 
 
-def test_analyze_without_faces(ckpts):
-    a = analyze(np.full((240, 320, 3), 127, np.uint8), [CNNPredictor(ckpts["emotion"])])
+def test_analyse_without_faces(ckpts):
+    a = analyse(np.full((240, 320, 3), 127, np.uint8), [CNNPredictor(ckpts["emotion"])])
     assert a.faces == [] and a.crops.shape == (0, 48, 48)
-    assert a.outputs[0].probs.shape == (0, 7) and results_table(a) == []
+    assert a.outputs[0].probs.shape == (0, 7) and photo_result(a).rows() == []
 
 
 # ---------------------------------------------------------------- the predict command

@@ -130,13 +130,11 @@ def test_cli_quantize_writes_the_int8_copy_and_prints_both_accuracies(float_ckpt
 
 
 def test_compare_page_grad_cam_explains_an_int8_model_and_still_draws_the_float_ones(int8_ckpt, float_ckpt):
-    from types import SimpleNamespace
-
     from core.predict import CNNPredictor
     from ui.compare import gradcam_images
 
-    res = SimpleNamespace(crops=[np.full((48, 48), 120, np.uint8)])
-    out = {item[0]: item for item in gradcam_images(res, 0, [CNNPredictor(int8_ckpt[0]), CNNPredictor(float_ckpt)])}
+    crop = np.full((48, 48), 120, np.uint8)
+    out = {item[0]: item for item in gradcam_images(crop, [CNNPredictor(int8_ckpt[0]), CNNPredictor(float_ckpt)])}
     assert out["small-vgg-int8"][1] is None and "int8" in out["small-vgg-int8"][2]
     assert out["small-vgg"][1].shape == (144, 144, 3)
 

@@ -1,5 +1,5 @@
-"""A live session recorded (core.video.record.LiveRecorder, fed by the webcam's LiveAnalyzer): the folder it
-writes is a video analysis like a clip's, its frames.jsonl holds exactly the frames the analyzer labelled
+"""A live session recorded (core.video.record.LiveRecorder, fed by the webcam's LiveAnalyser): the folder it
+writes is a video analysis like a clip's, its frames.jsonl holds exactly the frames the analyser labelled
 (same count, same tracks, the frames' own times), a writer that falls behind drops frames from the record
 and counts them without ever blocking the stream, and a recording whose process is killed stays readable
 and reads as interrupted."""
@@ -19,17 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.predict.frame import LiveAnalyzer, LiveSettings  # noqa: E402
+from core.predict.frame import LiveAnalyser, LiveSettings  # noqa: E402
 from core.video import VideoAnalysis, list_analyses, summarise_tracks  # noqa: E402
 from core.video.record import LiveRecorder  # noqa: E402
 from core.video.synth import Face, face_patches, scene_frames  # noqa: E402
-from tests.helpers import wait_for  # noqa: E402
+from tests.helpers import FixedDetector, wait_for  # noqa: E402
 
 FPS = 15
 
 
 class Spy:
-    """A sink between the analyzer and the recorder: keeps what the analyzer labelled, passes it on."""
+    """A sink between the analyser and the recorder: keeps what the analyser labelled, passes it on."""
 
     def __init__(self, recorder):
         self.recorder, self.labelled = recorder, []
@@ -49,17 +49,17 @@ def scene():
 
 
 @pytest.fixture(scope="module")
-def analyzer_parts(app_model_dir):
+def analyser_parts(app_model_dir):
     from core.predict import load_predictor
     from core.predict.detectors import HaarDetector
 
     return load_predictor(str(app_model_dir / "tiny.pt")), HaarDetector(min_size=0.1, detect_width=480)
 
 
-def test_the_record_holds_the_frames_the_analyzer_labelled(scene, analyzer_parts):
-    predictor, detector = analyzer_parts
+def test_the_record_holds_the_frames_the_analyser_labelled(scene, analyser_parts):
+    predictor, detector = analyser_parts
     # inline: every frame analysed before it is shown, so both faces' tracks are in the record, whatever the speed
-    la = LiveAnalyzer(predictor, detector, LiveSettings(detect_every=3), inline=True)
+    la = LiveAnalyser(predictor, detector, LiveSettings(detect_every=3), inline=True)
     rec = LiveRecorder.start([predictor], detector, la.settings, queue_frames=10_000)
     spy = Spy(rec)
     for t, rgb in scene[:5]:
@@ -88,11 +88,11 @@ def test_the_record_holds_the_frames_the_analyzer_labelled(scene, analyzer_parts
     assert a.id in [x.id for x in list_analyses()] and a.annotated_path() is None
 
 
-def test_an_annotated_copy_when_asked(scene, analyzer_parts):
+def test_an_annotated_copy_when_asked(scene, analyser_parts):
     import av
 
-    predictor, detector = analyzer_parts
-    la = LiveAnalyzer(predictor, detector)
+    predictor, detector = analyser_parts
+    la = LiveAnalyser(predictor, detector)
     rec = LiveRecorder.start([predictor], detector, la.settings, annotate=True, queue_frames=10_000)
     la.record_into(rec)
     for t, rgb in scene[:10]:
@@ -138,19 +138,16 @@ def test_a_stream_that_stops_sending_closes_the_recording_as_interrupted():
 KILLED = r"""
 import sys, time
 import numpy as np
-from core.predict.frame import LiveAnalyzer, LiveSettings
+from core.predict.frame import LiveAnalyser, LiveSettings
 from core.video.record import LiveRecorder
-
-class Detector:
-    def detect(self, image, color="rgb"):
-        return [(40, 30, 80, 80)]
+from tests.helpers import FixedDetector as Detector
 
 class Model:
     name, classes = "fixed", ("happy", "sad")
     def predict(self, crops):
         return np.tile([0.7, 0.3], (len(crops), 1))
 
-la = LiveAnalyzer(Model(), Detector(), LiveSettings(detect_every=1), inline=True)
+la = LiveAnalyser(Model(), Detector(), LiveSettings(detect_every=1), inline=True)
 rec = LiveRecorder.start([Model()], Detector(), la.settings)
 la.record_into(rec)
 image = np.full((240, 320, 3), 90, np.uint8)
@@ -193,10 +190,6 @@ def test_a_slow_model_never_holds_the_stream():
     recording holds every shown frame with the labels drawn on it."""
     gate, entered = threading.Event(), threading.Event()
 
-    class Detector:
-        def detect(self, image, color="rgb"):
-            return [(40, 30, 80, 80)]
-
     class Stuck:
         name, classes = "stuck", ("happy", "sad")
 
@@ -205,9 +198,9 @@ def test_a_slow_model_never_holds_the_stream():
             assert gate.wait(60)
             return np.tile([0.8, 0.2], (len(crops), 1))
 
-    la = LiveAnalyzer(Stuck(), Detector(), LiveSettings(detect_every=1, smoothing=1))
+    la = LiveAnalyser(Stuck(), FixedDetector(), LiveSettings(detect_every=1, smoothing=1))
     assert not la.inline  # the page's default
-    rec = LiveRecorder.start([Stuck()], Detector(), la.settings, queue_frames=10_000)
+    rec = LiveRecorder.start([Stuck()], FixedDetector(), la.settings, queue_frames=10_000)
     la.record_into(rec)
     image, n = np.full((240, 320, 3), 90, np.uint8), 12
     for i in range(n):

@@ -33,17 +33,17 @@ def _cfg(data, **kw):
 # ---------------------------------------------------------------- 3. the final test
 
 
-@pytest.mark.parametrize("crop", [0, 40])
-def test_plain_and_ten_crop_in_one_pass_per_view_match_the_separate_passes(crop):
+@pytest.mark.parametrize("crop,tta", [(0, "tencrop"), (40, "tencrop"), (0, "flip"), (40, "flip")])
+def test_plain_and_ten_crop_in_one_pass_per_view_match_the_separate_passes(crop, tta):
     torch.manual_seed(0)
     model = create_model("model48", num_classes=7, width=8)  # global pooling: any input size
     images = torch.randint(0, 256, (37, 1, 48, 48), dtype=torch.uint8)
     size = crop or None
     seen = []
-    plain, ten = predict_plain_and_tta(model, images, 0.5, 0.25, "tencrop", batch_size=16, input_size=size,
+    plain, ten = predict_plain_and_tta(model, images, 0.5, 0.25, tta, batch_size=16, input_size=size,
                                        progress=lambda done, total: seen.append((done, total)))
     assert torch.allclose(plain, predict_probs(model, images, 0.5, 0.25, None, input_size=size), atol=1e-5)
-    assert torch.allclose(ten, predict_probs(model, images, 0.5, 0.25, "tencrop", input_size=size), atol=1e-5)
+    assert torch.allclose(ten, predict_probs(model, images, 0.5, 0.25, tta, input_size=size), atol=1e-5)
     assert seen == [(16, 37), (32, 37), (37, 37)]
     only, none = predict_plain_and_tta(model, images, 0.5, 0.25, None, input_size=size)
     assert none is None and torch.allclose(only, plain)

@@ -9,18 +9,18 @@ from core.files import write_json
 
 
 class StatsWriter:
-    """A `LiveAnalyzer.on_frame`: the analyser's snapshot as JSON in `path` (atomic)."""
+    """A `LiveAnalyser.on_frame`: the analyser's snapshot as JSON in `path` (atomic)."""
 
     def __init__(self, path, every_s: float = 0.5):
         self.path, self.every_s, self.written = Path(path), every_s, 0.0
 
-    def __call__(self, analyzer) -> None:
+    def __call__(self, analyser) -> None:
         now = time.time()
         if now - self.written < self.every_s:
             return
         self.written = now
-        snap = analyzer.snapshot()
-        detector = getattr(analyzer.pipeline.detector, "detector_name", None)
+        snap = analyser.snapshot()
+        detector = getattr(analyser.pipeline.detector, "detector_name", None)
         data = {**{k: snap[k] for k in ("frames", "frames_with_faces", "max_faces", "fps", "latency_ms", "error",
                                          "model", "analyses", "analysis_fps", "analysis_ms", "label_lag", "inline")},
                 "faces": len(snap["faces"]), "detector": detector, "labels": [f.get("emotion") for f in snap["faces"]],
@@ -32,14 +32,14 @@ class StatsWriter:
 
 
 def install(frame, path: str) -> None:
-    """Every `LiveAnalyzer` of core.predict.frame (the module given) writes its counters to `path`."""
-    init = frame.LiveAnalyzer.__init__
+    """Every `LiveAnalyser` of core.predict.frame (the module given) writes its counters to `path`."""
+    init = frame.LiveAnalyser.__init__
 
     def with_stats(self, *args, **kwargs):
         init(self, *args, **kwargs)
         self.on_frame = StatsWriter(path)
 
-    frame.LiveAnalyzer.__init__ = with_stats
+    frame.LiveAnalyser.__init__ = with_stats
 
 
 def slow_analysis(frame, ms: float) -> None:

@@ -1,16 +1,14 @@
 """What the Compare page draws for one image and one face.
 
-The analysis itself is `core.predict.analysis.analyze`; this module arranges its results for people:
-annotated image, side-by-side model cards, agreement, Grad-CAM, charts, CSV. The labelled-set evaluation is
-ui.batch.
+The analysis itself, face by face, is core's (`core.predict.photo`: a PhotoResult of FaceResults, each model's
+answer summarised once); this module arranges it for people: annotated image, side-by-side model cards,
+agreement, Grad-CAM, charts, CSV. The labelled-set evaluation is ui.batch.
 """
 from __future__ import annotations
 
 import hashlib
 import html
-import time
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +16,17 @@ import pandas as pd
 import streamlit as st
 
 from core.data.images import ImageError, load_image
-from core.labels import EMOTIONS, STRESS_EMOTIONS, canonical, display
+from core.labels import display
 from core.predict import draw
-from core.predict.analysis import Analysis, analyze, results_table, run_predictor
-from core.predict.boxes import Face, iou
 from core.predict.crops import FACE_MARGIN
+from core.predict.photo import FaceResult, ModelAnswer, PhotoResult, analyse_crops, analyse_photo
 from core.predict.stress import stress_reading_note
-from core.predict.summary import face_summary as summarize
 
 from . import charts
 from . import page
 from . import widgets as w
 from .face_cam import cam_overlay
 
-DEEPFACE_E2E = "DeepFace (end to end)"
 MAX_FACES_SHOWN = 12  # faces detailed one by one; the table and the CSV hold all of them
 
 
@@ -48,20 +43,26 @@ class Picture:
 
 @dataclass
 class Result:
+    """One picture as the page shows it: core's answer for it, or why there is none."""
     picture: Picture
-    boxes: list = field(default_factory=list)        # (x, y, w, h) per face
-    crops: np.ndarray | None = None                   # (N, 48, 48)
-    outputs: list = field(default_factory=list)       # [{name, classes, probs (N, C), latency_ms, error, source}]
-    rows: list = field(default_factory=list)          # results_table rows (+ image)
-    extra_faces: list = field(default_factory=list)   # DeepFace end-to-end faces that match none of ours
+    photo: PhotoResult | None = None
     error: str | None = None
+
+    @property
+    def faces(self) -> list[FaceResult]:
+        return self.photo.faces if self.photo else []
+
+    def rows(self) -> list[dict]:
+        """The results table's rows, under the picture's current name."""
+        return self.photo.rows(self.picture.name) if self.photo else []
 
 
 # ---------------------------------------------------------------- reading inputs
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _decode(data: bytes):
-    """(RGB image, None) or (None, message); decoded once per distinct file, not on every rerun."""
+    """(RGB image, None) or (None, message); decoded once per distinct file, not on every rerun (st.cache_data:
+    each caller gets its own copy, so nothing drawn on one reaches the cache)."""
     try:
         return load_image(data), None
     except ImageError as e:
@@ -108,88 +109,18 @@ def dataset_faces(ds, n: int, seed: int) -> Picture:
 
 # ---------------------------------------------------------------- analysis
 
-def _output_dict(o) -> dict:
-    return {"name": o.name, "classes": list(o.classes), "probs": None if o.probs is None else np.asarray(o.probs),
-            "latency_ms": float(o.latency_ms or 0.0), "latency_warm": bool(o.latency_warm), "error": o.error}
-
-
-def reading_order(analysis):
-    """Faces numbered as people read a photo: row by row (rows about a face high), left to right."""
-    faces = list(analysis.faces)
-    if len(faces) < 2:
-        return analysis
-    h = float(np.median([f.box[3] for f in faces])) or 1.0
-    order = sorted(range(len(faces)), key=lambda i: (round(faces[i].box[1] / h), faces[i].box[0]))
-    if order == list(range(len(faces))):
-        return analysis
-    analysis.faces = [faces[i] for i in order]
-    analysis.crops = np.asarray(analysis.crops)[order]
-    for o in analysis.outputs:
-        if o.probs is not None and len(o.probs) == len(faces):
-            o.probs = np.asarray(o.probs)[order]
-    return analysis
-
-
 def run_analysis(picture: Picture, predictors: list, detector, deepface_e2e=None, margin: float = FACE_MARGIN,
                  align: bool = True) -> Result:
-    """Detect faces and ask every predictor; DeepFace end to end (its own detector) matched to our faces."""
-    res = Result(picture)
+    """Every face and every model's answer (core.predict.photo); DeepFace end to end matched to our faces."""
     try:
         if picture.crops is not None:  # faces given directly (data set faces): no detection
-            crops = np.asarray(picture.crops)
-            faces = [Face(0, 0, int(c.shape[1]), int(c.shape[0]), 1.0) for c in crops]
-            analysis = Analysis(faces, crops, [run_predictor(p, crops) for p in predictors])
+            photo = analyse_crops(picture.crops, predictors, picture.truths)
         else:
-            analysis = reading_order(analyze(picture.image, predictors, detector=detector, margin=margin, align=align))
-        res.boxes = [tuple(int(v) for v in f.box) for f in analysis.faces]
-        res.crops = analysis.crops
-        res.outputs = [_output_dict(o) for o in analysis.outputs]
-        rows = results_table(analysis) if len(res.boxes) else []
-        for r in rows:
-            r["image"] = picture.name
-            if picture.truths is not None:
-                r["true"] = picture.truths[int(r["face"]) - 1] if int(r["face"]) >= 1 else None
-        res.rows = rows
+            photo = analyse_photo(picture.image, predictors, detector, margin=margin, align=align,
+                                  deepface_e2e=deepface_e2e)
     except Exception as e:  # noqa: BLE001
-        res.error = w.friendly_error(e)
-        return res
-    if deepface_e2e is not None and picture.image is not None:
-        _add_deepface_e2e(res, deepface_e2e)
-    return res
-
-
-def _add_deepface_e2e(res: Result, dfp) -> None:
-    """DeepFace with its own detector on the whole photo; its faces are matched to ours by overlap."""
-    t0 = time.perf_counter()
-    try:
-        found = dfp.analyze(res.picture.image, color="rgb")
-    except Exception as e:  # noqa: BLE001
-        res.outputs.append({"name": DEEPFACE_E2E, "classes": list(EMOTIONS), "probs": None, "latency_ms": 0.0,
-                            "latency_warm": False, "error": w.friendly_error(e)})
-        return
-    ms = (time.perf_counter() - t0) * 1000
-    found = [d for d in found if not d.get("whole_image")]  # DeepFace found no face and took the whole picture
-    per_face = ms / max(len(found), 1)
-    probs = np.full((len(res.boxes), len(EMOTIONS)), np.nan)
-    used = set()
-    for d in found:
-        box = tuple(int(v) for v in d["box"])
-        p = np.asarray(d["probs"], dtype=np.float64)
-        best = max(((iou(box, b), i) for i, b in enumerate(res.boxes) if i not in used), default=(0.0, -1))
-        if best[0] >= 0.3:
-            used.add(best[1])
-            probs[best[1]] = p
-            face = best[1] + 1
-        else:
-            res.extra_faces.append({"box": box, "probs": p})
-            face = f"D{len(res.extra_faces)}"
-        # one cold call with its own detector: not a per-face speed to show beside the warm figures of the others
-        row = {"face": face, "model": DEEPFACE_E2E, **summarize(p, EMOTIONS), "latency_ms": float("nan"),
-               "x": box[0], "y": box[1], "w": box[2], "h": box[3], "image": res.picture.name}
-        row.update({f"p_{c}": float(v) for c, v in zip(EMOTIONS, p)})
-        res.rows.append(row)
-    res.outputs.append({"name": DEEPFACE_E2E, "classes": list(EMOTIONS), "probs": probs, "latency_ms": per_face,
-                        "latency_warm": False, "error": None})
+        return Result(picture, error=w.friendly_error(e))
+    return Result(picture, photo)
 
 
 def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, settings_key: tuple,
@@ -203,66 +134,36 @@ def cached_analysis(picture: Picture, predictors: list, detector, deepface_e2e, 
         store[key] = run_analysis(picture, predictors, detector, deepface_e2e, align=align)
     res = store[key]
     if res.picture.name != picture.name:  # the same bytes under another name (a sample, then uploaded)
-        res = replace(res, picture=picture, rows=[{**r, "image": picture.name} for r in res.rows])
+        res = replace(res, picture=picture)
     return res
 
 
 # ---------------------------------------------------------------- drawing one picture
 
-def face_summary(res: Result, i: int) -> list[dict]:
-    """Per model, for face i: label, confidence, stress verdict (models that failed or missed the face skipped)."""
-    out = []
-    for o in res.outputs:
-        if o["error"] or o["probs"] is None or i >= len(o["probs"]) or np.isnan(o["probs"][i]).any():
-            continue
-        p = np.asarray(o["probs"][i], dtype=float)
-        out.append({"model": o["name"], "classes": list(o["classes"]), "probs": p, **summarize(p, o["classes"]),
-                    "latency_ms": o["latency_ms"] if o.get("latency_warm") else None})
-    return out
-
-
 def annotated_image(res: Result) -> np.ndarray:
     faces = []
-    for i, box in enumerate(res.boxes):
-        s = face_summary(res, i)
-        label = f"#{i + 1}"
-        cls = None
-        if s:
-            label += f" {display(s[0]['emotion'])}"
-            cls = s[0]["emotion"]
-        faces.append({"box": box, "label": label, "cls": cls})
+    for f in res.faces:
+        top = f.answers[0] if f.answers else None
+        faces.append({"box": f.box, "label": f"#{f.number}" + (f" {display(top.emotion)}" if top else ""),
+                      "cls": top.emotion if top else None})
     img = draw.annotate(res.picture.image, faces, color="rgb")
     return draw.fit_width(img, 1400)
-
-
-def expected_answer(truth: str | None, classes) -> str | None:
-    """The answer a model should give for a face labelled `truth`: the label itself, or for a stress model the
-    label folded to stress / no stress (core.labels)."""
-    if truth is None:
-        return None
-    if "stress" in classes:
-        return "stress" if canonical(truth) in STRESS_EMOTIONS else "no_stress"
-    return canonical(truth)
 
 
 def glance_table(res: Result) -> pd.DataFrame:
     """One row per face, one column per model: 'happy 85%' (with ✓ or ✗ where the true label is known; a stress
     model judged on the label folded to stress); plus whether the emotion models agree."""
     rows = []
-    for i in range(len(res.boxes)):
-        summary = face_summary(res, i)
-        row = {"face": f"#{i + 1}"}
-        truth = res.picture.truths[i] if res.picture.truths else None
-        if truth is not None:
-            row["true"] = truth
-        for s_ in summary:
-            mark = ""
-            if truth is not None:
-                mark = "✓ " if s_["emotion"] == expected_answer(truth, s_["classes"]) else "✗ "
-            row[s_["model"]] = f"{mark}{display(s_['emotion'])} {s_['confidence']:.0%}"
-        emo = {s_["emotion"] for s_ in summary if "stress" not in s_["classes"]}
-        if len([s_ for s_ in summary if "stress" not in s_["classes"]]) > 1:
-            row["agree"] = "yes" if len(emo) == 1 else "no"
+    for f in res.faces:
+        row = {"face": f"#{f.number}"}
+        if f.truth is not None:
+            row["true"] = f.truth
+        for a in f.answers:
+            right = a.is_right(f.truth)
+            mark = "" if right is None else ("✓ " if right else "✗ ")
+            row[a.model] = f"{mark}{display(a.emotion)} {a.confidence:.0%}"
+        if f.agree is not None:
+            row["agree"] = "yes" if f.agree else "no"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -279,85 +180,87 @@ def show_glance(res: Result, container) -> None:
                           + " · ".join(scores))
 
 
-def agreement(summary: list[dict]) -> tuple[str, str]:
-    """('success'|'warning'|'info', sentence) about whether the models agree on this face."""
-    emo = [s for s in summary if "stress" not in s["classes"]]
-    if len(emo) < 2:
+def agreement(face: FaceResult) -> tuple[str, str]:
+    """('success'|'warning'|'info', sentence) about whether the emotion models agree on this face."""
+    if face.agree is None:
         return "info", ""
-    votes = Counter(s["emotion"] for s in emo)
-    top, n = votes.most_common(1)[0]
-    if n == len(emo):
-        return "success", f"All {len(emo)} models agree: **{top}**."
-    parts = ", ".join(f"{e} ({c})" for e, c in votes.most_common())
-    return "warning", f"The models disagree: {parts}."
+    votes = face.votes.most_common()
+    if face.agree:
+        return "success", f"All {votes[0][1]} models agree: **{votes[0][0]}**."
+    return "warning", "The models disagree: " + ", ".join(f"{e} ({c})" for e, c in votes) + "."
 
 
-def card_footer(s: dict) -> str:
+def card_footer(a: ModelAnswer) -> str:
     """Under a model's card: its stress verdict, saying which reading it is (from the emotions, or the stress
     model's own), and its warm time per face (none where it could not be measured warm)."""
     parts = []
-    if s["stress"]:
-        parts.append(page.pill(f"{display(s['stress'])} {s['stress_confidence']:.0%}", draw.hex_color(s["stress"]))
-                     + f"<span class='fel-muted'>{html.escape(str(s['stress_reading']))}</span>")
-    if s.get("latency_ms") is not None:
-        parts.append(f"<span class='fel-muted'>{s['latency_ms']:.0f} ms per face</span>")
+    if a.stress:
+        parts.append(page.pill(f"{display(a.stress)} {a.stress_confidence:.0%}", draw.hex_color(a.stress))
+                     + f"<span class='fel-muted'>{html.escape(str(a.stress_reading))}</span>")
+    if a.latency_ms is not None:
+        parts.append(f"<span class='fel-muted'>{a.latency_ms:.0f} ms per face</span>")
     return "<br>".join(parts)
 
 
-def gradcam_images(res: Result, i: int, predictors: list, size: int = 144) -> list[tuple[str, np.ndarray]]:
-    """Grad-CAM overlays of face i for each of our CNNs (DeepFace has none)."""
+def gradcam_images(crop: np.ndarray, predictors: list, size: int = 144) -> list[tuple]:
+    """Grad-CAM overlays of a face for each of our CNNs that can show one (`explainable`; DeepFace cannot):
+    (name, image) or (name, None, why not)."""
     out = []
     for p in predictors:
-        if str(getattr(p, "source", "")).lower() == "deepface" or not hasattr(p, "model"):
+        if not getattr(p, "explainable", False):
             continue
-        img, why = cam_overlay(p, res.crops[i], size)
+        img, why = cam_overlay(p, crop, size)
         out.append((p.name, img) if img is not None else (p.name, None, why))
     return out
 
 
-def show_face(res: Result, i: int, predictors: list, show_cam: bool, key: str) -> None:
-    summary = face_summary(res, i)
-    truth = res.picture.truths[i] if res.picture.truths else None
+def _face_pictures(face: FaceResult, predictors: list, show_cam: bool) -> None:
+    imgs, caps = [draw.grey_to_rgb(face.crop, 144)], ["what the models see (48×48)"]
+    if show_cam:
+        for item in gradcam_images(face.crop, predictors):
+            if item[1] is None:
+                st.caption(f"Grad-CAM · {item[0]}: {item[2]}")
+            else:
+                imgs.append(item[1])
+                caps.append(f"Grad-CAM · {item[0]}")
+    st.image(imgs, caption=caps, width=144)
+    if show_cam and len(imgs) > 1:
+        st.caption("Grad-CAM: red = the parts of the face that pushed the CNN most towards its answer.")
+
+
+def _face_answers(face: FaceResult, key: str, first: bool) -> None:
+    cols = st.columns(len(face.answers))
+    for c, a in zip(cols, face.answers):
+        c.metric(a.model, display(a.emotion), f"{a.confidence:.0%} confident",
+                 delta_color="inverse" if a.is_right(face.truth) is False else "off", delta_arrow="off")
+        c.markdown(card_footer(a), unsafe_allow_html=True)
+    if first and len({a.stress_reading for a in face.answers if a.stress_reading}) > 1:  # once a photo
+        st.caption(stress_reading_note())
+    kind, text = agreement(face)
+    if text:
+        (st.success if kind == "success" else st.warning)(text)
+    emo = face.emotion_answers
+    if emo:
+        per_model = {a.model: dict(zip(a.classes, a.probs)) for a in emo}
+        st.plotly_chart(charts.probability_chart(per_model, list(emo[0].classes), height=280), width="stretch",
+                        key=f"{key}-probs", config={"displayModeBar": False})
+    for a in face.answers:
+        if a.is_stress_model:
+            st.caption(f"{a.model} (stress model): P(stress) = {a.p_stress:.0%}")
+
+
+def show_face(face: FaceResult, predictors: list, show_cam: bool, key: str, first: bool = False) -> None:
+    """One face's card: what the models saw (and where our CNNs looked), each model's answer, their agreement."""
     with st.container(border=True):
-        head = f"#### Face {i + 1}" + (f" · true label: **{truth}**" if truth else "")
-        st.markdown(head)
-        if not summary:
+        st.markdown(f"#### Face {face.number}" + (f" · true label: **{face.truth}**" if face.truth else ""))
+        if not face.answers:
             st.warning("No model gave a result for this face.")
             return
         left, right = st.columns([2, 3], gap="medium")
         with left:
-            imgs, caps = [draw.grey_to_rgb(res.crops[i], 144)], ["what the models see (48×48)"]
-            if show_cam:
-                for item in gradcam_images(res, i, predictors):
-                    if item[1] is None:
-                        st.caption(f"Grad-CAM · {item[0]}: {item[2]}")
-                    else:
-                        imgs.append(item[1])
-                        caps.append(f"Grad-CAM · {item[0]}")
-            st.image(imgs, caption=caps, width=144)
-            if show_cam and len(imgs) > 1:
-                st.caption("Grad-CAM: red = the parts of the face that pushed the CNN most towards its answer.")
+            _face_pictures(face, predictors, show_cam)
         with right:
-            cols = st.columns(len(summary))
-            for c, s in zip(cols, summary):
-                ok = truth is None or s["emotion"] == expected_answer(truth, s["classes"])
-                c.metric(s["model"], display(s["emotion"]), f"{s['confidence']:.0%} confident",
-                         delta_color="off" if ok else "inverse", delta_arrow="off")
-                c.markdown(card_footer(s), unsafe_allow_html=True)
-            if i == 0 and len({s["stress_reading"] for s in summary if s["stress_reading"]}) > 1:  # once a photo
-                st.caption(stress_reading_note())
-            kind, text = agreement(summary)
-            if text:
-                (st.success if kind == "success" else st.warning)(text)
-            emo = [s for s in summary if "stress" not in s["classes"]]
-            if emo:
-                classes = emo[0]["classes"]
-                per_model = {s["model"]: dict(zip(s["classes"], s["probs"])) for s in emo}
-                st.plotly_chart(charts.probability_chart(per_model, classes, height=280), width="stretch",
-                                key=f"{key}-probs", config={"displayModeBar": False})
-            stress_only = [s for s in summary if "stress" in s["classes"]]
-            for s in stress_only:
-                st.caption(f"{s['model']} (stress model): P(stress) = {s['p_stress']:.0%}")
+            _face_answers(face, key, first)
 
 
 def shown_results(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,13 +16,16 @@ from .loaders import get_predictor
 from .widgets import friendly_error
 
 SIZE = 144
+NO_DEEPFACE_CAM = "DeepFace has no Grad-CAM here (its TensorFlow network is not one of our CNNs)"
 NOTE = "Red: the parts of the face that pushed the model most towards that class."
 
 
 def cam_overlay(predictor, crop: np.ndarray, size: int = SIZE, class_index: int | None = None):
     """(RGB image of the face with the heat map over it, "") or (None, why there is none: DeepFace, int8...)."""
-    if str(getattr(predictor, "source", "")).lower() == DEEPFACE or not hasattr(predictor, "model"):
-        return None, "DeepFace has no Grad-CAM here (its TensorFlow network is not one of our CNNs)"
+    if not getattr(predictor, "explainable", False):
+        if str(getattr(predictor, "source", "")).lower() == DEEPFACE:
+            return None, NO_DEEPFACE_CAM
+        return None, "no Grad-CAM for this model: it is not one of our CNNs"
     try:
         heat = grad_cam(predictor, crop, class_index)
     except Exception as e:  # noqa: BLE001 - an int8 model, or one without a spatial map, says why in words
@@ -58,7 +61,7 @@ def cam_panel(state_key: str, face: np.ndarray, title: str, maps: list[tuple[str
 
 def _map(source: str, face: np.ndarray, class_index: int | None):
     if str(source).lower() == DEEPFACE:
-        return cam_overlay(None, face)  # no TensorFlow loaded for a map it cannot draw
+        return None, NO_DEEPFACE_CAM  # no TensorFlow loaded for a map it cannot draw
     try:
         predictor = get_predictor(source)
     except Exception as e:  # noqa: BLE001 - a checkpoint deleted or damaged since the comparison

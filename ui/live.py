@@ -1,7 +1,7 @@
 """The Webcam page's live pieces: which model the stream runs (a model that cannot run leaves the running one
 in place, and says so beside the picker), the panel beside the video (live, or stopped and greyed), and the
 camera's errors put into words. Nothing here touches the webrtc component itself: changing the model changes
-the page's LiveAnalyzer (core.predict.frame), never the component's arguments or its place on the page, so
+the page's LiveAnalyser (core.predict.frame), never the component's arguments or its place on the page, so
 the stream is never rebuilt."""
 from __future__ import annotations
 
@@ -40,10 +40,6 @@ _BROWSER_ERRORS = {
     "default": "The camera could not start. Check the camera permission (camera icon in the address bar) and "
                "that no other application holds the camera, then press START again.",
 }
-_STYLE = """<style>
-  .st-key-webcam_stopped [data-testid="stMetric"], .st-key-webcam_stopped .fel-muted,
-  .st-key-webcam_stopped iframe, .st-key-webcam_stopped [data-testid="stHtml"] { opacity: 0.4; filter: grayscale(1); }
-</style>"""
 # Runs in the page: every 300 ms, an error the webrtc component shows as "<Name>Error: <browser text>" is
 # rewritten in the page's words (the browser's text stays as the tooltip). Text nodes are changed in place, so
 # the component's own updates still land and are translated in turn.
@@ -123,7 +119,6 @@ def _load(source: str, mirror: bool):
 def panel(snap: dict, playing: bool, show_stress: bool) -> None:
     """Beside the video: the numbers and each face's bars while the stream plays; after STOP the last ones,
     greyed, under a "stopped" line."""
-    st.html(_STYLE)
     if not playing:
         st.markdown(pill("Stopped", "#6b7280") + " <span class='fel-muted'>The camera is off: these are the last "
                     "numbers it gave. Press <b>START</b> to go on.</span>", unsafe_allow_html=True)

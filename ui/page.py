@@ -34,6 +34,8 @@ PAGES = (
              "All training runs side by side: curves, confusion matrices, the best model."),
 )
 
+# The app's one stylesheet, emitted once per page run by setup_page (a fragment's reruns and each run shown on a
+# page add none): the cards, pills and run headers, and the webcam panel greyed after STOP.
 _CSS = """
 <style>
   [data-testid="stMetricValue"] { font-size: 1.6rem; }
@@ -45,6 +47,8 @@ _CSS = """
   .fel-run-title { font-size:1.25rem; font-weight:700; color:#1f2333; }
   .fel-kv { color:#4b5563; font-size:0.88rem; }
   .fel-kv b { color:#1f2333; font-weight:600; }
+  .st-key-webcam_stopped [data-testid="stMetric"], .st-key-webcam_stopped .fel-muted,
+  .st-key-webcam_stopped iframe, .st-key-webcam_stopped [data-testid="stHtml"] { opacity: 0.4; filter: grayscale(1); }
 </style>
 """
 

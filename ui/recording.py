@@ -1,6 +1,6 @@
 """The Webcam page's recording: what is recorded and where (said before anything is), the Record / Stop
 recording control, and while it records the elapsed time, frames written and dropped, and a timeline of the
-last minute per face. The recording itself is core.video.record's, fed by the page's LiveAnalyzer; it is
+last minute per face. The recording itself is core.video.record's, fed by the page's LiveAnalyser; it is
 then listed, opened and deleted on the Video page like any analysis."""
 from __future__ import annotations
 
@@ -37,35 +37,35 @@ def current() -> LiveRecorder | None:
     return st.session_state.get(KEY)
 
 
-def controls(analyzer, playing: bool, detector, settings, source: str | None) -> None:
+def controls(analyser, playing: bool, detector, settings, source: str | None) -> None:
     """Record / Stop recording. Record needs the camera on; Stop (or the camera stopping) closes the
     recording and the Video page opens it."""
     rec = current()
     if rec is not None and rec.active and not playing:
-        _stop(analyzer, rec, "The camera stopped: the recording was closed.")
+        _stop(analyser, rec, "The camera stopped: the recording was closed.")
         rec = current()
     recording = rec is not None and rec.active
     annotate = st.toggle("Save the annotated video", value=False, key="webcam_record_video", disabled=recording,
                          help=ANNOTATED_COST)
     if recording:
         if st.button("Stop recording", type="primary", icon=":material/stop_circle:", key="webcam_record_stop"):
-            _stop(analyzer, rec, None)
+            _stop(analyser, rec, None)
             st.rerun()
     else:
         if st.button("Record", icon=":material/radio_button_checked:", key="webcam_record", disabled=not playing,
                      help="Starts writing this session (press START first)." if not playing else
                           "Starts writing this session to a new recording."):
-            predictors = [analyzer.predictor] if analyzer.predictor is not None else []
+            predictors = [analyser.predictor] if analyser.predictor is not None else []
             rec = LiveRecorder.start(predictors, detector, settings, annotate=annotate,
                                      sources=[source] if predictors else None)
             st.session_state[KEY] = rec
-            analyzer.record_into(rec)
+            analyser.record_into(rec)
             st.rerun()
     ended(rec)
 
 
-def _stop(analyzer, rec: LiveRecorder, note: str | None) -> None:
-    analyzer.record_into(None)
+def _stop(analyser, rec: LiveRecorder, note: str | None) -> None:
+    analyser.record_into(None)
     with st.spinner("Closing the recording…"):
         rec.stop()
     st.session_state[VIDEO_KEY] = rec.analysis.id

@@ -18,16 +18,6 @@ from .format import data_name, display_state, fmt_duration, fmt_pct, run_made, s
 REFRESH_S = 2           # live view refresh while a run is active
 
 
-_CSS = """
-<style>
-  .fel-run-head { display:flex; align-items:center; gap:0.6rem; flex-wrap:wrap; margin-bottom:0.1rem; }
-  .fel-run-title { font-size:1.25rem; font-weight:700; color:#1f2333; }
-  .fel-kv { color:#4b5563; font-size:0.88rem; }
-  .fel-kv b { color:#1f2333; font-weight:600; }
-</style>
-"""
-
-
 def progress_of(run: Run, cfg: TrainConfig | None = None) -> tuple[float, str]:
     """(fraction done, one line) from progress.json and the metrics."""
     p = run.progress()
@@ -79,7 +69,6 @@ def run_label(run_id: str) -> str:
 
 
 def run_header(run: Run, state: str, cfg: TrainConfig) -> None:
-    st.html(_CSS)
     items = [("model", f"{cfg.model}" + (f" ×{cfg.width}" if cfg.width else "")), ("task", cfg.task),
              ("data", data_name(cfg)), ("epochs", cfg.epochs), ("batch", cfg.batch_size),
              ("optimizer", f"{cfg.optimizer} lr {cfg.lr:g}")]

@@ -94,7 +94,7 @@ def model_picker(models, key: str, multi: bool = False, include_deepface: bool =
 def calibration_note(predictors) -> str | None:
     """Whether the confidences shown mean what they say: which models carry a temperature fitted on PublicTest
     (core.calibration), which do not. None when no model of ours is shown."""
-    ours = [p for p in predictors if p is not None and hasattr(p, "calibrated")]
+    ours = [p for p in predictors if p is not None and getattr(p, "calibrated", None) is not None]
     if not ours:
         return None
     done = [p.name for p in ours if p.calibrated]

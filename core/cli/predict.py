@@ -152,11 +152,23 @@ def _fmt_table(records, stress: bool) -> str:
     return "\n".join(lines)
 
 
+def _face_record(face, stress: bool) -> dict:
+    """One face as `predict --json` writes it: box, score, landmarks and each model's answer."""
+    preds = {}
+    for a in face.answers:
+        r = {"emotion": a.emotion, "confidence": round(a.confidence, 6),
+             "probabilities": {c: round(float(v), 6) for c, v in zip(a.classes, a.probs)}}
+        if stress:
+            r.update(stress=a.stress, stress_confidence=round(a.stress_confidence, 6) if a.stress is not None else None)
+        preds[a.model] = r
+    return {"face": face.number, "box": list(face.box), "score": face.score,
+            "landmarks": [[round(float(v), 1) for v in pt] for pt in face.landmarks] if face.landmarks else None,
+            "predictions": preds}
+
+
 def run(args) -> int:
     from ..data.images import ImageError, load_image
-    from ..predict.analysis import run_predictor
-    from ..predict.crops import crop_faces
-    from ..predict.summary import face_summary
+    from ..predict.photo import analyse_photo
 
     files = _image_files(args.images)
     tta = None if args.tta == "none" else args.tta
@@ -172,28 +184,10 @@ def run(args) -> int:
             rec["error"] = str(e)
             records.append(rec)
             continue
-        faces = detector.detect(image)
-        crops = crop_faces(image, faces, margin=args.margin, align=not args.no_align)
-        outputs = [run_predictor(p, crops) for p in predictors]
+        photo = analyse_photo(image, predictors, detector, margin=args.margin, align=not args.no_align)
         rec["models"] = [{"model": o.name, "classes": list(o.classes), "kind": o.kind,
-                          "latency_ms": round(o.latency_ms, 3), "error": o.error} for o in outputs]
-        for i, f in enumerate(faces):
-            preds = {}
-            for o in outputs:
-                if o.error:
-                    continue
-                p = o.probs[i]
-                summary = face_summary(p, o.classes)
-                r = {"emotion": summary["emotion"], "confidence": round(summary["confidence"], 6),
-                     "probabilities": {c: round(float(v), 6) for c, v in zip(o.classes, p)}}
-                if args.stress:
-                    conf = summary["stress_confidence"]
-                    r.update(stress=summary["stress"],
-                             stress_confidence=round(conf, 6) if summary["stress"] is not None else None)
-                preds[o.name] = r
-            rec["faces"].append({"face": i + 1, "box": [int(v) for v in f.box], "score": float(f.score),
-                                 "landmarks": [[round(float(v), 1) for v in pt] for pt in f.landmarks]
-                                 if f.landmarks else None, "predictions": preds})
+                          "latency_ms": round(o.latency_ms, 3), "error": o.error} for o in photo.models]
+        rec["faces"] = [_face_record(f, args.stress) for f in photo.faces]
         records.append(rec)
     if args.json:
         print(to_json({"images": records}))

@@ -1,5 +1,6 @@
 """One picture, many models: detect the faces once, crop them once, ask every predictor on the whole
-batch, tabulate. A model that fails is reported beside the others, never raised."""
+batch. A model that fails is reported beside the others, never raised. Face by face, summarised and
+tabulated: core.predict.photo."""
 from __future__ import annotations
 
 import time
@@ -11,7 +12,6 @@ import numpy as np
 from .base import Predictor
 from .crops import FACE_MARGIN, crop_faces
 from .detectors import create_detector
-from .summary import face_summary
 
 
 @dataclass
@@ -100,25 +100,3 @@ def analyse(image: np.ndarray, predictors: Sequence[Predictor], detector=None, c
     crops = crop_faces(image, faces, margin=margin, size=48, color=color, align=align)
     outputs = [run_predictor(p, crops) for p in predictors]
     return Analysis(faces, crops, outputs, detect_ms)
-
-
-analyze = analyse  # the American spelling, kept for callers written with it
-
-
-def results_table(analysis: Analysis, stress_emotions=None) -> list[dict]:
-    """One row per face per model (models that failed have no rows): face (1-based), model, emotion
-    (the top class), confidence, stress, stress_confidence, p_stress, stress_reading, latency_ms (warm; NaN
-    where it could not be measured warm), x, y, w, h, and
-    p_<class> for each of the model's classes."""
-    rows = []
-    for i, face in enumerate(analysis.faces):
-        x, y, w, h = (int(v) for v in (face.box if hasattr(face, "box") else face))
-        for o in analysis.outputs:
-            if o.error or o.probs is None or i >= len(o.probs):
-                continue
-            p = np.asarray(o.probs[i], dtype=np.float64)
-            row = {"face": i + 1, "model": o.name, **face_summary(p, o.classes, stress_emotions),
-                   "latency_ms": float(o.latency_ms) if o.latency_warm else float("nan"), "x": x, "y": y, "w": w, "h": h}
-            row.update({f"p_{c}": float(v) for c, v in zip(o.classes, p)})
-            rows.append(row)
-    return rows

@@ -19,6 +19,8 @@ class Predictor(ABC):
     source: str        # a checkpoint path, or "deepface"
     kind: str = "emotion"  # "emotion" or "stress"
     warmed: bool = False
+    explainable: bool = False        # Grad-CAM can show where it looked (core.predict.saliency): our float CNNs
+    calibrated: bool | None = None   # its temperature fitted on PublicTest; None: not ours, no temperature to fit
 
     @abstractmethod
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:

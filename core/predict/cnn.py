@@ -54,6 +54,7 @@ class CNNPredictor(Predictor):
 
     tta: None, "flip" (average with the horizontal mirror) or "tencrop" (5 shifts x 2 flips).
     """
+    explainable = True  # an int8 one says why not when asked (saliency.grad_cam)
 
     def __init__(self, path, tta: str | None = None, threads: int | None = None):
         tta = tta_mode(tta)

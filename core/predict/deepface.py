@@ -414,8 +414,6 @@ class DeepFacePredictor(Predictor):
             })
         return out
 
-    analyze = analyse  # the spelling of DeepFace.analyze, kept for callers written with it
-
     def __repr__(self) -> str:
         return f"DeepFacePredictor(weights={emotion_weights_path()})"
 

@@ -348,6 +348,3 @@ def _rate(times: deque) -> float:
     if len(times) < 2:
         return 0.0
     return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
-
-
-LiveAnalyzer = LiveAnalyser  # the American spelling, kept for callers written with it

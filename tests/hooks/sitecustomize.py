@@ -7,7 +7,7 @@ happens unless the test also sets one of:
     FEL_SLOW_ANALYSIS_MS=<ms> every analysis of a frame takes that much longer (a slow model; the webcam bench)
 
 Each hook waits for its module to be imported, then sets the plain attribute production leaves for it
-(`_Training.trace`, `LiveAnalyzer.on_frame`): production code holds no test code and reads no test variable.
+(`_Training.trace`, `LiveAnalyser.on_frame`): production code holds no test code and reads no test variable.
 """
 from __future__ import annotations
 
