@@ -13,7 +13,7 @@ import numpy as np
 
 from ..labels import EMOTIONS, STRESS_EMOTIONS, canonical
 from .analysis import Analysis, ModelOutput, analyse, error_text, run_predictor
-from .boxes import Face, iou
+from .boxes import Face, box_of, iou
 from .crops import FACE_MARGIN
 from .summary import face_summary
 
@@ -126,8 +126,9 @@ def reading_order(faces: Sequence) -> list[int]:
     """Face indices as people read a photo: row by row (rows about a face high), left to right."""
     if len(faces) < 2:
         return list(range(len(faces)))
-    h = float(np.median([f.box[3] for f in faces])) or 1.0
-    return sorted(range(len(faces)), key=lambda i: (round(faces[i].box[1] / h), faces[i].box[0]))
+    boxes = [box_of(f) for f in faces]
+    h = float(np.median([b[3] for b in boxes])) or 1.0
+    return sorted(range(len(boxes)), key=lambda i: (round(boxes[i][1] / h), boxes[i][0]))
 
 
 def photo_result(analysis: Analysis, truths: Sequence | None = None, ordered: bool = True) -> PhotoResult:
@@ -139,7 +140,7 @@ def photo_result(analysis: Analysis, truths: Sequence | None = None, ordered: bo
         f = analysis.faces[i]
         answers = [ModelAnswer.of(o.name, o.classes, o.probs[i], o.latency_ms if o.latency_warm else None)
                    for o in analysis.outputs if not o.error and o.probs is not None and i < len(o.probs)]
-        faces.append(FaceResult(number, tuple(int(v) for v in f.box), np.asarray(analysis.crops)[i], answers,
+        faces.append(FaceResult(number, tuple(int(v) for v in box_of(f)), np.asarray(analysis.crops)[i], answers,
                                 float(getattr(f, "score", 1.0)), getattr(f, "landmarks", None),
                                 None if truths is None else truths[i]))
     models = [ModelOutput(o.name, o.classes, None, o.latency_ms, o.error, o.kind, o.source, o.latency_warm)
