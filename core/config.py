@@ -6,6 +6,8 @@ import numbers
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from .data.grey import GREY_STEPS
+from .labels import LABEL_MODES, LABEL_SETS
 from .models import list_models
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -54,6 +56,16 @@ def _f(default, help: str, label: str = "", bounds: tuple | None = None, *, fact
 class TrainConfig:
     data: str = _f("", "CSV or image folder; empty = the FER2013 copy found (core.data.default_data_path)", "data set")
     task: str = _f("emotion", "emotion (7 classes, or the folder's) or stress (the binary view)", "task")
+    labels: str = _f("fer2013", "fer2013: FER2013's own label (one person's guess per face); ferplus: FER+'s ten "
+                     "annotators' votes per face (8 classes, contempt added; fer2013new.csv beside the data set)",
+                     "labels")
+    label_mode: str = _f("majority", "how FER+'s votes become targets: majority (the top emotion, faces without a "
+                         "majority dropped), probability (one label drawn from the votes each time), crossentropy (the "
+                         "votes' distribution as a soft target) or multi_target (any emotion with 30% of the votes)",
+                         "label mode")
+    votes: str = _f("", "FER+'s fer2013new.csv; empty = found beside the data set, in data/ or ../shared", "votes file")
+    grey: str = _f("none", "the grey-level step every face goes through, in training and in every prediction "
+                   "after: none, or equalise (histogram equalisation, as the shipped models were trained)", "grey levels")
     model: str = _f("mini_xception", "the architecture (python -m core models)", "model")
     width: int | None = _f(None, "channels of the first block; empty = the architecture's default", "width",
                            (4, 512, "[]"))
@@ -108,7 +120,8 @@ class TrainConfig:
         """Every problem at once, in words a user can act on (empty list = fine)."""
         errs = []
         for name, choices in (("model", list_models()), ("task", TASKS), ("optimizer", OPTIMIZERS),
-                              ("schedule", SCHEDULES)):
+                              ("schedule", SCHEDULES), ("labels", LABEL_SETS), ("label_mode", LABEL_MODES),
+                              ("grey", GREY_STEPS)):
             if getattr(self, name) not in choices:
                 errs.append(f"{name} must be one of {', '.join(choices)}")
         errs += [msg for f in fields(self) if (msg := bounds_problem(f, getattr(self, f.name)))]

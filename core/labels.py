@@ -7,6 +7,16 @@ import numpy as np
 # FER2013's label order (the `emotion` column of fer2013.csv).
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
+# FER+'s eight emotions in our order: FER2013's seven, then contempt (which FER2013 never labels), so that a
+# FER2013 model's outputs are the first seven of a FER+ model's.
+FERPLUS_CLASSES: tuple[str, ...] = EMOTIONS + ("contempt",)
+
+# The label sets a model can learn from FER2013's faces: FER2013's own label (one person's guess per face), or
+# FER+'s ten annotators' votes (Barsoum et al., ICMI 2016); and the ways FER+'s votes become targets (the
+# paper's four modes, as Microsoft's src/ferplus.py implements them).
+LABEL_SETS: tuple[str, ...] = ("fer2013", "ferplus")
+LABEL_MODES: tuple[str, ...] = ("majority", "probability", "crossentropy", "multi_target")
+
 STRESS_CLASSES: tuple[str, ...] = ("no_stress", "stress")
 
 # The stress-detection project's view: these emotions mean "stress", the rest "no stress".
@@ -21,6 +31,7 @@ ALIASES = {
     "sad": "sad", "sadness": "sad",
     "surprise": "surprise", "surprised": "surprise",
     "neutral": "neutral", "calm": "neutral",
+    "contempt": "contempt", "contemptuous": "contempt",
     "stress": "stress", "stressed": "stress",
     "no_stress": "no_stress", "no stress": "no_stress", "nostress": "no_stress",
     "no-stress": "no_stress", "not_stress": "no_stress", "relaxed": "no_stress",

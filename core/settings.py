@@ -12,7 +12,8 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_CACHE_DIR | decoded data sets | `<repo>/data/cache` |
 | FEL_VIDEO_DIR | video analyses (`<analysis-id>/`) | `<repo>/model/videos` |
 | FEL_SAMPLE_DIR | sample photos | `<repo>/sample_images` |
-| FER2013_PATH | the data set | `data/fer2013.csv[.gz]`, `data/fer2013/`, `../shared/datasets/fer2013/` |
+| FER2013_PATH | the data set | `data/fer2013.csv[.gz]`, `data/fer2013/`, `../shared/datasets/fer2013-original/` |
+| FERPLUS_PATH | FER+'s votes (`fer2013new.csv[.gz]`) | beside the data set, `data/`, `../shared/datasets/ferplus/` |
 | FEL_DATA_ROOTS | folders the app may read data sets from (`:`-separated), beside data/ and FER2013's | none |
 | FEL_STUDY_STORAGE | the search's database URL (any SQLAlchemy URL Optuna takes) | `sqlite:///<runs>/optuna.db` |
 | FEL_ICE_SERVERS | STUN/TURN servers for the webcam (JSON) | none (localhost) |
@@ -78,7 +79,17 @@ def data_candidates() -> list[Path]:
     if env:
         return [Path(env).expanduser()]
     return [ROOT / "data" / "fer2013.csv", ROOT / "data" / "fer2013.csv.gz", ROOT / "data" / "fer2013",
+            ROOT.parent / "shared" / "datasets" / "fer2013-original" / "fer2013.csv.gz",
             ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"]
+
+
+def ferplus_candidates() -> list[Path]:
+    """Where FER+'s votes (Microsoft's fer2013new.csv) may be, beyond the data set's own folder."""
+    env = os.environ.get("FERPLUS_PATH", "").strip()
+    if env:
+        return [Path(env).expanduser()]
+    return [ROOT / "data" / "fer2013new.csv", ROOT / "data" / "fer2013new.csv.gz",
+            ROOT.parent / "shared" / "datasets" / "ferplus" / "fer2013new.csv.gz"]
 
 
 def _data_roots_given() -> list[Path]:

@@ -38,12 +38,12 @@ def cache_file(path: Path, layout, image_size, val_fraction, seed) -> Path:
 
 
 def _cache_key(path: Path, layout, image_size, val_fraction, seed) -> str:
-    h = hashlib.sha1(f"v2|{path.resolve()}|{layout}|{image_size}|{val_fraction}|{seed}".encode())
+    h = hashlib.sha1(f"v3|{path.resolve()}|{layout}|{image_size}|{val_fraction}|{seed}".encode())
     if path.is_file():
         st = path.stat()
         h.update(f"{st.st_size}|{st.st_mtime_ns}".encode())
     else:
-        for f in sorted(walk_images(path)):
+        for f in sorted([*walk_images(path), *path.glob("*/label.csv")]):  # label.csv: FER+'s folders
             st = f.stat()
             h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]

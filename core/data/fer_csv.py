@@ -99,6 +99,8 @@ def load_csv_arrays(path: Path, image_size, val_fraction, seed):
         split_of = carve(labels.to_numpy().astype(np.int64), {"val": val_fraction, "test": val_fraction}, seed)
     y = labels.to_numpy().astype(np.int64)
     out = {"classes": np.array(EMOTIONS)}
+    if "Usage" in df.columns:  # each row's split, in the file's order: what FER+'s votes are joined by
+        out["rows_split"] = np.array([SPLITS.index(s) for s in split_of], dtype=np.int8)
     for name in SPLITS:
         m = split_of == name
         out[f"{name}_x"], out[f"{name}_y"] = images[m], y[m]

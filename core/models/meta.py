@@ -11,6 +11,9 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+from ..data.grey import GREY_STEPS
+from ..labels import EMOTIONS, LABEL_SETS, STRESS_CLASSES
+
 # what only training needs (to resume): dropped from a shipped model, an int8 copy, a model's description
 TRAINING_KEYS = ("optimizer", "scheduler", "rng", "torch_rng", "sums", "history")
 _NOT_META = ("format", "state_dict", *TRAINING_KEYS)
@@ -44,6 +47,8 @@ class CheckpointMeta:
     in_chans: int = 1
     metrics: dict = field(default_factory=dict)
     temperature: float | None = None
+    grey: str = "none"
+    labels: str | None = None
     quantized: dict | None = None
     run_id: str | None = None
     training: dict = field(default_factory=dict)
@@ -93,7 +98,9 @@ class CheckpointMeta:
         if self.face_size != self.input_size:
             out["face_size"] = int(self.face_size)
         optional = {"config": self.config, "training": self.training, "run_id": self.run_id,
-                    "quantized": self.quantized, "temperature": self.temperature}
+                    "quantized": self.quantized, "temperature": self.temperature, "labels": self.labels}
+        if self.grey != "none":
+            out["grey"] = self.grey
         out.update({k: v for k, v in optional.items() if v not in (None, {})})
         return {**out, **self.extra}
 
@@ -104,6 +111,17 @@ class CheckpointMeta:
     def calibrated(self) -> bool:
         """Whether a temperature was fitted (core.calibration); an older checkpoint's confidences are raw."""
         return self.temperature is not None
+
+    @property
+    def label_set(self) -> str:
+        """Which labels the model learned: "ferplus" (FER+'s votes), "fer2013" (FER2013's own labels; an older
+        checkpoint of FER2013's classes, or their stress view), or "" (a data set of its own)."""
+        if self.labels:
+            return self.labels
+        names = set(self.classes)
+        if "contempt" in names:
+            return "ferplus"
+        return "fer2013" if names <= set(EMOTIONS) | set(STRESS_CLASSES) else ""
 
     @property
     def scale(self) -> float:
@@ -132,6 +150,8 @@ class CheckpointMeta:
             ("std", _number(self.std) and 1e-6 < self.std < 1e6),
             ("metrics", isinstance(self.metrics, dict)),
             ("temperature", self.temperature is None or (_number(self.temperature) and self.temperature > 0)),
+            ("grey", self.grey in GREY_STEPS),
+            ("labels", self.labels is None or self.labels in LABEL_SETS),
             ("quantized", self.quantized is None or isinstance(self.quantized, dict)),
         ]
         if isinstance(kw, dict):
@@ -157,6 +177,8 @@ _WHY = {
     "std": "std must be a positive number",
     "metrics": "metrics must be an object",
     "temperature": "temperature must be a positive number",
+    "grey": f"grey must be one of {', '.join(GREY_STEPS)}",
+    "labels": f"labels must be one of {', '.join(LABEL_SETS)}",
     "quantized": "quantized must be an object",
     "model_kwargs.input_size": "model_kwargs.input_size must be a whole number from 8 to 512",
     "model_kwargs.width": "model_kwargs.width must be a whole number from 1 to 1024",

@@ -86,8 +86,9 @@ class CNNPredictor(Predictor):
         return dict(self.meta.metrics)
 
     def faces(self, crops):
-        """The crops as the model's faces: resized to the face size it was trained on, normalised (N, 1, H, W)."""
-        return preprocess(crops, self.face_size, self.mean, self.std)
+        """The crops as the model's faces: resized to the face size it was trained on, through its grey-level step,
+        normalised (N, 1, H, W)."""
+        return preprocess(crops, self.face_size, self.mean, self.std, self.meta.grey)
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch

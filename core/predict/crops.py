@@ -7,7 +7,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..data import normalize
+from ..data import apply_grey, normalize
 from ..data.images import to_grey, to_uint8
 from .boxes import box_of
 
@@ -131,10 +131,11 @@ def resize_crops(crops, size: int) -> np.ndarray:
     return out
 
 
-def preprocess(crops, size: int, mean: float, std: float):
-    """Crops (N, H, W) or a list of 2-D arrays -> float tensor (N, 1, size, size), normalised by
+def preprocess(crops, size: int, mean: float, std: float, grey: str = "none"):
+    """Crops (N, H, W) or a list of 2-D arrays -> float tensor (N, 1, size, size): resized to the model's face size,
+    through its grey-level step (`core.data.apply_grey`, as its training faces were) and normalised by
     `core.data.normalize`, the one normalisation training and inference share."""
     import torch
 
-    arr = resize_crops(crops, int(size))
+    arr = apply_grey(resize_crops(crops, int(size)), grey)
     return normalize(torch.from_numpy(np.ascontiguousarray(arr)).unsqueeze(1), mean, std)

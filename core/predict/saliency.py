@@ -54,7 +54,9 @@ def grad_cam(model_or_predictor, crop, class_index: int | None = None, mean: flo
         raise ValueError("no Grad-CAM for an int8 model: its integer layers have no gradients"
                          + (f"; its float original, {Path(source).stem}, shows where it looks" if source else ""))
     crop = as_crop(crop)
-    x = tta_views(preprocess([crop], face, mean, std), None, size)[0]  # what the model sees: its centre crop
+    meta = getattr(model_or_predictor, "meta", None)
+    grey = meta.grey if isinstance(meta, CheckpointMeta) else "none"
+    x = tta_views(preprocess([crop], face, mean, std, grey), None, size)[0]  # what the model sees: its centre crop
     return _scaled(_class_map(model, x, class_index), crop.shape)
 
 

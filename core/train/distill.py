@@ -20,12 +20,15 @@ from ..predict.catalogue import resolve_model
 class Teacher:
     """A trained checkpoint (path, file in model/, run id or model name), frozen, on the student's device."""
 
-    def __init__(self, source: str, classes, input_size: int, device="cpu"):
+    def __init__(self, source: str, classes, input_size: int, device="cpu", grey: str = "none"):
         self.path = resolve_model(source)
         model, meta = load_model(self.path)
         if [canonical(c) for c in meta.classes] != [canonical(c) for c in classes]:
             raise ValueError(f"teacher {self.path} predicts {list(meta.classes)}, but this run learns "
                              f"{list(classes)}: pick a teacher trained on the same classes")
+        if meta.grey != grey:  # it sees the student's batches: they must be the faces it knows
+            raise ValueError(f"teacher {self.path} takes faces with grey levels '{meta.grey}', but this run's are "
+                             f"'{grey}': train with --grey {meta.grey}, or pick a teacher of the same grey levels")
         self.input_size = meta.input_size  # the student's batches are cut or resized to it if they differ
         self.face_size = meta.face_size
         self.model = model.to(device).eval()
@@ -58,8 +61,8 @@ class TeacherEnsemble:
     """Several teachers answering as one: the log of their averaged probabilities, used as logits (softmax
     gives the average back; a temperature softens it as it would one teacher's)."""
 
-    def __init__(self, sources, classes, input_size: int, device="cpu"):
-        self.members = [Teacher(s, classes, input_size, device) for s in sources]
+    def __init__(self, sources, classes, input_size: int, device="cpu", grey: str = "none"):
+        self.members = [Teacher(s, classes, input_size, device, grey) for s in sources]
         self.name = " + ".join(m.name for m in self.members)
 
     @torch.no_grad()
@@ -68,11 +71,11 @@ class TeacherEnsemble:
         return torch.logsumexp(log_probs, 0) - math.log(len(self.members))  # log of the mean, exactly
 
 
-def make_teacher(teacher: str, classes, input_size: int, device="cpu"):
+def make_teacher(teacher: str, classes, input_size: int, device="cpu", grey: str = "none"):
     """A Teacher for one checkpoint, a TeacherEnsemble for several (comma-separated), None for ""."""
     sources = teacher_sources(teacher)
     if not sources:
         return None
     if len(sources) == 1:
-        return Teacher(sources[0], classes, input_size, device)
-    return TeacherEnsemble(sources, classes, input_size, device)
+        return Teacher(sources[0], classes, input_size, device, grey)
+    return TeacherEnsemble(sources, classes, input_size, device, grey)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..config import TrainConfig
-from ..data import default_data_path, load_dataset, pixel_stats
+from ..data import default_data_path, pixel_stats, with_grey
 from ..calibration import calibration_report
 from ..evaluate import evaluate_model, metrics_from_probs, predict_plain_and_tta
 from ..files import write_json
@@ -28,13 +28,14 @@ from ..models.meta import CheckpointMeta
 from ..models.layout import channels_last_ok
 from ..runs import Run
 from . import distributed
+from .data import load_for
 from .device import resolve_device
 from .distill import make_teacher
 from .finetune import load_start_weights
 from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
 from .preflight import check_before_start
-from .step import autocast_for, divergence, make_batch, train_step
+from .step import autocast_for, divergence, hard_labels, make_batch, train_step
 
 
 STEP_POINTS = 8  # points of the live curves per epoch: the running training loss and accuracy (steps.jsonl)
@@ -160,17 +161,17 @@ class _Training:
         data_path = cfg.data or default_data_path()
         if self.main:
             self.run.log(f"loading data from {data_path}")
-        self.ds = ds = dataset or load_dataset(data_path, image_size=cfg.image_size, task=cfg.task,
-                                               val_fraction=cfg.val_fraction, seed=cfg.seed)
-        train_x, train_y = ds.splits["train"].images, ds.splits["train"].labels
-        if cfg.limit and cfg.limit < len(train_y):
-            keep = subsample(train_y, cfg.limit, cfg.seed)
-            train_x, train_y = train_x[keep], train_y[keep]
+        self.ds = ds = with_grey(dataset or load_for(cfg, data_path), cfg.grey)  # every face as the model sees it
+        train = ds.splits["train"]
+        if cfg.limit and cfg.limit < len(train):
+            train = train.subset(subsample(train.labels, cfg.limit, cfg.seed))
+        train_x, train_y, train_t = train.images, train.labels, train.targets
         self.mean, self.std = pixel_stats(train_x)
         val_x, val_y = ds.splits["val"].images, ds.splits["val"].labels
         if dev.type == "cuda":  # the whole data set on the GPU, once: batches are cut and augmented there
             train_x, train_y, val_x, val_y = (t.to(dev) for t in (train_x, train_y, val_x, val_y))
-        self.train_x, self.train_y, self.val_x, self.val_y = train_x, train_y, val_x, val_y
+            train_t = None if train_t is None else train_t.to(dev)
+        self.train_x, self.train_y, self.train_t, self.val_x, self.val_y = train_x, train_y, train_t, val_x, val_y
         self.n, self.bs = len(train_y), min(cfg.batch_size, len(train_y))
         self.steps = max(1, self.n // (self.bs * self.ctx.world))  # no ragged last batch: BatchNorm dislikes tiny ones
 
@@ -182,9 +183,10 @@ class _Training:
         self.layout = torch.channels_last if cfg.channels_last and channels_last_ok(model, dev.type) \
             else torch.contiguous_format
         self.model = model
-        self.teacher = make_teacher(cfg.teacher, ds.classes, cfg.input_size, dev)
+        self.teacher = make_teacher(cfg.teacher, ds.classes, cfg.input_size, dev, grey=cfg.grey)
         self.meta = CheckpointMeta.for_model(model, classes=ds.classes, mean=self.mean, std=self.std,
-                                             input_size=cfg.input_size, face_size=cfg.image_size, config=cfg.__dict__)
+                                             input_size=cfg.input_size, face_size=cfg.image_size, config=cfg.__dict__,
+                                             grey=cfg.grey, labels=ds.labels or None)
 
     def _place_model(self) -> None:
         """On the device, in its layout, wrapped for DDP; then its optimiser and schedule (after any start weights)."""
@@ -265,7 +267,7 @@ class _Training:
             if self.trace is not None:
                 self.trace.add(st.epoch, idx)
             x, y, y_b, lam = make_batch(self.train_x, self.train_y, idx, self.gen, cfg,
-                                        [cfg.seed, st.epoch, st.step, ctx.rank], self.layout)
+                                        [cfg.seed, st.epoch, st.step, ctx.rank], self.layout, self.train_t)
             logits, loss = train_step(self.net, self.opt, x, y, self.mean, self.std, cfg, self.teacher, y_b, lam,
                                       self.amp)
             if not isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -281,7 +283,8 @@ class _Training:
                 return False
             pred = logits.argmax(1)
             st.sums["loss"] += loss_value * len(y)
-            st.sums["correct"] += float(lam * (pred == y).sum().item() + (1 - lam) * (pred == y_b).sum().item())
+            st.sums["correct"] += float(lam * (pred == hard_labels(y)).sum().item()
+                                        + (1 - lam) * (pred == hard_labels(y_b)).sum().item())
             st.sums["seen"] += len(y)
             st.sums["seconds"] += time.time() - t0
             self.bar.update(1)

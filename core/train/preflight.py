@@ -4,7 +4,6 @@ be read."""
 from __future__ import annotations
 
 from ..config import TrainConfig
-from ..data import load_dataset
 from .device import resolve_device
 
 
@@ -26,12 +25,13 @@ def check_before_start(cfg: TrainConfig, data: bool = True) -> None:
             resolve_model(source)
     classes = None
     if data:
-        classes = load_dataset(cfg.data or None, image_size=cfg.image_size, task=cfg.task,
-                               val_fraction=cfg.val_fraction, seed=cfg.seed).classes
+        from .data import load_for
+
+        classes = load_for(cfg).classes
     if cfg.teacher and classes is not None:  # loaded as the run would: unsafe, damaged or of other classes
         from .distill import make_teacher
 
-        make_teacher(cfg.teacher, classes, cfg.input_size)
+        make_teacher(cfg.teacher, classes, cfg.input_size, grey=cfg.grey)
     if cfg.init:
         from .finetune import start_weights
 

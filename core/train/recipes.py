@@ -46,6 +46,21 @@ RECIPES["accurate-finetune"] = dict(_ACCURATE, width=32, epochs=20, warmup_epoch
 RECIPES["realtime-distilled"] = dict(model="vgg", width=32, epochs=10, batch_size=128, optimizer="sgd", lr=0.01,
                                      weight_decay=5e-4, schedule="cosine", warmup_epochs=0.5, label_smoothing=0.1,
                                      init="seed-vgg", teacher="seed-resnet", distill=0.5, temperature=4.0, seed=0)
+# FER+ (ten annotators' votes per face, 8 classes with contempt): `accurate`'s weights fine-tuned on the votes'
+# distribution (Barsoum et al.'s crossentropy mode), its grey-level step (histogram equalisation, which every
+# shipped model was trained with) kept; a fresh cosine from a low peak, 40 px crops, no label smoothing (the
+# votes are soft already). Needs fer2013new.csv beside Kaggle's fer2013.csv.
+_FERPLUS = dict(labels="ferplus", label_mode="crossentropy", grey="equalise", label_smoothing=0.0)
+RECIPES["ferplus-finetune"] = dict(_ACCURATE, **_FERPLUS, width=32, epochs=24, warmup_epochs=1, lr=0.02, mixup=0.0,
+                                   init="accurate")
+# the same from random weights: the whole accurate recipe on the votes (hours on a CPU, minutes on a GPU)
+RECIPES["ferplus-scratch"] = dict(_ACCURATE, **_FERPLUS, width=32, epochs=100, warmup_epochs=2)
+# the webcam's FER+ model: vgg-distilled's weights (the real-time VGG), taught by the FER+ accurate model on the
+# votes; `python -m core quantize` then makes its int8 copy
+RECIPES["ferplus-realtime"] = dict(model="vgg", width=32, epochs=12, batch_size=128, optimizer="sgd", lr=0.01,
+                                   weight_decay=5e-4, schedule="cosine", warmup_epochs=0.5, **_FERPLUS,
+                                   init="vgg-distilled", teacher="ferplus-accurate", distill=0.5, temperature=4.0,
+                                   seed=0)
 # the seed architectures, trained with one shared recipe for the comparison table
 for _arch, _w in (("model48", 32), ("ourmodel", 32), ("vgg", 32), ("resnet", 32)):
     RECIPES[f"seed-{_arch}"] = dict(model=_arch, width=_w, epochs=30, batch_size=128, optimizer="sgd", lr=0.05,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calibration import apply_temperature, calibration_report
-from ..data import Dataset, load_dataset
+from ..data import Dataset, apply_grey, load_dataset
 from ..evaluate import inference_net, metrics_from_probs, predict_probs
 from ..labels import STRESS_CLASSES, canonical
 from ..models.checkpoint import build_model, checkpoint_meta, load_checkpoint
@@ -26,6 +26,7 @@ class Subject:
     model: object
     dataset: Dataset
     _raw: dict = field(default_factory=dict, repr=False)  # (split, tta) -> probabilities at temperature 1
+    _faces: dict = field(default_factory=dict, repr=False)  # split -> its faces through the grey-level step
 
     @property
     def input_size(self) -> int:
@@ -46,10 +47,16 @@ class Subject:
         the forward pass and TTA a predictor makes (core.evaluate.view_probs), so a checkpoint scores the same
         here (the Evaluate tab) as through its predictor (Compare's batch accuracy)."""
         if (split, tta) not in self._raw:  # one forward pass per split and view, whatever is asked of it
-            s = self.dataset.splits[split]
-            self._raw[split, tta] = predict_probs(self.net, s.images, self.meta.mean, self.meta.std, tta,
+            self._raw[split, tta] = predict_probs(self.net, self.faces(split), self.meta.mean, self.meta.std, tta,
                                                   progress=progress, input_size=self.input_size).numpy()
         return apply_temperature(self._raw[split, tta], self.temperature if temperature is None else temperature)
+
+    def faces(self, split: str = "test"):
+        """A split's faces through the checkpoint's grey-level step (core.data.grey), as the model saw its training
+        faces; the data set itself is left as loaded (other checkpoints may share it)."""
+        if split not in self._faces:
+            self._faces[split] = apply_grey(self.dataset.splits[split].images, self.meta.grey)
+        return self._faces[split]
 
     def labels(self, split: str = "test") -> np.ndarray:
         return self.dataset.splits[split].labels.numpy()
@@ -66,6 +73,12 @@ class Subject:
                 "temperature": self.temperature}
 
 
+def labels_of(meta: CheckpointMeta) -> str:
+    """The labels a checkpoint is measured against: FER+'s (official majority protocol) for a model that learned
+    FER+'s votes, else FER2013's."""
+    return "ferplus" if meta.label_set == "ferplus" else "fer2013"
+
+
 def task_of(classes) -> str:
     return "stress" if tuple(canonical(c) for c in classes) == STRESS_CLASSES else "emotion"
 
@@ -76,7 +89,8 @@ def open_subject(path, data=None, dataset: Dataset | None = None) -> Subject:
     state = load_checkpoint(path)
     meta = checkpoint_meta(state, path)
     model = build_model(state, path)
-    ds = dataset if dataset is not None else load_dataset(data, image_size=meta.face_size, task=task_of(meta.classes))
+    ds = dataset if dataset is not None else load_dataset(data, image_size=meta.face_size, task=task_of(meta.classes),
+                                                          labels=labels_of(meta))
     if [canonical(c) for c in ds.classes] != [canonical(c) for c in meta.classes]:
         raise ValueError(f"{path} predicts {list(meta.classes)} but {ds.source} has classes {list(ds.classes)}")
     return Subject(path, state, meta, model, ds)

@@ -44,14 +44,15 @@ def quantize_checkpoint(src, dst, data=None, images: int = 2048, seed: int = 0, 
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(train), generator=g)[:images]
     t0 = time.perf_counter()
-    calibration = tta_views(normalize(train.images[idx], meta.mean, meta.std), None, subject.input_size)[0]
+    calibration = tta_views(normalize(subject.faces("train")[idx], meta.mean, meta.std), None, subject.input_size)[0]
     qmodel = quantize_model(model, calibration, subject.input_size, backend)
     seconds = time.perf_counter() - t0
     figures = {}
     for split in ("val", "test"):
         s = ds.splits[split]
         for label, m in (("float", model), ("int8", qmodel)):
-            r = evaluate_model(m, s.images, s.labels, ds.classes, meta.mean, meta.std, input_size=subject.input_size)
+            r = evaluate_model(m, subject.faces(split), s.labels, ds.classes, meta.mean, meta.std,
+                               input_size=subject.input_size)
             figures[f"{label}_{split}_acc"] = r["accuracy"]
     figures["int8_test_confusion"] = r["confusion"]  # the last one measured: int8 on PrivateTest
     metrics = {"val_acc": figures["int8_val_acc"], "test_acc": figures["int8_test_acc"],
