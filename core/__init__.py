@@ -4,10 +4,10 @@ same functions.
 Its packages are layers, and a module imports only from its own layer or those below it (tests/test_layers.py
 checks the import graph, and that it has no circle):
 
-    0  settings, labels, files, processes, records, malloc, native   where things are; class and TTA names;
+    0  settings, labels, files, processes, records, malloc, native, results   where things are; class and TTA names;
                                               atomic files, logs' tails; which process owns what, spawned
                                               detached; the folder record a run and a video analysis share;
-                                              native libraries loaded in a safe order
+                                              native libraries loaded in a safe order; measured figures as files
     1  data        data sets, image decoding, augmentation, synthetic sets
     2  models      the model registry and families, the checkpoint format and its description (CheckpointMeta),
                    int8 models

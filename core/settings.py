@@ -12,6 +12,7 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_CACHE_DIR | decoded data sets | `<repo>/data/cache` |
 | FEL_VIDEO_DIR | video analyses (`<analysis-id>/`) | `<repo>/model/videos` |
 | FEL_SAMPLE_DIR | sample photos | `<repo>/sample_images` |
+| FEL_RESULTS_DIR | measured figures (`<name>.json`), what READMEs and pages quote | `<repo>/results` |
 | FER2013_PATH | the data set | `data/fer2013.csv[.gz]`, `data/fer2013/`, `../shared/datasets/fer2013-original/` |
 | FERPLUS_PATH | FER+'s votes (`fer2013new.csv[.gz]`) | beside the data set, `data/`, `../shared/datasets/ferplus/` |
 | FEL_DATA_ROOTS | folders the app may read data sets from (`:`-separated), beside data/ and FER2013's | none |
@@ -67,6 +68,10 @@ def cache_dir() -> Path:
 
 def video_dir() -> Path:
     return _path("FEL_VIDEO_DIR", ROOT / "model" / "videos")
+
+
+def results_dir() -> Path:
+    return _path("FEL_RESULTS_DIR", ROOT / "results")
 
 
 def sample_dir() -> Path:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the layer of each part of core, lowest first (core/__init__.py's docstring says the same)
 LAYERS = {
     "core": 0, "core.settings": 0, "core.labels": 0, "core.files": 0, "core.processes": 0, "core.records": 0,
-    "core.malloc": 0, "core.native": 0,
+    "core.malloc": 0, "core.native": 0, "core.results": 0,
     "core.data": 1,
     "core.models": 2,
     "core.config": 3, "core.evaluate": 3, "core.paired": 3, "core.calibration": 3,
