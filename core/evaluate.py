@@ -161,8 +161,11 @@ def evaluate_model(model, images, labels, classes, mean, std, tta=None, batch_si
             "tta": tta}
 
 
-def align_probs(probs, from_classes, to_classes) -> np.ndarray:
-    """Re-express probabilities over another class list, by name: reorder, or fold emotions to stress."""
+def align_probs(probs, from_classes, to_classes, missing_as_zero: bool = False) -> np.ndarray:
+    """Re-express probabilities over another class list, by name: reorder, keep the classes both have (a FER+
+    model's contempt dropped for FER2013's seven, the rest renormalised), or fold emotions to stress. A class the
+    model does not have raises, or with `missing_as_zero` gets probability 0 (a FER2013 model scored on FER+'s
+    eight classes never answers contempt)."""
     probs = np.asarray(probs, dtype=np.float64)
     src = [canonical(c) for c in from_classes]
     dst = [canonical(c) for c in to_classes]
@@ -170,9 +173,11 @@ def align_probs(probs, from_classes, to_classes) -> np.ndarray:
         p_stress = stress_probability(probs, src)
         return np.stack([1 - p_stress, p_stress], -1)
     missing = set(dst) - set(src)
-    if missing:
+    if missing and not missing_as_zero:
         raise ValueError(f"the model has no class(es) {sorted(missing)} (it predicts {list(from_classes)})")
-    out = probs[..., [src.index(c) for c in dst]]
+    out = np.zeros(probs.shape[:-1] + (len(dst),))
+    have = [i for i, c in enumerate(dst) if c in src]
+    out[..., have] = probs[..., [src.index(dst[i]) for i in have]]
     return out / np.clip(out.sum(-1, keepdims=True), 1e-12, None)
 
 

@@ -16,7 +16,7 @@ from ..labels import EMOTIONS, FERPLUS_CLASSES, LABEL_SETS, STRESS_CLASSES, stre
 from ..settings import data_candidates, fer2013_env
 from .cache import cache_file, cached
 from .errors import DataError
-from .fer_csv import load_csv_arrays
+from .fer_csv import CSV_SPLITS, load_csv_arrays
 from .ferplus import (check_alignment, find_votes, is_ferplus_folder, load_ferplus_folder_arrays, read_votes,
                       vote_targets)
 from .folders import load_folder_arrays
@@ -103,10 +103,11 @@ def is_cached(path, image_size: int = 48, val_fraction: float = 0.1, seed: int =
 
 def load_dataset(path=None, image_size: int = 48, task: str = "emotion", val_fraction: float = 0.1,
                  seed: int = 0, cache: bool = True, stress_emotions=None, labels: str = "fer2013",
-                 label_mode: str = "majority", votes=None) -> Dataset:
+                 label_mode: str = "majority", votes=None, join_votes: bool = False) -> Dataset:
     """Load a data set in either layout, as uint8 tensors. `labels="ferplus"` takes FER+'s ten votes per face as
     the labels (core.data.ferplus: the votes file found beside FER2013's CSV, or `votes`; or Microsoft's FER2013Train/
-    Valid/Test folders), made into targets the `label_mode` way; `task="stress"` then applies the stress view."""
+    Valid/Test folders), made into targets the `label_mode` way; `join_votes` keeps FER2013's labels and every face
+    but brings the votes beside them (`Split.votes`); `task="stress"` then applies the stress view."""
     if path is None:
         path = default_data_path()
         if path is None:
@@ -117,6 +118,11 @@ def load_dataset(path=None, image_size: int = 48, task: str = "emotion", val_fra
     layout = detect_layout(path)
     loader = {"csv": load_csv_arrays, "folders": load_folder_arrays,
               "ferplus-folders": load_ferplus_folder_arrays}[layout]
+    votes_found = None
+    if layout == "csv" and (labels == "ferplus" or join_votes):
+        votes_found = _votes_for(path, votes)
+        if not (cache and cache_file(path, layout, image_size, val_fraction, seed).exists()):
+            _check_join_early(path, votes_found)
     arrays = cached(path, layout, image_size, val_fraction, seed, loader, cache)
     classes = tuple(str(c) for c in arrays["classes"])
     splits = {}
@@ -127,8 +133,8 @@ def load_dataset(path=None, image_size: int = 48, task: str = "emotion", val_fra
         splits[name] = Split(torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1), torch.from_numpy(y.astype(np.int64)),
                              votes=None if v is None else torch.from_numpy(v))
     ds = Dataset(classes, splits, str(path), layout)
-    if layout == "csv" and labels == "ferplus":
-        ds = _join_votes(ds, arrays, path, votes)
+    if layout == "csv" and (labels == "ferplus" or join_votes):
+        ds = _join_votes(ds, arrays, path, votes_found)
     if labels == "ferplus":
         ds = to_ferplus(ds, label_mode)
     elif layout == "ferplus-folders":
@@ -141,18 +147,37 @@ def load_dataset(path=None, image_size: int = 48, task: str = "emotion", val_fra
     return ds
 
 
-def _join_votes(ds: Dataset, arrays: dict, path: Path, votes_given) -> Dataset:
-    """FER2013's CSV with FER+'s votes row by row, after checking the two files are the same faces in the same
-    order (core.data.ferplus.check_alignment)."""
+def _votes_for(path: Path, votes_given) -> tuple[Path, dict]:
+    """(where, what) of FER+'s votes for FER2013's CSV at `path` (DataError saying where to put them if missing)."""
     votes_path = find_votes(path, votes_given)
     if votes_path is None or not votes_path.is_file():
         raise DataError(f"FER+'s votes (fer2013new.csv) were not found for {path}"
                         + (f" at {votes_path}" if votes_path else "")
                         + ": download fer2013new.csv from github.com/microsoft/FERPlus and put it beside "
                         "fer2013.csv (or set FERPLUS_PATH)")
+    return votes_path, read_votes(votes_path)
+
+
+def _check_join_early(path: Path, votes: tuple[Path, dict]) -> None:
+    """The alignment check on FER2013's labels and Usage alone (seconds), before its pixels are parsed (a minute):
+    a misaligned pair is refused at once."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, usecols=["emotion", "Usage"], dtype=str, keep_default_na=False)
+        labels = pd.to_numeric(df["emotion"].str.strip(), errors="raise").to_numpy().astype(np.int64)
+        split = df["Usage"].str.strip().map(CSV_SPLITS).to_numpy()
+    except (ValueError, KeyError, OSError):
+        return  # the full parse says what is wrong with the file, line by line
+    check_alignment(labels, split, votes[1], path, votes[0])
+
+
+def _join_votes(ds: Dataset, arrays: dict, path: Path, votes: tuple[Path, dict]) -> Dataset:
+    """FER2013's CSV with FER+'s votes row by row, after checking the two files are the same faces in the same
+    order (core.data.ferplus.check_alignment)."""
+    votes_path, v = votes
     if "rows_split" not in arrays:
         raise DataError(f"{path}: has no Usage column, so its rows cannot be matched with FER+'s votes")
-    v = read_votes(votes_path)
     rows_split = np.asarray(SPLITS)[arrays["rows_split"]]
     fer_labels = np.empty(len(rows_split), dtype=np.int64)
     for name in SPLITS:

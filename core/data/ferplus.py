@@ -201,15 +201,37 @@ def describe_votes(votes, top: int = 3) -> str:
 
 
 def human_agreement(votes: np.ndarray, answers: np.ndarray) -> float:
-    """The mean share of a face's votes that agree with `answers` (indices into FERPLUS_CLASSES, or -1 for none):
-    how many of the ten people would have said what the model said."""
-    v = np.asarray(votes, dtype=np.float64)
+    """The mean share of a face's emotion votes (the eight emotions; unknown and not-a-face left out) that agree
+    with `answers` (indices into FERPLUS_CLASSES): how many of the people would have said what the model said.
+    Faces without any emotion vote are left out."""
+    v = np.asarray(votes, dtype=np.float64)[:, :N_EMOTIONS]
     a = np.asarray(answers, dtype=np.int64)
     totals = v.sum(1)
-    ok = (a >= 0) & (a < v.shape[1]) & (totals > 0)
+    voted = totals > 0
+    if not voted.any():
+        return float("nan")
+    ok = voted & (a >= 0) & (a < N_EMOTIONS)
     share = np.zeros(len(v))
     share[ok] = v[np.flatnonzero(ok), a[ok]] / totals[ok]
-    return float(share[totals > 0].mean()) if (totals > 0).any() else float("nan")
+    return float(share[voted].mean())
+
+
+def agreement_references(votes: np.ndarray) -> dict:
+    """What human_agreement can be compared with, on the same faces: `plurality`, the agreement of always answering
+    each face's most voted emotion (the best any answer can do), and `one_annotator`, how often one person's vote
+    agrees with the plurality of the others' (leave-one-out; a tie among the others counts as a share)."""
+    v = np.asarray(votes, dtype=np.int64)[:, :N_EMOTIONS]
+    v = v[v.sum(1) > 0]
+    ceiling = human_agreement(np.pad(v, ((0, 0), (0, 2))), v.argmax(1)) if len(v) else float("nan")
+    agree = total = 0.0
+    for row in v:
+        for j in np.flatnonzero(row):
+            others = row.copy()
+            others[j] -= 1
+            winners = np.flatnonzero(others == others.max())
+            agree += row[j] * (j in winners) / len(winners)
+            total += row[j]
+    return {"faces": int(len(v)), "plurality": ceiling, "one_annotator": agree / total if total else float("nan")}
 
 
 # ---------------------------------------------------------------- Microsoft's image folders

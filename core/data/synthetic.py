@@ -54,3 +54,45 @@ def write_synthetic_folders(root, classes=EMOTIONS, n_per_class: int = 20, size:
             d.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(d / f"{i:05d}{ext}"), img)
     return root
+
+
+def synthetic_votes(labels, seed: int = 0, contempt_every: int = 9, not_a_face_every: int = 23) -> np.ndarray:
+    """FER+-style vote counts (N, 10) in Microsoft's column order for FER2013 `labels`: most of the ten votes for the
+    face's own emotion, the rest spread; every `contempt_every`th face a contempt majority, every
+    `not_a_face_every`th one not a face (all ten votes NF)."""
+    from .ferplus import MS_COLUMNS
+
+    column = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
+              "surprise": "surprise", "neutral": "neutral"}
+    rng = np.random.default_rng(seed)
+    votes = np.zeros((len(labels), len(MS_COLUMNS)), dtype=np.int64)
+    for i, c in enumerate(labels):
+        if not_a_face_every and i % not_a_face_every == not_a_face_every - 1:
+            votes[i, MS_COLUMNS.index("NF")] = 10
+            continue
+        own = MS_COLUMNS.index("contempt") if contempt_every and i % contempt_every == 0 \
+            else MS_COLUMNS.index(column[EMOTIONS[int(c)]])
+        top = int(rng.integers(5, 10))
+        votes[i, own] = top
+        for _ in range(10 - top):
+            votes[i, int(rng.integers(0, len(MS_COLUMNS) - 1))] += 1
+    return votes
+
+
+def write_synthetic_ferplus(folder, n_per_class: int = 20, seed: int = 0) -> tuple[Path, Path]:
+    """A FER2013-layout `fer2013.csv` and FER+'s `fer2013new.csv` beside it, row by row (synthetic faces and votes):
+    what a user has after downloading both. Returns their paths."""
+    from .ferplus import MS_COLUMNS
+
+    folder = Path(folder)
+    csv_path = write_synthetic_csv(folder / "fer2013.csv", n_per_class, seed)
+    rows = [line.split(",") for line in csv_path.read_text().splitlines()[1:]]
+    votes = synthetic_votes([int(r[0]) for r in rows], seed)
+    nf = MS_COLUMNS.index("NF")
+    lines = ["Usage,Image name," + ",".join(MS_COLUMNS)]
+    for i, (r, v) in enumerate(zip(rows, votes)):
+        name = "" if v[nf] == 10 else f"fer{i:07d}.png"
+        lines.append(f"{r[2]},{name}," + ",".join(map(str, v)))
+    votes_path = folder / "fer2013new.csv"
+    votes_path.write_text("\n".join(lines) + "\n")
+    return csv_path, votes_path

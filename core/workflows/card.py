@@ -25,6 +25,7 @@ from ..models.checkpoint import update_checkpoint
 from .card_pairs import KEY as PREDICTIONS
 from .card_pairs import predictions_record
 from .evaluation import Subject, open_subject
+from .label_sets import label_set_blocks
 
 
 def latency_ms_per_face(model, input_size: int = 48, threads: int = 2, repeats: int = 200) -> float:
@@ -67,6 +68,7 @@ def card(path, data=None) -> dict:
                calibration=cal, temperature_stored=meta.temperature)
     if meta.classes != STRESS_CLASSES:
         out["test_stress_from_emotion"] = stress_from_emotion(subject)
+        out.update(label_set_blocks(subject, data))  # FER2013's labels and FER+'s votes, side by side
     out["latency_ms_per_face_2_threads"] = latency_ms_per_face(model, subject.input_size)
     return out
 
