@@ -37,7 +37,7 @@ def synthetic_csv(tmp_path_factory):
 def fer2013_path() -> Path | None:
     env = os.environ.get("FER2013_PATH")
     candidates = [Path(env)] if env else []
-    candidates.append(ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz")
+    candidates.append(ROOT.parent / "shared" / "datasets" / "fer2013-original" / "fer2013.csv.gz")
     return next((p for p in candidates if p.exists()), None)
 
 
@@ -47,20 +47,24 @@ def fer2013():
     path = fer2013_path()
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("FER2013 not found: set FER2013_PATH or put it in ../shared/datasets/fer2013/")
+            pytest.fail("FER2013 not found: set FER2013_PATH or put it in ../shared/datasets/fer2013-original/")
         pytest.skip("FER2013 not available here")
     return path
 
 
 @pytest.fixture(scope="session")
 def fer2013_dataset(fer2013, tmp_path_factory):
-    """FER2013 loaded once per test session (the parse takes ~30 s; the cache then makes it instant)."""
+    """FER2013 loaded once per test session (the parse takes ~30 s; the cache then makes it instant), with FER+'s
+    ten votes beside every face where they are found (Kaggle's row order: ../shared's fer2013-original)."""
     import core.data
 
     old = os.environ.get("FEL_CACHE_DIR")
     os.environ["FEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("fer-cache"))
     try:
-        return core.data.load_dataset(fer2013)
+        try:
+            return core.data.load_dataset(fer2013, join_votes=True)
+        except core.data.DataError:  # no votes beside this copy (or another row order): FER2013's labels alone
+            return core.data.load_dataset(fer2013)
     finally:
         if old is None:
             os.environ.pop("FEL_CACHE_DIR", None)
