@@ -31,10 +31,22 @@ class ModelInfo:
     error: str | None = None  # why the file cannot be used (the rest is then best effort)
     input_size: int = 48
     run_id: str | None = None
+    labels: str = ""          # the labels it learned: "fer2013", "ferplus" (FER+'s votes), "" (a data set of its own)
 
     @property
     def accuracy(self) -> float | None:
         return model_accuracy(self.metrics)
+
+    @property
+    def labels_text(self) -> str:
+        """Which labels the model learned, in words a picker shows beside its name."""
+        return labels_text(self.labels, self.classes)
+
+
+def labels_text(labels: str, classes) -> str:
+    """"FER+ votes, 8 classes" / "FER2013 labels, 7 classes" / "its own data set, 2 classes"."""
+    what = {"ferplus": "FER+ votes", "fer2013": "FER2013 labels"}.get(labels, "its own data set")
+    return f"{what}, {len(classes)} classes"
 
 
 def model_accuracy(metrics: dict | None) -> float | None:
@@ -101,7 +113,7 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             unusable = f"{path.name} is an int8 model: {reason}" if reason else None
         info = ModelInfo(name, str(path), arch, int(params),
                          classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
-                         source, unusable, meta.input_size, run_id)
+                         source, unusable, meta.input_size, run_id, meta.label_set)
         del state
     except CheckpointError as e:  # listed, with why (unsafe ones never unpickled)
         info = ModelInfo(friendly_name(path, None), str(path), "?", 0, (), "emotion", {}, source, str(e), 48, run_id)

@@ -77,9 +77,20 @@ class FaceResult:
         return [a for a in self.answers if not a.is_stress_model]
 
     @property
+    def shared_classes(self) -> tuple:
+        """The emotions every emotion model here can answer (a FER+ model's contempt is not among them beside a
+        FER2013 model): what they are compared on."""
+        answers = self.emotion_answers
+        if not answers:
+            return ()
+        return tuple(c for c in answers[0].classes if all(c in a.classes for a in answers[1:]))
+
+    @property
     def votes(self) -> Counter:
-        """Emotion -> how many emotion models answered it (stress models do not vote)."""
-        return Counter(a.emotion for a in self.emotion_answers)
+        """Emotion -> how many emotion models answered it (stress models do not vote), each answer taken among the
+        classes all of them have: a model whose top class the others lack votes for its most likely shared one."""
+        shared = self.shared_classes
+        return Counter(shared_answer(a, shared) for a in self.emotion_answers)
 
     @property
     def agree(self) -> bool | None:
@@ -120,6 +131,13 @@ class PhotoResult:
 
     def rows(self, image: str | None = None) -> list[dict]:
         return [r for f in self.faces + self.extra_faces for r in f.rows(image)]
+
+
+def shared_answer(answer: ModelAnswer, shared) -> str:
+    """A model's answer among the classes `shared` (its own answer when shared, else its most likely shared class)."""
+    if answer.emotion in shared or not shared:
+        return answer.emotion
+    return max(shared, key=lambda c: answer.probs[answer.classes.index(c)])
 
 
 def reading_order(faces: Sequence) -> list[int]:

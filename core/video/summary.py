@@ -74,22 +74,38 @@ def _model_summary(items, m: int, model: dict) -> dict:
 
 
 def agreement_basis(models: list[dict]) -> str | None:
-    """What two models can agree on: the emotion when they share classes, else the stress verdict."""
+    """What two models can agree on: the emotion when both answer emotions (a FER+ model's contempt and a FER2013
+    model's seven: the emotions they share), else the stress verdict."""
     if len(models) < 2:
         return None
-    a, b = models[0], models[1]
-    if list(a.get("classes") or []) == list(b.get("classes") or []):
+    a, b = (set(m.get("classes") or []) for m in models[:2])
+    if a == b or (len(a & b) >= 2 and not ({"stress", "no_stress"} & (a | b))):
         return "emotion"
     return "stress"
 
 
-def agrees(face: dict, basis: str, a: int = 0, b: int = 1) -> bool | None:
-    """Whether models a and b say the same about this face (None if either says nothing)."""
+def agrees(face: dict, basis: str, a: int = 0, b: int = 1, models: list[dict] | None = None) -> bool | None:
+    """Whether models a and b say the same about this face (None if either says nothing); on emotions, among the
+    classes both have when `models` says their classes differ."""
     ma, mb = face["models"][a], face["models"][b]
     key = "emotion" if basis == "emotion" else "stress"
     if ma.get(key) is None or mb.get(key) is None:
         return None
+    if key == "emotion" and models is not None:
+        ca, cb = (list(m.get("classes") or []) for m in (models[a], models[b]))
+        if ca != cb:
+            shared = [c for c in ca if c in cb]
+            return _shared_top(ma, ca, shared) == _shared_top(mb, cb, shared)
     return ma[key] == mb[key]
+
+
+def _shared_top(answer: dict, classes: list, shared: list) -> str | None:
+    """A model's answer among the classes `shared` (its own where shared, else its likeliest shared class)."""
+    if answer.get("emotion") in shared:
+        return answer["emotion"]
+    probs = answer.get("probs") or []
+    scored = [(probs[classes.index(c)], c) for c in shared if classes.index(c) < len(probs)]
+    return max(scored)[1] if scored else None
 
 
 def summarise_tracks(rows: list[dict], models: list[dict], end_s: float | None = None) -> list[dict]:
@@ -104,7 +120,7 @@ def summarise_tracks(rows: list[dict], models: list[dict], end_s: float | None =
                    "seen_s": round(sum(w for _, w, _ in items), 3), "frames": len(items),
                    "box": best[2]["box"], "models": [_model_summary(items, m, model) for m, model in enumerate(models)]}
         if basis:
-            votes = [(w, agrees(face, basis)) for _, w, face in items]
+            votes = [(w, agrees(face, basis, models=models)) for _, w, face in items]
             votes = [(w, v) for w, v in votes if v is not None]
             total = sum(w for w, _ in votes)
             summary["agreement"] = {"on": basis, "models": [models[0].get("name"), models[1].get("name")],

@@ -1,0 +1,102 @@
+"""Models of FER2013's seven classes and FER+'s eight side by side: compared on the classes both have, scored on both
+label sets (the cards' fer2013 / ferplus blocks), and each model's labels said in the pickers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.evaluate import align_probs
+from core.labels import EMOTIONS, FERPLUS_CLASSES
+from core.predict.photo import FaceResult, ModelAnswer
+
+
+def _probs(classes, top: str, second: str | None = None) -> np.ndarray:
+    p = np.full(len(classes), 0.02)
+    p[classes.index(top)] = 0.6
+    if second:
+        p[classes.index(second)] = 0.3
+    return p / p.sum()
+
+
+def test_probabilities_over_the_other_label_set():
+    p8 = _probs(list(FERPLUS_CLASSES), "contempt", "happy")
+    p7 = align_probs(p8, FERPLUS_CLASSES, EMOTIONS)  # contempt left out, the rest renormalised
+    assert p7.shape == (7,) and p7.sum() == pytest.approx(1) and EMOTIONS[int(p7.argmax())] == "happy"
+    q = _probs(list(EMOTIONS), "sad")
+    q8 = align_probs(q, EMOTIONS, FERPLUS_CLASSES, missing_as_zero=True)  # a FER2013 model never says contempt
+    assert q8[FERPLUS_CLASSES.index("contempt")] == 0 and FERPLUS_CLASSES[int(q8.argmax())] == "sad"
+    with pytest.raises(ValueError, match="contempt"):
+        align_probs(q, EMOTIONS, FERPLUS_CLASSES)
+
+
+def test_a_photo_face_compares_models_on_the_classes_both_have():
+    ferplus = ModelAnswer.of("ferplus-accurate", FERPLUS_CLASSES, _probs(list(FERPLUS_CLASSES), "contempt", "happy"))
+    fer2013 = ModelAnswer.of("accurate", EMOTIONS, _probs(list(EMOTIONS), "happy"))
+    face = FaceResult(1, (0, 0, 10, 10), None, [ferplus, fer2013])
+    assert ferplus.emotion == "contempt"  # what the FER+ model says, shown as it is
+    assert face.shared_classes == EMOTIONS
+    assert face.agree is True and face.votes == {"happy": 2}  # its likeliest shared emotion: happy, as the other
+    other = ModelAnswer.of("seed-vgg", EMOTIONS, _probs(list(EMOTIONS), "sad"))
+    assert FaceResult(2, (0, 0, 10, 10), None, [ferplus, other]).agree is False
+
+
+def test_a_video_summary_compares_models_on_the_classes_both_have():
+    from core.video.summary import agreement_basis, summarise_tracks
+
+    models = [{"name": "ferplus-accurate", "classes": list(FERPLUS_CLASSES)},
+              {"name": "accurate", "classes": list(EMOTIONS)}]
+    assert agreement_basis(models) == "emotion"
+    p8 = _probs(list(FERPLUS_CLASSES), "contempt", "neutral")
+    p7 = _probs(list(EMOTIONS), "neutral")
+    face = {"track": 1, "box": [0, 0, 10, 10],
+            "models": [{"probs": list(p8), "emotion": "contempt", "confidence": 0.6, "stress": "no_stress", "p_stress": 0.1},
+                       {"probs": list(p7), "emotion": "neutral", "confidence": 0.6, "stress": "no_stress",
+                        "p_stress": 0.1}]}
+    rows = [{"frame": i, "time_s": i / 10, "faces": [face]} for i in range(5)]
+    summary = summarise_tracks(rows, models, end_s=0.5)
+    assert summary[0]["agreement"] == {"on": "emotion", "models": ["ferplus-accurate", "accurate"], "share": 1.0}
+    stress = [{"name": "stress", "classes": ["no_stress", "stress"]}, models[1]]
+    assert agreement_basis(stress) == "stress"
+
+
+def test_each_model_says_which_labels_it_learned(tmp_path):
+    from core.models import create_model
+    from core.models.checkpoint import save_checkpoint
+    from core.predict.catalogue import model_info
+
+    seven = save_checkpoint(tmp_path / "seven.pt", create_model("mini_xception", num_classes=7, width=8),
+                            classes=list(EMOTIONS), mean=0.5, std=0.25)
+    eight = save_checkpoint(tmp_path / "eight.pt", create_model("mini_xception", num_classes=8, width=8),
+                            classes=list(FERPLUS_CLASSES), mean=0.5, std=0.25, labels="ferplus")
+    assert model_info(seven).labels_text == "FER2013 labels, 7 classes"
+    assert model_info(eight).labels == "ferplus" and model_info(eight).labels_text == "FER+ votes, 8 classes"
+
+
+def test_card_blocks_score_a_model_on_both_label_sets(tmp_path):
+    """A 7-class model on a small FER2013 + FER+ pair: its FER+ accuracy counts contempt faces wrong, its human
+    agreement is the share of the votes its answers get, and its FER2013 block equals its own evaluation."""
+    from core.data.synthetic import write_synthetic_ferplus
+    from core.models import create_model
+    from core.models.checkpoint import save_checkpoint
+    from core.workflows.evaluation import open_subject
+    from core.workflows.label_sets import label_set_blocks, with_votes
+
+    csv_path, _ = write_synthetic_ferplus(tmp_path / "kaggle", n_per_class=10)
+    path = save_checkpoint(tmp_path / "m.pt", create_model("mini_xception", num_classes=7, width=8),
+                           classes=list(EMOTIONS), mean=0.5, std=0.25)
+    subject = open_subject(path, csv_path)
+    blocks = label_set_blocks(subject, csv_path)
+    assert blocks["fer2013"]["accuracy"] == pytest.approx(subject.evaluate("test")["accuracy"])
+    fp = blocks["ferplus"]
+    everyone = with_votes(csv_path)
+    votes = everyone.splits["test"].votes.numpy()
+    answers = subject.probs("test").argmax(1)  # indices of EMOTIONS, which are FERPLUS_CLASSES' first seven
+    shares = [v[a] / v[:8].sum() for v, a in zip(votes, answers) if v[:8].sum()]
+    assert fp["human_agreement"] == pytest.approx(float(np.mean(shares)))
+    assert fp["agreement_faces"] == len(shares) and 0 < fp["plurality_agreement"] <= 1
+    assert len(fp["predictions"]["none"]) == fp["n"] and "contempt" not in fp["predictions"]["none"]
+    contempt = FERPLUS_CLASSES.index("contempt")
+    confusion = np.array(fp["confusion"])
+    assert confusion[:, contempt].sum() == 0  # never answered
+    (tmp_path / "kaggle" / "fer2013new.csv").unlink()
+    assert "ferplus_missing" in label_set_blocks(subject, csv_path)  # no votes: the card says why, and is made
