@@ -100,3 +100,41 @@ def test_card_blocks_score_a_model_on_both_label_sets(tmp_path):
     assert confusion[:, contempt].sum() == 0  # never answered
     (tmp_path / "kaggle" / "fer2013new.csv").unlink()
     assert "ferplus_missing" in label_set_blocks(subject, csv_path)  # no votes: the card says why, and is made
+
+
+def _shipped(tmp_path, name, classes, ferplus_acc, own_acc, latency, labels=None):
+    import json
+
+    from core.models import create_model
+    from core.models.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / f"{name}.pt", create_model("mini_xception", num_classes=len(classes), width=8),
+                           classes=list(classes), mean=0.5, std=0.25, labels=labels,
+                           metrics={"test_acc": own_acc})
+    (tmp_path / f"{name}.card.json").write_text(json.dumps({"latency_ms_per_face_2_threads": latency,
+                                                            "ferplus": {"accuracy": ferplus_acc}}))
+    return path
+
+
+def test_pages_start_on_the_models_that_agree_most_with_people(tmp_path):
+    """Compare starts on the model with the best FER+ accuracy, the Webcam on the fastest good one, ranked the same
+    way: a FER+ model is chosen once it beats the FER2013 ones on FER+'s test, not before."""
+    from core.predict.catalogue import discover_models
+    from core.predict.choice import best_model, webcam_model
+
+    _shipped(tmp_path, "fer-accurate", EMOTIONS, 0.69, 0.70, 9.0)
+    _shipped(tmp_path, "fer-fast", EMOTIONS, 0.71, 0.68, 2.0)
+    fp_fast = _shipped(tmp_path, "fp-fast", FERPLUS_CLASSES, 0.86, 0.86, 2.1, labels="ferplus")
+    fp_accurate = _shipped(tmp_path, "fp-accurate", FERPLUS_CLASSES, 0.88, 0.88, 9.5, labels="ferplus")
+    models = discover_models(tmp_path, runs="none")
+    assert best_model(models).path == str(fp_accurate)
+    assert webcam_model(models).path == str(fp_fast)
+    for p in (fp_fast, fp_accurate):  # FER+ models that do not beat the FER2013 ones there: not chosen
+        p.with_name(p.stem + ".card.json").write_text('{"latency_ms_per_face_2_threads": 2.0, "ferplus": '
+                                                      '{"accuracy": 0.60}}')
+    from core.predict.catalogue import clear_info_cache
+
+    clear_info_cache()
+    models = discover_models(tmp_path, runs="none")
+    assert best_model(models).name.startswith("fer-fast") or "fer-fast" in best_model(models).path
+    assert "fer-fast" in webcam_model(models).path
