@@ -77,6 +77,7 @@ def make_detector(args):
     notice = fallback_notice(args.detector)
     if notice:
         print(f"note: {notice}", file=sys.stderr)
+        args.detector_note = notice  # --json gives it too: which detector was passed over, and why
     return detector
 
 
@@ -197,7 +198,9 @@ def run(args) -> int:
     if model_errors and len(model_errors) == sum(len(r["models"]) for r in records):  # no model answered
         failed += list(dict.fromkeys(f"model {m['model']}: {m['error']}" for m in model_errors))
     if args.json:
-        print(to_json({"images": records, **({"error": "; ".join(failed)} if failed else {})}))
+        note = getattr(args, "detector_note", None)
+        print(to_json({"images": records, **({"detector_note": note} if note else {}),
+                       **({"error": "; ".join(failed)} if failed else {})}))
     else:
         print(_fmt_table(records, args.stress))
     for msg in failed:
