@@ -323,7 +323,7 @@ def downloads(a: VideoAnalysis, rows: list[dict], tracks: list[dict], models: li
 def results(a: VideoAnalysis, state: str) -> None:
     rows, tracks = a.frames(), a.tracks()
     models = a.settings().get("models") or []
-    if state == "interrupted":  # its last tracks.json may be seconds older than its last frame
+    if state in ("interrupted", "failed"):  # its last tracks.json may be older than its last frame, or unwritten
         tracks = summarise_tracks(rows, models)
     if not rows:
         if state not in ("failed",):

@@ -132,7 +132,15 @@ class LineWriter:
         self._synced = time.monotonic()
 
     def close(self) -> None:
-        if not self._f.closed:
+        """Flush, sync and close; the file is closed even when the flush fails (a full disk: OSError, and the
+        lines written before stay)."""
+        if self._f.closed:
+            return
+        try:
             self._f.flush()
             self.sync()
-            self._f.close()
+        finally:
+            try:
+                self._f.close()
+            except OSError:  # its buffer still cannot be written: the first error is the one raised
+                pass
