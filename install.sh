@@ -65,11 +65,11 @@ if [ "$DEV" = 1 ]; then
   fi
 fi
 # ---------------------------------------------------------------- YuNet's model file (OpenCV runs it), once
-if ! "$VPY" -m core detectors --fetch-yunet >/dev/null 2>&1; then
-  if "$VPY" -c 'import yuface' >/dev/null 2>&1; then
-    say "YuNet's model file could not be downloaded (offline?): YuNet runs through yuface instead"
-  else
-    say "YuNet's model file could not be downloaded (offline?): faces are found with Haar until you run  $VPY -m core detectors --fetch-yunet"
-  fi
+# FEL_YUNET_MODEL's file is checked (never replaced); else model/detectors/ is checked and, if need be, downloaded.
+# Either way it says which file YuNet will use, or why it cannot run (the app then finds faces with Haar).
+if yunet=$("$VPY" -m core detectors --fetch-yunet 2>&1); then
+  say "$(printf '%s\n' "$yunet" | head -n 1)"  # YuNet will use <file>
+else
+  say "$(printf '%s\n' "$yunet" | sed -n 's/^error: //p' | head -n 1)"
 fi
 say "installed ($req) in $VENV with Python $version: run the app with  $VENV/bin/streamlit run Home.py"

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data import default_data_path  # cheap: finds the file, reads nothing
-from core.predict.detectors import available_detectors, default_detector_name
+from core.predict.detectors import available_detectors, default_detector_name, unavailable_reason
 from core.settings import model_dir, runs_root
 from ui import loaders as L
 from ui import widgets as w
@@ -82,6 +82,10 @@ else:
     w.no_model_message()
 st.caption(f"Model folder: `{model_dir()}` (set `FEL_MODEL_DIR` to use another). Face detectors installed: "
            f"{', '.join(available_detectors())} (default **{default_detector_name()}**).")
+yunet_problem = unavailable_reason("yunet")  # a refused model file is named here, not silently replaced
+if yunet_problem:
+    st.warning(f"**YuNet**, the default face detector, cannot run here: {yunet_problem}. Faces are found with "
+               f"**{default_detector_name()}** instead.", icon=":material/warning:")
 
 left, right = st.columns(2)
 with left:
@@ -103,7 +107,7 @@ with right:
 
 with st.expander("How it works"):
     st.markdown(
-        "1. **Find faces**: a face detector (YuNet by default, OpenCV's Haar cascade where YuNet is not installed) "
+        "1. **Find faces**: a face detector (YuNet by default, OpenCV's Haar cascade where YuNet cannot run) "
         "scans the picture, downscaled first so big photos stay fast, and finds each face's eyes, nose and mouth.\n"
         "2. **Crop**: each face, with a small margin and turned upright on its eye line, becomes a 48×48 grey "
         "image like those in FER2013.\n"

@@ -23,6 +23,10 @@ chosen = V.model_choice(models, webcam_model(models), df_ok, sb)
 mirror = w.mirror_toggle("video_mirror", sb)
 sb.header("Analysis")
 detector = w.detector_picker("video_detector", sb)
+if L.detector_unavailable(detector):  # the analysis then uses the default, with this note kept in its settings
+    sb.warning(f"{L.detector_unavailable(detector)}; the analysis uses the default detector instead.",
+               icon=":material/warning:")
+    detector = None
 tilted = w.tilted_toggle("video_tilted", sb, cost=" Off by default: the analysis takes longer.")
 fps = V.rate_choice(sb)
 min_face = sb.slider("Smallest face (% of the frame)", 3, 40, 10, key="video_min_face",

@@ -25,7 +25,6 @@ Nothing here asserts; the figures depend on the machine and on its load.
     python bench/detection.py                          # 150 canvases, 1200 PrivateTest faces tilted (~5 min)
     python bench/detection.py --tilt-faces 0           # every PrivateTest face (3589) in the tilt test
     python bench/detection.py --canvases 60 --tilt-faces 800 --detectors yunet haar
-    python bench/detection.py --no-tilt --detectors yunet@opencv yunet@yuface haar   # YuNet's two engines
 """
 from __future__ import annotations
 
@@ -270,7 +269,6 @@ def framing(detector, faces, seed: int) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from core.data import load_dataset
-    from core.predict.detectors import yunet_engines
     from core.predict.detectors import (PHOTO_SETTINGS, TURNS, available_detectors, create_detector,
                                         default_detector_name, unavailable_reason)
 
@@ -284,20 +282,17 @@ def main(argv=None) -> int:
 
     names = args.detectors or available_detectors()
     detectors = {}
-    for name in names:  # "yunet@opencv", "yunet@yuface": YuNet through one engine (both rows in one run)
-        base, _, engine = name.partition("@")
-        reason = yunet_engines.engine_problem(engine) if engine else unavailable_reason(base)
+    for name in names:
+        reason = unavailable_reason(name)
         if reason:
             print(f"{name}: not available here ({reason})")
             continue
         t0 = time.perf_counter()
-        detectors[name] = create_detector(base, **settings, **({"engine": engine} if engine else {}))
+        detectors[name] = create_detector(name, **settings)
         print(f"{name}: {detectors[name]!r} (made in {time.perf_counter() - t0:.1f} s)")
     for name in list(detectors):  # each also searching the frame turned by +-25 degrees (photos' default)
         if not args.no_turned:
-            base, _, engine = name.partition("@")
-            detectors[f"{name} +turns"] = create_detector(base, turns=TURNS, **settings,
-                                                          **({"engine": engine} if engine else {}))
+            detectors[f"{name} +turns"] = create_detector(name, turns=TURNS, **settings)
     if not detectors:
         raise SystemExit("no detector to measure")
 

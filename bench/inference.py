@@ -16,7 +16,7 @@ one face and one with five. Paths timed (median ms per frame after warm-up):
   DEEPFACE_HOME when the real ones are absent (again, speed does not depend on the values)
 
 - the webcam frame with each face detector, side by side: Haar and the default detector (YuNet where
-  yuface is installed), as the Webcam page runs a stream (core.predict.frame.FramePipeline): detection
+  its model file is here), as the Webcam page runs a stream (core.predict.frame.FramePipeline): detection
   every 3 frames with the page's defaults (min_size 0.10, detect_width 480), boxes reused in between,
   aligned crops, the real-time model (core.predict.webcam_model) with the mirror average, 1 torch thread;
   and the ratio Haar / default. A detector that can follow faces (YuNet) searches the whole frame on every
@@ -209,12 +209,6 @@ def main(argv=None) -> int:
         live[default_name] = create_detector(default_name, fallback=True, **WEBCAM_DETECT)
         if fallback_notice(default_name):
             print(fallback_notice(default_name))
-    if default_name == "yunet" and "yunet" in live and hasattr(live["yunet"], "_engine"):
-        from core.predict.detectors import yunet_engines  # YuNet's other engine too, where it can run: both rows
-
-        for engine in yunet_engines.ENGINES:
-            if engine != live["yunet"]._engine.name and yunet_engines.engine_problem(engine) is None:
-                live[f"yunet@{engine}"] = create_detector("yunet", engine=engine, **WEBCAM_DETECT)
     for name, d in live.items():
         print(f"webcam detector {name}: {d!r}; faces detected: "
               + ", ".join(f"{len(d.detect(f))} of {n}" for n, f in frames.items()))

@@ -188,7 +188,9 @@ def predictor_probs(predictor, images, classes, batch_size: int = 256, progress=
         images = images[:, 0]
     probs = []
     for i in range(0, len(images), batch_size):
-        probs.append(align_probs(predictor.predict(list(images[i:i + batch_size])), predictor.classes, classes))
+        batch = list(images[i:i + batch_size])
+        answer = checked_probs(predictor.predict(batch), len(batch), predictor.classes, getattr(predictor, "name", "?"))
+        probs.append(align_probs(answer, predictor.classes, classes))
         if progress:
             progress(min(i + batch_size, len(images)), len(images))
     return np.concatenate(probs) if probs else np.zeros((0, len(classes)))
@@ -227,3 +229,27 @@ def mistakes(probs, labels, true: int | None = None, pred: int | None = None) ->
         keep &= labels == true
     idx = np.flatnonzero(keep)
     return idx[np.argsort(-probs[idx].max(1), kind="stable")] if len(idx) else idx
+
+
+class ModelOutputError(ValueError):
+    """A model's answer that is no answer: probabilities that are not numbers (NaN, infinite), or not one row
+    per face and one column per class."""
+
+
+def checked_probs(raw, n: int, classes, name: str = "the model") -> np.ndarray:
+    """`raw` as an (n, len(classes)) float64 array of finite numbers; ModelOutputError naming the model and
+    what is wrong otherwise."""
+    want = (int(n), len(classes))
+    try:
+        probs = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelOutputError(f"{name} answered something that is not an array of probabilities "
+                               f"({type(raw).__name__})") from None
+    if probs.shape != want:
+        raise ModelOutputError(f"{name} answered probabilities of shape {probs.shape}, not {want} (one row per "
+                               f"face, one column per class of {', '.join(map(str, classes))})")
+    finite = np.isfinite(probs).all(axis=1)
+    if not finite.all():
+        raise ModelOutputError(f"{name} answered NaN or infinite probabilities for {int((~finite).sum())} of "
+                               f"{want[0]} face(s)")
+    return probs

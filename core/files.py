@@ -77,6 +77,16 @@ def write_json(path, data) -> None:
     replace_atomically(path, lambda tmp: tmp.write_text(text))
 
 
+def overwrite_in_place(path, text: str) -> None:
+    """Write a small file's new text over its old bytes, without a temp file: what a full disk still allows (the
+    file's blocks are already there). Not atomic, so only where an atomic write was refused."""
+    with open(path, "r+b") as f:
+        f.write(text.encode())
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def read_json(path, default=None):
     try:
         return json.loads(Path(path).read_text())

@@ -21,7 +21,7 @@ import re
 import time
 from pathlib import Path
 
-from .files import marked_folders, read_object, read_status, remove_folder, tail, write_json
+from .files import marked_folders, overwrite_in_place, read_object, read_status, remove_folder, tail, to_json, write_json
 from .processes import hostname, owner, pid_alive
 
 STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
@@ -130,7 +130,12 @@ class FolderRecord:
         if state == "running":
             data.update(owner())
             data.setdefault("started", time.time())
-        write_json(self.status_path, data)
+        try:
+            write_json(self.status_path, data)
+        except OSError:  # a full disk refuses the temp file: the record must still say how it ended
+            if not self.status_path.is_file():
+                raise
+            overwrite_in_place(self.status_path, to_json(data))
         return data
 
     def state(self) -> str:

@@ -24,8 +24,7 @@ test (or a second app on the same machine) can point a process elsewhere by sett
 | FEL_TF_THREADS | TensorFlow threads (DeepFace) | all cores |
 | FEL_KEEP_FREED_MEMORY | 0: leave glibc's malloc thresholds alone | 1 |
 | FEL_DETECTOR | the face detector the pages and the CLI start with | the best one installed |
-| FEL_YUNET_MODEL | YuNet's ONNX file (OpenCV's engine) | `<repo>/model/detectors/face_detection_yunet_2023mar.onnx` |
-| FEL_YUNET_ENGINE | `opencv` or `yuface`: how YuNet runs | OpenCV where its file is here, else yuface |
+| FEL_YUNET_MODEL | YuNet's ONNX file (checked; a refused one is named, never replaced) | `<repo>/model/detectors/face_detection_yunet_2023mar.onnx` |
 | FEL_DDP_TIMEOUT | seconds a training process waits for the others before it ends the run as failed | 300 |
 """
 from __future__ import annotations
@@ -181,10 +180,6 @@ def detector_name() -> str:
 def yunet_model_file() -> Path | None:
     value = os.environ.get("FEL_YUNET_MODEL", "").strip()
     return Path(value).expanduser() if value else None
-
-
-def yunet_engine_name() -> str:
-    return os.environ.get("FEL_YUNET_ENGINE", "").strip().lower()
 
 
 def ddp_timeout() -> int | None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,24 @@ def camera(monkeypatch):
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
                         lambda **kw: SimpleNamespace(state=SimpleNamespace(playing=cam.playing)))
     return cam
+
+
+def test_record_into_a_folder_that_cannot_be_written_says_so_and_the_live_view_goes_on(app_env, camera,
+                                                                                      monkeypatch):
+    """#41 item 2: FEL_VIDEO_DIR on a read-only filesystem (sysfs: refused even to root): Record gives a
+    sentence, not a traceback; nothing is recorded and the camera's view and controls stay."""
+    monkeypatch.setenv("FEL_VIDEO_DIR", "/sys/fel-videos")
+    camera.playing = True
+    at = _app("webcam.py").run()
+    _no_exception(at)
+    at.button(key="webcam_record").click().run()
+    _no_exception(at)
+    errors = [str(e.value) for e in at.error]
+    assert any("Nothing is being recorded" in e and "/sys/fel-videos" in e and "FEL_VIDEO_DIR" in e for e in errors)
+    assert "webcam_recorder" not in at.session_state and list_analyses() == []
+    analyser = at.session_state["webcam_analyser"]
+    assert analyser.recording is None and not at.button(key="webcam_record").disabled
+    assert analyser.process(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)  # the live view goes on
 
 
 def test_record_and_stop_on_the_webcam_page_then_the_video_page_shows_it(app_env, camera):

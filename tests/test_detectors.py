@@ -1,9 +1,10 @@
 """core.predict.detectors: every registered detector that can run here on real photographs and on bad frames;
-YuNet's landmarks, their alignment, its settings and threads; its two engines (OpenCV + ONNX, yuface); the
-fallback to Haar when neither can run."""
+YuNet's landmarks, their alignment, its settings and threads; its model file (checked, fetched, and a refused one
+named everywhere YuNet is chosen); the fallback to Haar when it cannot run."""
 from __future__ import annotations
 
-import sys
+import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from core.data.images import load_image
 from core.predict.boxes import Face
 from core.predict.crops import crop_faces, eye_angle
-from core.predict.detectors import yunet_engines
+from core.predict.detectors import yunet_onnx
 from core.predict.detectors import (PREFERENCE, TURNS, available_detectors, create_detector, default_detector_name,
                                     fallback_notice, list_detectors, registry, unavailable_reason)
 
@@ -229,7 +230,7 @@ def test_a_big_face_is_aligned_as_the_same_face_smaller():
 @needs_yunet
 def test_refinement_is_what_follows_the_tilt():
     """Over the sample faces turned by +-10 and +-20 degrees, the refined eye line is nearer the true tilt than
-    YuNet's own landmarks (one face at one angle is within noise of either engine: 0.1 degree apart)."""
+    YuNet's own landmarks."""
     raw_err, refined_err = [], []
     for path in sorted(SAMPLES.glob("*.jpg")):
         img = load_image(path)
@@ -301,8 +302,7 @@ def test_follow_finds_a_face_that_moved_near_its_track(move):
 @needs_yunet
 def test_following_a_still_face_again_and_again_does_not_drift():
     """Each follow starts from the box the last one found: a big face (its view shrinks it 4x) must stay where it
-    is, not move half a view pixel (2 frame pixels) further each time. Follows jitter by a few pixels (either
-    engine): over 30 follows the fitted drift is under 0.2 px a follow and every box stays near the others."""
+    is, not move half a view pixel (2 frame pixels) further each time. Follows jitter by a few pixels: over 30 follows the fitted drift is under 0.2 px a follow and every box stays near the others."""
     img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
     det = detector("yunet")
     (small,) = det.detect(img)
@@ -443,70 +443,128 @@ def test_the_turned_search_checks_its_angles():
     assert plain.angles == () and plain.detector_name == "haar" and plain.min_size == detector("haar").min_size
 
 
-# ---------------------------------------------------------------- YuNet's engines, and without either
+# ---------------------------------------------------------------- YuNet's model file, and without it
 
-def test_falls_back_to_haar_when_neither_yunet_engine_can_run(monkeypatch, group, tmp_path):
-    monkeypatch.setitem(sys.modules, "yuface", None)  # `import yuface` now raises ImportError
+def _refused_files(tmp_path) -> dict:
+    """FEL_YUNET_MODEL values YuNet must refuse, by what they are (#41 item 7)."""
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)  # opening it to read would wait forever: it must never be opened
+    sparse = tmp_path / "huge.onnx"
+    with open(sparse, "wb") as f:
+        f.truncate(2 * 1024 ** 3)  # 2 GB, no blocks: must not be hashed
+    wrong = tmp_path / "zeros.onnx"
+    wrong.write_bytes(b"\0" * yunet_onnx.YUNET_BYTES)  # the right size, other bytes
+    (tmp_path / "folder.onnx").mkdir()
+    return {fifo: "is a FIFO", tmp_path / "missing.onnx": "is not there", wrong: "is not YuNet 2023's file",
+            sparse: "has 2,147,483,648 bytes", tmp_path / "folder.onnx": "is a directory"}
+
+
+def test_a_refused_yunet_file_is_named_with_the_reason_everywhere_yunet_is_chosen(monkeypatch, tmp_path, capsys):
+    """FEL_YUNET_MODEL pointing at a FIFO, a missing file, wrong bytes, a 2 GB sparse file or a directory: `core
+    detectors`, `predict` (by default and when asked for yunet) and the registry name the file and why; the default
+    falls back to Haar saying so, never silently."""
+    from core.cli import main as cli_main
+    from core.cli.predict import main as predict_main
+
+    monkeypatch.delenv("FEL_DETECTOR", raising=False)
+    photo = str(SAMPLES / "happy_obama.jpg")
+    for path, why in _refused_files(tmp_path).items():
+        monkeypatch.setenv("FEL_YUNET_MODEL", str(path))
+        monkeypatch.setattr(registry, "_NOTICES", {})
+        said = f"FEL_YUNET_MODEL={path} {why}"
+        assert said in unavailable_reason("yunet") and "yunet" not in available_detectors()
+
+        assert cli_main(["detectors"]) == 0
+        out = capsys.readouterr().out
+        assert f"yunet      not available: {said}" in out and "ready (engine" not in out
+        assert cli_main(["detectors", "--fetch-yunet"]) == 2  # the user's file: checked, never replaced
+        assert said in capsys.readouterr().err
+
+        assert predict_main([photo, "--no-tilted", "--json"]) in (0, 2)  # the default: Haar, and why
+        out, err = capsys.readouterr()
+        assert said in json.loads(out)["detector_note"] and "Haar" in err and said in err
+        assert predict_main([photo, "--detector", "yunet", "--json"]) == 2
+        out, err = capsys.readouterr()
+        assert said in json.loads(out)["error"] and said in err and "Traceback" not in err
+
+        with pytest.raises(registry.DetectorError, match="yunet"):
+            create_detector("yunet")
+        det = create_detector("yunet", fallback=True, min_size=0.05, detect_width=640)
+        assert type(det).__name__ == "HaarDetector" and said in fallback_notice("yunet")
+
+
+def test_the_pages_name_a_refused_yunet_file(monkeypatch, tmp_path, app_env):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FEL_YUNET_MODEL", str(tmp_path / "gone.onnx"))
+    monkeypatch.delenv("FEL_DETECTOR", raising=False)
+    monkeypatch.setattr(registry, "_NOTICES", {})
+    said = f"FEL_YUNET_MODEL={tmp_path / 'gone.onnx'} is not there"
+    root = Path(__file__).resolve().parent.parent
+    for page in ("Home.py", "app_pages/video.py"):
+        at = AppTest.from_file(str(root / page), default_timeout=120).run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = [str(e.value) for e in at.warning] + [str(e.value) for e in at.sidebar.warning]
+        assert any(said in text for text in shown), (page, shown)
+
+
+def test_without_its_file_yunet_falls_back_to_haar_and_the_default_says_why(monkeypatch, group, tmp_path):
     monkeypatch.setenv("FEL_YUNET_MODEL", str(tmp_path / "missing.onnx"))
-    monkeypatch.delenv("FEL_YUNET_ENGINE", raising=False)
     monkeypatch.setattr(registry, "_NOTICES", {})
     monkeypatch.delenv("FEL_DETECTOR", raising=False)
     reason = unavailable_reason("yunet")
-    assert reason and "yuface" in reason and "missing.onnx" in reason and "--fetch-yunet" in reason
-    assert "yunet" not in available_detectors()
+    assert reason and "missing.onnx is not there" in reason and "--fetch-yunet" in reason
     assert default_detector_name() != "yunet"
-    with pytest.raises(registry.DetectorError, match="yunet"):
-        create_detector("yunet")
-    det = create_detector("yunet", fallback=True, min_size=0.05, detect_width=640)
-    assert type(det).__name__ == "HaarDetector"
-    assert det.min_size == 0.05 and det.detect_width == 640
-    notice = fallback_notice("yunet")
-    assert notice and "yunet" in notice and "yuface" in notice and "Haar" in notice
+    det = create_detector(None, fallback=True, min_size=0.05, detect_width=640)  # the default, as predict asks
+    assert type(det).__name__ == "HaarDetector" and det.min_size == 0.05 and det.detect_width == 640
+    notice = fallback_notice()
+    assert notice and "'yunet' is not available here" in notice and "missing.onnx" in notice and "Haar" in notice
     create_detector("yunet", fallback=True)
     assert fallback_notice("yunet") == notice and list(registry._NOTICES) == ["yunet"]  # kept once
     assert len(det.detect(group)) == 4
+    monkeypatch.delenv("FEL_YUNET_MODEL")
+    monkeypatch.setenv("FEL_DETECTOR", "nonesuch")
+    monkeypatch.setattr(registry, "_NOTICES", {})
+    create_detector(None, fallback=True)
+    assert "FEL_DETECTOR is 'nonesuch'" in fallback_notice()
 
 
-def test_a_wrong_model_file_is_refused_by_its_hash(monkeypatch, tmp_path):
-    wrong = tmp_path / yunet_engines.YUNET_FILE
-    wrong.write_bytes(b"\0" * yunet_engines.YUNET_BYTES)
-    monkeypatch.setenv("FEL_YUNET_MODEL", str(wrong))
-    monkeypatch.setenv("FEL_YUNET_ENGINE", "opencv")
-    reason = unavailable_reason("yunet")
-    assert reason and "is not YuNet 2023" in reason
-    wrong.write_bytes(b"short")
-    assert "bytes, not YuNet 2023's" in unavailable_reason("yunet")
-    monkeypatch.setenv("FEL_YUNET_ENGINE", "tflite")
-    assert "FEL_YUNET_ENGINE" in unavailable_reason("yunet")
+@pytest.mark.skipif(yunet_onnx.yunet_problem() is not None, reason="YuNet's ONNX file is not here (FEL_YUNET_MODEL)")
+def test_a_good_file_in_fel_yunet_model_is_used_and_never_downloaded(monkeypatch, tmp_path, capsys):
+    """install.sh runs `detectors --fetch-yunet`: with FEL_YUNET_MODEL naming a good file it says that file is the
+    one YuNet uses, without a download (here: none could succeed)."""
+    from core.cli import main as cli_main
+
+    monkeypatch.setattr(yunet_onnx, "YUNET_URLS", ((tmp_path / "none").as_uri(),))
+    good = yunet_onnx.yunet_model_path()
+    monkeypatch.setenv("FEL_YUNET_MODEL", str(good))
+    assert cli_main(["detectors", "--fetch-yunet"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"YuNet will use {good} (named by FEL_YUNET_MODEL)"
+    assert f"yunet      ready, reads {good}" in out
 
 
-@pytest.mark.skipif(yunet_engines.model_problem(yunet_engines.yunet_model_path()) is not None,
-                    reason="YuNet's ONNX file is not here (python -m core detectors --fetch-yunet)")
+@pytest.mark.skipif(yunet_onnx.yunet_problem() is not None, reason="YuNet's ONNX file is not here (FEL_YUNET_MODEL)")
 def test_fetch_checks_the_hash_and_keeps_a_good_file(monkeypatch, tmp_path):
-    good = yunet_engines.yunet_model_path()
+    good = yunet_onnx.yunet_model_path()
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\1" * 1000)
-    monkeypatch.setattr(yunet_engines, "YUNET_URLS", (bad.as_uri(), good.as_uri()))
+    monkeypatch.setattr(yunet_onnx, "YUNET_URLS", (bad.as_uri(), good.as_uri()))
     dest = tmp_path / "detectors" / "yunet.onnx"
-    assert yunet_engines.fetch_yunet_model(dest) == dest
-    assert yunet_engines.model_problem(dest) is None and not list(dest.parent.glob(".*tmp*"))
-    monkeypatch.setattr(yunet_engines, "YUNET_URLS", (bad.as_uri(), (tmp_path / "none").as_uri()))
-    assert yunet_engines.fetch_yunet_model(dest) == dest  # already there and right: nothing fetched
+    assert yunet_onnx.fetch_yunet_model(dest) == dest
+    assert yunet_onnx.model_problem(dest) is None and not list(dest.parent.glob(".*tmp*"))
+    monkeypatch.setattr(yunet_onnx, "YUNET_URLS", (bad.as_uri(), (tmp_path / "none").as_uri()))
+    assert yunet_onnx.fetch_yunet_model(dest) == dest  # already there and right: nothing fetched
     with pytest.raises(OSError, match="not the expected file"):
-        yunet_engines.fetch_yunet_model(tmp_path / "other.onnx")
+        yunet_onnx.fetch_yunet_model(tmp_path / "other.onnx")
 
 
-@pytest.mark.skipif(any(yunet_engines.engine_problem(e) for e in yunet_engines.ENGINES),
-                    reason="needs both YuNet engines (yuface and the ONNX file)")
-def test_opencv_and_yuface_run_the_same_yunet(group):
-    """The same network through both engines: the same faces, boxes within 2 px, landmarks within 3 px."""
-    bgr = np.ascontiguousarray(group[:, :, ::-1])
-    ours, theirs = (yunet_engines.create_engine(e).run(bgr, 0.3) for e in yunet_engines.ENGINES)
-    assert len(ours) == len(theirs) == 4
-    for (s1, b1, p1), (s2, b2, p2) in zip(sorted(ours, key=lambda r: r[1][0]), sorted(theirs, key=lambda r: r[1][0])):
-        assert abs(s1 - s2) < 0.02
-        assert np.abs(np.subtract(b1, b2)).max() <= 2, (b1, b2)
-        assert np.abs(np.subtract(p1, p2)).max() <= 3, (p1, p2)
+def test_yunet_has_one_engine_and_yuface_is_gone():
+    """#40: one YuNet everywhere, OpenCV's FaceDetectorYN: no second engine to choose, nothing asks for yuface."""
+    root = Path(__file__).resolve().parent.parent
+    assert "yuface" not in (root / "requirements.txt").read_text()
+    sources = list((root / "core").rglob("*.py")) + list((root / "bench").glob("*.py")) + [root / "install.sh"]
+    assert not [p for p in sources if "yuface" in p.read_text() or "FEL_YUNET_ENGINE" in p.read_text()]
 
 
 def test_falls_back_when_the_class_says_why(monkeypatch):

@@ -360,3 +360,31 @@ def test_predict_cli_errors_are_one_line(ckpts, tmp_path, capsys):
     assert "bad.jpg" in err and "Traceback" not in err
     assert main([str(tmp_path / "nothing.jpg")]) == 2
     assert main(["--help"]) == 0
+
+
+def test_predict_json_errors_have_one_shape(ckpts, tmp_path, capsys):
+    """#41 item 8: a missing file, a file that is no image, and a model that cannot load all give JSON on stdout
+    with `error` at the top (and the image's own `error` in its record), one line each on stderr, exit code 2."""
+    from core.cli.predict import main
+
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    (tmp_path / "empty").mkdir()
+    good = str(SAMPLES / "happy_astronaut.jpg")
+    cases = {"missing": [str(tmp_path / "nothing.jpg")], "not an image": [str(tmp_path / "bad.jpg")],
+             "empty folder": [str(tmp_path / "empty")], "all three": [str(tmp_path / "nothing.jpg"), good,
+                                                                  str(tmp_path / "bad.jpg")]}
+    for case, images in cases.items():
+        assert main(images + ["--model", str(ckpts["emotion"]), "--json"]) == 2, case
+        out, err = capsys.readouterr()
+        data = json.loads(out)
+        records = {Path(r["image"]).name: r for r in data["images"]}
+        assert set(records) == {Path(p).name for p in images}, case
+        failed = [r for n, r in records.items() if n != "happy_astronaut.jpg"]
+        assert all(r["error"] and r["faces"] == [] for r in failed), case
+        assert all(r["image"].split("/")[-1] in data["error"] for r in failed), case
+        assert len(err.strip().splitlines()) == len(failed) and "Traceback" not in err, case
+        if good in images:
+            assert len(records["happy_astronaut.jpg"]["faces"]) == 1 and "error" not in records["happy_astronaut.jpg"]
+    assert main([good, "--model", str(tmp_path / "missing.pt"), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["images"] == [] and "missing.pt" in json.loads(out)["error"] and "missing.pt" in err

@@ -221,3 +221,141 @@ def test_a_slow_model_never_holds_the_stream():
     rows = rec.stop().frames()
     assert len(rows) == n + 1  # every shown frame is in the record, none waited for the model
     assert [len(r["faces"]) for r in rows] == [0] * n + [1]  # as shown: the labels came with the last one
+
+
+# ---------------------------------------------------------------- a full disk; memory flat in the length (#41, #40)
+
+class Steady:
+    name, classes = "steady", ("happy", "sad")
+
+
+def labelled(i: int, tracks=(1,)) -> list[dict]:
+    """The faces of frame `i` as the LiveAnalyser hands them over (one per track, "happy" then "sad" in turn)."""
+    p = 0.7 if i % 40 < 25 else 0.3
+    return [{"id": t, "box": [40 + t * 60, 30, 50 + i % 7, 50], "score": 0.9, "held": False,
+             "landmarks": None, "models": [{"name": "steady", "classes": ["happy", "sad"], "probs": [p, 1 - p],
+                                            "emotion": "happy" if p > 0.5 else "sad", "confidence": max(p, 1 - p),
+                                            "stress": "stress" if p < 0.5 else "no_stress", "stress_confidence": 0.6,
+                                            "p_stress": 1 - p}]} for t in tracks]
+
+
+def _feed_until_it_ends(rec, frames: int, image) -> None:
+    for i in range(frames):
+        rec.feed(image, labelled(i, (1, 2)), i / FPS)
+        if i % 50 == 49:
+            wait_for(lambda: rec._queue.empty() or not rec._thread.is_alive(), 60, "the writer to catch up")
+        if not rec._thread.is_alive():
+            return
+
+
+@pytest.fixture
+def tiny_disk(tmp_path, monkeypatch):
+    """FEL_VIDEO_DIR on a 160 KB tmpfs of its own (needs the right to mount, as CI's root has)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    monkeypatch.setenv("FEL_VIDEO_DIR", str(mnt))
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_a_full_disk_fails_the_recording_with_the_reason_and_keeps_what_was_written(tiny_disk):
+    """#41 item 1: the disk fills during a recording: it ends failed (not "running" forever) with the reason in
+    status.json, the frames written before are still there and readable, and the Webcam page says it was not
+    fully saved."""
+    from streamlit.testing.v1 import AppTest
+
+    rec = LiveRecorder.start([Steady()], FixedDetector(), LiveSettings(), queue_frames=10_000)
+    a = rec.analysis
+    _feed_until_it_ends(rec, 4000, np.full((240, 320, 3), 90, np.uint8))
+    rec.stop()
+    assert rec.state == "failed" and "the disk is full" in rec.reason, rec.stats()
+    status = a.status()
+    assert status["state"] == a.state() == "failed" and "the disk is full" in status["error"]
+    assert "pid" in status and not VideoAnalysis(a.dir).state() == "running"
+    rows = a.frames()
+    assert 0 < len(rows) < rec.fed and [r["frame"] for r in rows] == list(range(len(rows)))
+    assert [x.id for x in list_analyses()] == [a.id]
+
+    def page():
+        import streamlit as st
+
+        from ui.recording import ended
+
+        ended(st.session_state["rec"])
+
+    at = AppTest.from_function(page)
+    at.session_state["rec"] = rec
+    at.run()
+    assert not at.exception and at.error and "not fully saved" in at.error[0].value
+    assert "the disk is full" in at.error[0].value and "Recording saved" not in at.error[0].value
+
+
+def test_a_writer_that_cannot_write_ends_the_recording_failed_and_says_why(tmp_path):
+    """The same without a tmpfs: frames.jsonl is /dev/full (every write: ENOSPC, as a full disk gives)."""
+    a = VideoAnalysis.create("webcam", source="webcam")
+    a.write_settings({"clip": {"name": "full", "path": "", "source": "webcam"}, "models": [{"name": "steady",
+                      "classes": ["happy", "sad"]}]})
+    a.set_status("running", source="webcam")
+    a.frames_path.symlink_to("/dev/full")
+    rec = LiveRecorder(a, [{"name": "steady", "classes": ["happy", "sad"]}], queue_frames=100)
+    image = np.full((120, 160, 3), 90, np.uint8)
+    for i in range(20):
+        rec.feed(image, labelled(i), i / FPS)
+    rec.stop()
+    assert rec.state == a.state() == "failed" and "the disk is full" in a.status()["error"]
+    assert not rec._thread.is_alive()
+
+
+def test_the_running_summary_is_the_summary_of_the_rows_so_far():
+    """core.video.summary.Summariser, fed a row at a time, gives at every point what summarise_tracks gives for
+    the rows so far: uneven steps, a step back in time, faces coming and going, two models, NaN P(stress)."""
+    import random
+
+    from core.video.summary import Summariser
+
+    models = [{"name": "steady", "classes": ["happy", "sad"]}, {"name": "twin", "classes": ["happy", "sad"]}]
+    rng = random.Random(4)
+    rows, t = [], 0.0
+    for i in range(400):
+        t = round(t + rng.choice([0.0333, 0.0334, 0.0667, 0.0, -0.01, 0.4]), 4)
+        faces = labelled(i, rng.sample([1, 2, 3], rng.randint(0, 3)))
+        for f in faces:
+            f["models"].append(dict(f["models"][0], emotion=rng.choice(["happy", "sad"]),
+                                    p_stress=rng.choice([0.2, float("nan"), None])))
+        rows.append({"frame": i, "time_s": t, "faces": [_record(f) for f in faces]})
+    s = Summariser(models)
+    for i, row in enumerate(rows):
+        s.add(row)
+        if i % 23 == 0 or i == len(rows) - 1:
+            assert s.tracks() == summarise_tracks(rows[:i + 1], models), i
+            assert s.track_count == len(summarise_tracks(rows[:i + 1], models))
+    assert s.tracks(end_s=t + 5) == summarise_tracks(rows, models, end_s=t + 5)
+
+
+def _record(face: dict) -> dict:
+    from core.video.analyse import face_record
+
+    return face_record(face)
+
+
+def test_a_long_recording_holds_no_growing_list():
+    """#40: the recorder keeps running sums, not every row: after 3000 frames its state is as big as after 300
+    (only the last minute is kept, for the live timeline), and its summary is the batch summary of its file."""
+    import pickle
+
+    rec = LiveRecorder.start([Steady()], FixedDetector(), LiveSettings(), queue_frames=10_000)
+    image = np.full((60, 80, 3), 90, np.uint8)
+    sizes = {}
+    for i in range(3000):
+        rec.feed(image, labelled(i, (1, 2)), i / FPS)
+        if i + 1 in (300, 3000):
+            wait_for(lambda: rec.written == i + 1, 120, "the writer to catch up")
+            sizes[i + 1] = len(pickle.dumps(rec._summary))
+    assert sizes[3000] <= sizes[300] + 64, sizes
+    assert not [k for k, v in vars(rec).items() if hasattr(v, "__len__") and len(v) > 60 * FPS + 5]
+    a = rec.stop()
+    assert a.tracks() == summarise_tracks(a.frames(), a.settings()["models"]) and len(a.frames()) == 3000

@@ -133,6 +133,36 @@ def test_failure_is_recorded_in_the_run(tmp_path):
     assert run.state() == "failed" and "no such file" in run.status()["error"]
 
 
+def test_a_run_whose_validation_loss_explodes_fails_with_the_reason(synthetic_csv):
+    """#41 item 4: the issue's command (lr 10), whose every training loss stays finite while the validation loss
+    becomes NaN, ends failed with the reason: no temperature fitted to NaN answers, no final test, no warning."""
+    from tests.helpers import run_cli
+
+    res = run_cli("train", "--data", synthetic_csv, "--model", "mini_xception", "--width", "8", "--epochs", "2",
+                  "--lr", "10", "--threads", "1", "--no-amp", "--no-tencrop-test", "--no-progress", "--json")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    run = Run.open(out["run"])
+    assert res.returncode == 1 and out["state"] == run.state() == "failed", res.stdout
+    assert "validation loss became NaN at epoch" in out["error"] or "weights became NaN" in out["error"], out
+    assert "lower the learning rate" in out["error"] and run.status().get("diverged") is True
+    assert all(row["val_loss"] is not None for row in run.metrics())  # the epochs kept are the good ones
+    assert not run.summary() and "RuntimeWarning" not in res.stderr and "Traceback" not in res.stderr
+    assert "FAILED: " in run.tail_log()
+
+
+def test_non_finite_weights_are_divergence_too():
+    from core.models import create_model
+    from core.train.step import epoch_divergence
+
+    model = create_model("model48", num_classes=7, width=8)
+    assert epoch_divergence(1.9, model, 3) == ""
+    assert epoch_divergence(float("inf"), model, 3).startswith("validation loss became infinite at epoch 3")
+    assert epoch_divergence(None, model, 3).startswith("validation loss became NaN")
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    assert epoch_divergence(1.9, model, 3).startswith("weights became NaN or infinite at epoch 3")
+
+
 def test_hostile_names_stay_inside_the_runs_folder(synthetic_csv):
     for name in ("../../etc/passwd", "/abs/path", "..", "a b/c\\d", "....", "💥"):
         run = Run.create(_cfg(synthetic_csv, name=name))

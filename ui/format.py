@@ -27,7 +27,7 @@ STATE_STYLE = {  # state -> (colour, what it means)
 
 
 def fmt_duration(seconds) -> str:
-    if seconds is None or not isinstance(seconds, (int, float)) or math.isnan(seconds) or seconds < 0:
+    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
         return "–"
     s = int(round(seconds))
     if s < 60:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.data import default_data_path, is_cached, load_dataset
 from core.predict.catalogue import discover_models
-from core.predict.detectors import TURNS, create_detector, fallback_notice
+from core.predict.detectors import TURNS, create_detector, fallback_notice, unavailable_reason
 from core.predict.loading import load_predictor
 from core.settings import model_dir, runs_root
 
@@ -92,6 +92,12 @@ def get_detector(name: str | None = None, min_size: float = 0.08, detect_width: 
 
 def detector_notice(name: str | None = None) -> str | None:
     return fallback_notice(name)
+
+
+def detector_unavailable(name: str | None) -> str | None:
+    """Why detector `name` cannot run here (YuNet: its model file, named, and why it is refused), or None."""
+    reason = unavailable_reason(name) if name else None
+    return f"Face detector {name!r} is not available here: {reason}" if reason else None
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

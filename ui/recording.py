@@ -56,8 +56,14 @@ def controls(analyser, playing: bool, detector, settings, source: str | None) ->
                      help="Starts writing this session (press START first)." if not playing else
                           "Starts writing this session to a new recording."):
             predictors = [analyser.predictor] if analyser.predictor is not None else []
-            rec = LiveRecorder.start(predictors, detector, settings, annotate=annotate,
-                                     sources=[source] if predictors else None)
+            try:
+                rec = LiveRecorder.start(predictors, detector, settings, annotate=annotate,
+                                         sources=[source] if predictors else None)
+            except OSError as e:  # a read-only or full video folder: said, and the live view goes on unrecorded
+                st.error(f"**Nothing is being recorded:** the video folder `{video_dir()}` cannot be written "
+                         f"({e.strerror or e}). Set FEL_VIDEO_DIR to a folder you can write to, or free some "
+                         "space, then press Record again.", icon=":material/videocam_off:")
+                return
             st.session_state[KEY] = rec
             analyser.record_into(rec)
             st.rerun()
@@ -78,10 +84,14 @@ def ended(rec: LiveRecorder | None) -> None:
     if rec is None or rec.active:
         return
     s = rec.stats()
-    text = (f"**Recording saved** ({fmt_duration(s['elapsed_s'])}, {s['frames']} frames"
-            + (f", {s['dropped']} left out while the writer was behind" if s["dropped"] else "") + ").")
+    kept = (f"{fmt_duration(s['elapsed_s'])}, {s['frames']} frames"
+            + (f", {s['dropped']} left out while the writer was behind" if s["dropped"] else ""))
+    text = f"**Recording saved** ({kept})."
     if s["state"] == "finished":
         st.success(text, icon=":material/check_circle:")
+    elif s["state"] == "failed":  # a full disk: what was written is kept, the rest is not
+        st.error(f"**The recording failed and was not fully saved** ({s['reason'] or 'no reason recorded'}). What "
+                 f"was written before is kept ({kept}).", icon=":material/error:")
     else:
         st.warning(f"**The recording {ENDINGS.get(s['state'], 'ended')}** ({s['reason'] or 'no reason recorded'}). "
                    + text, icon=":material/warning:")

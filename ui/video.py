@@ -68,8 +68,10 @@ def from_webcam(a: VideoAnalysis) -> bool:
 
 
 def analysis_label(a: VideoAnalysis) -> str:
-    st_ = a.status()
-    when = st_.get("created")
+    """Its name, when it was made and where from; "damaged" where a file keeps it from being read."""
+    if a.damage():
+        return f"{a.title} · damaged"
+    when = a.status().get("created")
     when = time.strftime("%b %d, %H:%M", time.localtime(when)) if when else a.id
     return f"{a.title} · {when}" + (" · source: webcam" if from_webcam(a) else "")
 
@@ -220,7 +222,8 @@ def summary_frame(a: VideoAnalysis, tracks: list[dict], models: list[dict]):
 
     rows = []
     for t in tracks:
-        r = {"face": _data_uri(a.thumb_path(t["track"])), "track": f"#{t['track']}", "first (s)": t["first_s"],
+        thumb = a.thumb(t["track"])
+        r = {"face": _data_uri(thumb) if thumb else None, "track": f"#{t['track']}", "first (s)": t["first_s"],
              "last (s)": t["last_s"], "on screen (s)": t["seen_s"]}
         for i, m in enumerate(t["models"]):
             tag = "" if len(t["models"]) == 1 else f" · {i + 1}"
@@ -256,8 +259,8 @@ def track_sections(a: VideoAnalysis, rows: list[dict], tracks: list[dict], model
     for t in sorted(shown, key=lambda t: t["track"]):
         st.markdown(f"**Face #{t['track']}** · on screen {t['first_s']:.1f}–{t['last_s']:.1f} s")
         thumb_col, *cols = st.columns([1] + [6] * min(len(models), 2))
-        thumb = a.thumb_path(t["track"])
-        if thumb.is_file():
+        thumb = a.thumb(t["track"])  # None: missing, or not a picture (said above the results)
+        if thumb is not None:
             thumb_col.image(str(thumb), width="stretch")
         for i, (col, m) in enumerate(zip(cols, models)):
             col.plotly_chart(vc.timeline_figure(rows, t["track"], m, i), width="stretch",
@@ -321,10 +324,18 @@ def downloads(a: VideoAnalysis, rows: list[dict], tracks: list[dict], models: li
 
 
 def results(a: VideoAnalysis, state: str) -> None:
-    rows, tracks = a.frames(), a.tracks()
-    models = a.settings().get("models") or []
-    if state == "interrupted":  # its last tracks.json may be seconds older than its last frame
-        tracks = summarise_tracks(rows, models)
+    (rows, bad_line), (tracks, bad_tracks) = a.frames_checked(), a.tracks_checked()
+    models = a.models()
+    if bad_line or bad_tracks or state in ("interrupted", "failed"):  # the frames' own summary: tracks.json may
+        tracks = summarise_tracks(rows, models)  # be older than the last frame, unwritten, or damaged
+    bad_thumbs = [f"thumbs/{t['track']}.jpg" for t in tracks
+                  if a.thumb_path(t["track"]).is_file() and a.thumb(t["track"]) is None]
+    damaged = [w for w in (bad_line, bad_tracks) if w] + ([f"{', '.join(bad_thumbs)}: not a picture"] if bad_thumbs
+                                                          else [])
+    if damaged:
+        st.warning("**A file of this analysis is damaged:** " + "; ".join(damaged) + ". "
+                   + ("Only the frames before that line are shown. " if bad_line else "")
+                   + "The other analyses are not affected.", icon=":material/broken_image:")
     if not rows:
         if state not in ("failed",):
             st.info("No frame was analysed.", icon=":material/movie:")
@@ -357,6 +368,13 @@ def results(a: VideoAnalysis, state: str) -> None:
 
 
 def show(a: VideoAnalysis) -> None:
+    damage = a.damage()
+    if damage:  # nothing of it can be read as it is: said, like a damaged run; Delete still works
+        st.markdown(f"<div class='fel-run-head'><span class='fel-run-title'>{html.escape(a.title)}</span>"
+                    f"{state_pill('damaged')}</div>", unsafe_allow_html=True)
+        st.error(f"**The folder of this analysis is damaged:** {damage}. The other analyses are not affected; mend "
+                 f"the file or delete the analysis. Folder: `{a.dir}`", icon=":material/broken_image:")
+        return
     state = a.state()
     header(a, state)
     if state in ACTIVE:

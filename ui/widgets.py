@@ -147,9 +147,10 @@ def friendly_error(e: BaseException) -> str:
 
 
 def detector_picker(key: str, container=st, help: str | None = None) -> str:
-    """A select of the face detectors; the ones whose package is missing here are listed, marked."""
+    """A select of the face detectors; the ones that cannot run here (a package missing, YuNet's file refused) are
+    listed, marked."""
     names = list_detectors()
-    labels = {n: n + ("" if unavailable_reason(n) is None else " (not installed)") for n in names}
+    labels = {n: n + ("" if unavailable_reason(n) is None else " (not available here)") for n in names}
     return container.selectbox("Face detector", names, format_func=labels.get, key=keep(key, names),
                                help=help or "\n".join(f"- **{n}**: {describe_detector(n)}" for n in names))
 

@@ -1,7 +1,10 @@
 """`python -m core predict IMAGE... [--model M]... [--detector D] [--json] [--tta flip] [--margin F] [--stress]`
 
 The emotion of every face in the images, per model: an aligned table, or JSON. Errors (a missing
-model, an unreadable image) are one line on stderr and exit code 2, never a traceback.
+model, a missing or unreadable image) are one line on stderr and exit code 2, never a traceback; with --json
+they are in the JSON on stdout too, in one shape: `error` at the top says what failed (an image that cannot be
+read also has its own `error` in its record; an error before any image, a model that cannot load, has
+`"images": []`).
 """
 from __future__ import annotations
 
@@ -74,22 +77,22 @@ def make_detector(args):
     notice = fallback_notice(args.detector)
     if notice:
         print(f"note: {notice}", file=sys.stderr)
+        args.detector_note = notice  # --json gives it too: which detector was passed over, and why
     return detector
 
 
-def _image_files(paths) -> list[Path]:
+def _image_files(paths) -> list[tuple[Path, str | None]]:
+    """(path, None) for each image to read, (path, why) for a path that gives none: every image said apart."""
     files = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS | {".gif"})
-            if not found:
-                raise _Fail(f"{p}: no images in this folder")
-            files += found
+            files += [(f, None) for f in found] or [(p, "no images in this folder")]
         elif p.exists():
-            files.append(p)
+            files.append((p, None))
         else:
-            raise _Fail(f"{p}: no such file or folder")
+            files.append((p, "no such file or folder"))
     return files
 
 
@@ -175,9 +178,11 @@ def run(args) -> int:
     predictors = _load_predictors(args.model, tta)
     detector = make_detector(args)
     records, failed = [], []
-    for path in files:
+    for path, missing in files:
         rec = {"image": str(path), "faces": [], "models": []}
         try:
+            if missing:
+                raise ImageError(missing)
             image = load_image(path)
         except ImageError as e:
             failed.append(str(e) if path.name in str(e) else f"{path}: {e}")
@@ -189,16 +194,18 @@ def run(args) -> int:
                           "latency_ms": round(o.latency_ms, 3), "error": o.error} for o in photo.models]
         rec["faces"] = [_face_record(f, args.stress) for f in photo.faces]
         records.append(rec)
+    model_errors = [m for r in records for m in r["models"] if m.get("error")]
+    if model_errors and len(model_errors) == sum(len(r["models"]) for r in records):  # no model answered
+        failed += list(dict.fromkeys(f"model {m['model']}: {m['error']}" for m in model_errors))
     if args.json:
-        print(to_json({"images": records}))
+        note = getattr(args, "detector_note", None)
+        print(to_json({"images": records, **({"detector_note": note} if note else {}),
+                       **({"error": "; ".join(failed)} if failed else {})}))
     else:
         print(_fmt_table(records, args.stress))
     for msg in failed:
         print(f"error: {msg}", file=sys.stderr)
-    model_errors = [m for r in records for m in r["models"] if m.get("error")]
-    if failed or (model_errors and len(model_errors) == sum(len(r["models"]) for r in records)):
-        return EXIT_USAGE
-    return 0
+    return EXIT_USAGE if failed else 0
 
 
 def main(argv=None) -> int:
@@ -211,12 +218,19 @@ def main(argv=None) -> int:
     try:
         return run(args)
     except _Fail as e:
-        return fail(f"{e}")
+        return _failed(args, str(e), EXIT_USAGE)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - a CLI answers in one line
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+        return _failed(args, f"{type(e).__name__}: {e}", 1)
+
+
+def _failed(args, msg: str, code: int) -> int:
+    """An error before any image was read: one line on stderr and, with --json, the same in JSON on stdout."""
+    if args.json:
+        print(to_json({"images": [], "error": msg}))
+    fail(msg)
+    return code
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Predictor
+from .base import Predictor, checked_probs
 from .crops import FACE_MARGIN, crop_faces
 from .detectors import create_detector
 
@@ -37,7 +37,8 @@ class Analysis:
 def error_text(e: BaseException) -> str:
     """An exception as one line for the user: our own errors by their message, others with their type."""
     text = str(e).strip()
-    if type(e).__name__ in ("DeepFaceUnavailable", "CheckpointError", "UnsafeCheckpoint", "ImageError") and text:
+    if type(e).__name__ in ("DeepFaceUnavailable", "CheckpointError", "UnsafeCheckpoint", "ImageError",
+                              "ModelOutputError") and text:
         return text
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
@@ -80,9 +81,7 @@ def run_predictor(predictor: Predictor, crops) -> ModelOutput:
         if not n:
             return ModelOutput(name, classes, np.zeros((0, len(classes))), 0.0, None, kind, source)
         raw, ms, warm = timed_predict(predictor, crops)
-        probs = np.asarray(raw, dtype=np.float64)
-        if probs.shape != (n, len(classes)):
-            raise ValueError(f"returned probabilities of shape {probs.shape}, expected {(n, len(classes))}")
+        probs = checked_probs(raw, n, classes, "the model")  # its name is beside its error
         return ModelOutput(name, classes, probs, ms, None, kind, source, warm)
     except Exception as e:  # noqa: BLE001 - one model failing must not stop the others
         return ModelOutput(name, classes, None, 0.0, error_text(e), kind, source)

@@ -2,6 +2,8 @@
 
 A predictor takes a batch of face crops (grey uint8 arrays, any size; each predictor resizes to its
 own input) and returns an (N, C) array of probabilities over its named `classes`, in one forward pass.
+Every caller reads that answer through `checked_probs`: NaN, infinite or mis-shaped probabilities are an
+error of that model (ModelOutputError), never a label (argmax of NaN is the first class).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..evaluate import ModelOutputError, checked_probs  # noqa: F401  (what every caller reads answers through)
 from ..labels import TTA_MODES, tta_mode  # noqa: F401  (said once, in core.labels)
 
 
@@ -39,3 +42,4 @@ class Predictor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({getattr(self, 'name', '?')!r})"
+

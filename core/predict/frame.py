@@ -19,6 +19,7 @@ import numpy as np
 
 from ..settings import live_inline, live_threads
 from . import draw
+from .base import checked_probs
 from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
 from .detectors.base import can_follow, can_refine
@@ -129,11 +130,12 @@ class FramePipeline:
             return faces
         crops = crop_faces(image, tracks, margin=s.margin, color=color, align=s.align)
         for m, predictor in enumerate(self.predictors):
-            probs = np.asarray(predictor.predict(list(crops)), dtype=np.float64)  # one batched pass per model
+            name = getattr(predictor, "name", f"model {m + 1}")
+            probs = checked_probs(predictor.predict(list(crops)), len(crops), predictor.classes, name)  # one pass
             classes = list(predictor.classes)
             for t, face, p in zip(tracks, faces, probs):
                 q = t.probs[m] = smooth(t.probs.get(m), p, s.smoothing)
-                face["models"].append({"name": getattr(predictor, "name", f"model {m + 1}"), "classes": classes,
+                face["models"].append({"name": name, "classes": classes,
                                        "probs": [float(v) for v in q], **face_summary(q, classes)})
         for face in faces:
             first = face["models"][0]

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..labels import STRESS_CLASSES, STRESS_EMOTIONS, canonical, stress_index, stress_probability
-from .base import Predictor
+from .base import Predictor, checked_probs
 
 
 class StressFromEmotion(Predictor):
@@ -27,7 +27,7 @@ class StressFromEmotion(Predictor):
             stress_index(predictor.classes, stress_emotions)  # unknown stress emotions raise now
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        probs = np.asarray(self.predictor.predict(crops), dtype=np.float64)
+        probs = checked_probs(self.predictor.predict(crops), len(crops), self.predictor.classes, self.predictor.name)
         if len(probs) == 0:
             return np.zeros((0, 2), dtype=np.float64)
         if self._passthrough:

@@ -35,7 +35,7 @@ from .finetune import load_start_weights
 from .optim import make_optimizer, make_scheduler
 from .plots import save_confusion, save_curves
 from .preflight import check_before_start
-from .step import autocast_for, divergence, hard_labels, make_batch, train_step
+from .step import autocast_for, divergence, epoch_divergence, hard_labels, make_batch, train_step
 
 
 STEP_POINTS = 8  # points of the live curves per epoch: the running training loss and accuracy (steps.jsonl)
@@ -332,6 +332,12 @@ class _Training:
                "val_loss": v["loss"], "val_acc": v["accuracy"], "lr": self.opt.param_groups[0]["lr"],
                "seconds": st.sums["seconds"] + time.time() - t_val,
                "images_per_s": seen / max(st.sums["seconds"], 1e-9), "time": time.time()}
+        diverged = epoch_divergence(v["loss"], self.model, st.epoch + 1) if self.main else ""
+        if distributed.any_rank(bool(diverged), ctx):  # as a NaN training loss: failed, no checkpoint of NaN weights
+            if self.main:
+                run.log("FAILED: " + diverged)
+                run.set_status("failed", error=diverged, diverged=True)
+            return False
         if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.sched.step(v["accuracy"])
         st.history.append(row)

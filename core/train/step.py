@@ -81,3 +81,17 @@ def divergence(loss_value: float, epoch: int, batch: int) -> str:
         return ""
     what = "NaN" if math.isnan(loss_value) else "infinite"
     return f"loss became {what} at epoch {epoch}, batch {batch}: lower the learning rate"
+
+
+def epoch_divergence(val_loss, model: torch.nn.Module, epoch: int) -> str:
+    """Why training cannot go on after an epoch ("" when it can): a validation loss that is not a number, or
+    weights (BatchNorm statistics included) that are not, diverged as surely as a NaN training loss, even where
+    every training batch's loss was still finite."""
+    if val_loss is None or not math.isfinite(float(val_loss)):
+        what = "NaN" if val_loss is None or math.isnan(float(val_loss)) else "infinite"
+        return f"validation loss became {what} at epoch {epoch}: lower the learning rate"
+    with torch.no_grad():
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return f"weights became NaN or infinite at epoch {epoch} ({name}): lower the learning rate"
+    return ""

@@ -12,10 +12,16 @@ Times are the frames' own (their presentation timestamps, counted from the first
 stream that slows down is weighed right. A recording ends as `finished` on `stop()`; one that gets no frame
 for `idle_s` (the tab closed, the camera was lost) closes itself as `interrupted`; one whose process dies
 stays `running` on disk with a dead owner, which `VideoAnalysis.state()` reads as interrupted, and every
-line written before the kill is still there (frames.jsonl is flushed line by line).
+line written before the kill is still there (frames.jsonl is flushed line by line). One that cannot write (a full
+disk) ends `failed` with the reason, keeps what it wrote, and says what it could not save; status.json is
+overwritten in place when a full disk refuses even its temp file (core.records).
+
+Memory stays flat however long it records: each row is written and added to the running summary
+(core.video.summary.Summariser), and only the last minute is kept, for the page's live timeline.
 """
 from __future__ import annotations
 
+import errno
 import queue
 import threading
 import time
@@ -27,14 +33,14 @@ import numpy as np
 from ..predict.frame import FramePipeline, LiveSettings
 from .analyse import PROGRESS_EVERY_S, Thumbnails, face_record, model_meta
 from .store import LineWriter, VideoAnalysis
-from .summary import summarise_tracks
+from .summary import Summariser
 
 SOURCE = "webcam"
 QUEUE_FRAMES = 32       # about a second of video: ~30 MB of 640x480 frames at most
 IDLE_S = 15.0           # no frame for this long: the stream is gone, the recording closes as interrupted
 RECENT_S = 60.0         # what `recent()` keeps for the page's live timeline
-TRACKS_EVERY_S = 10.0   # the summary is recomputed from every row so far: not as often as a clip's (2 s), a
-#                         recording can run for long and its writer shares the CPU with the stream
+TRACKS_EVERY_S = 10.0   # tracks.json rewritten from the running summary: a writer that shares the CPU with the
+#                         stream need not do it as often as a clip's analysis (2 s)
 
 
 @dataclass
@@ -65,7 +71,7 @@ class LiveRecorder:
         self._closing = False
         self._t0: float | None = None   # the first frame's own time
         self._last_t = 0.0
-        self._rows: list[dict] = []
+        self._summary = Summariser(models)  # running sums: no row is kept
         self._recent: deque = deque()
         self._recent_lock = threading.Lock()
         self._drawer = FramePipeline(settings=live or LiveSettings())  # draws the annotated copy's labels
@@ -182,9 +188,9 @@ class LiveRecorder:
                         break
                 if now - tracked >= TRACKS_EVERY_S:
                     tracked = now
-                    a.write_tracks(summarise_tracks(self._rows, self.models), partial=True, up_to_s=self._last_t)
+                    a.write_tracks(self._summary.tracks(), partial=True, up_to_s=self._last_t)
         except Exception as e:  # noqa: BLE001 - recorded in status.json; the stream goes on without a record
-            outcome, reason = "failed", f"{type(e).__name__}: {e}"
+            outcome, reason = "failed", _failure(e, a)
         finally:
             self._closing = True
             self._finish(outcome, reason, lines, encoder)
@@ -216,7 +222,7 @@ class LiveRecorder:
         self._last_t = t
         row = {"frame": fr.index, "time_s": round(t, 4), "faces": [face_record(f) for f in fr.faces]}
         lines.write(row)
-        self._rows.append(row)
+        self._summary.add(row)
         self.written += 1
         if rgb is not None:
             thumbs.update(rgb, fr.faces)
@@ -230,32 +236,65 @@ class LiveRecorder:
         return {"frames_done": self.fed, "analysed": self.written, "dropped": self.dropped, "time_s": round(t, 3),
                 "duration_s": None, "fraction": None, "eta_s": None, "elapsed_s": round(time.time() - self.started, 2),
                 "analysed_per_s": round(self.written / t, 2) if t > 0 else None,
-                "tracks": len({f["track"] for r in self._rows for f in r["faces"]})}
+                "tracks": self._summary.track_count}
 
     def _finish(self, outcome: str, reason: str | None, lines: LineWriter, encoder) -> None:
+        """Close the record: frames.jsonl, the annotated copy, tracks.json, progress, settings, then status.json
+        with how it ended. Each step is tried on its own (a full disk may refuse any of them): what could not be
+        saved is said in the status, which then reads failed; what was written stays."""
         a = self.analysis
-        lines.close()
-        annotated = encoder.finish() if encoder is not None else None
-        tracks = summarise_tracks(self._rows, self.models)
-        a.write_tracks(tracks, partial=outcome != "finished", up_to_s=self._last_t)
-        p = self._progress()
-        a.write_progress(**p)
-        s = a.settings()
-        s["clip"].update(duration_s=round(self._last_t, 3), frames=self.written,
-                         fps=round(self.written / self._last_t, 2) if self._last_t > 0 else None)
-        a.write_settings(s)
-        fields = {"ended": time.time(), "analysed": self.written, "tracks": len(tracks), "frames_read": self.fed,
-                  "dropped": self.dropped, "elapsed_s": round(self._last_t, 2), "speed": 1.0,
-                  "analysed_per_s": p["analysed_per_s"]}
-        if encoder is not None or self.annotate:
-            fields["annotated"] = annotated
-        if outcome != "finished":
-            fields["stopped_at_s"] = round(self._last_t, 3)
-        if reason:
-            fields["error" if outcome == "failed" else "reason"] = reason
-        a.set_status(outcome, **fields)
-        a.stop_path.unlink(missing_ok=True)
-        self.state, self.reason = outcome, reason
+        unsaved: list[str] = []
+        why: list[str] = []
+
+        def attempt(what: str, step):
+            try:
+                return step()
+            except Exception as e:  # noqa: BLE001 - said in the status; the rest is still closed
+                unsaved.append(what)
+                why.append(_failure(e, a))
+                return None
+
+        try:
+            attempt("the last frames", lines.close)
+            annotated = attempt("the annotated video", encoder.finish) if encoder is not None else None
+            tracks = self._summary.tracks()
+            attempt("tracks.json", lambda: a.write_tracks(tracks, partial=outcome != "finished", up_to_s=self._last_t))
+            p = self._progress()
+            attempt("progress.json", lambda: a.write_progress(**p))
+            attempt("settings.json", self._write_clip_settings)
+            if unsaved:
+                outcome = "failed"
+                causes = [w for w in dict.fromkeys(why) if w != reason]
+                reason = "; ".join(([reason] if reason else []) + causes) + "; not saved: " + ", ".join(unsaved)
+            fields = {"ended": time.time(), "analysed": self.written, "tracks": len(tracks), "frames_read": self.fed,
+                      "dropped": self.dropped, "elapsed_s": round(self._last_t, 2), "speed": 1.0,
+                      "analysed_per_s": p["analysed_per_s"]}
+            if encoder is not None or self.annotate:
+                fields["annotated"] = annotated
+            if outcome != "finished":
+                fields["stopped_at_s"] = round(self._last_t, 3)
+            if reason:
+                fields["error" if outcome == "failed" else "reason"] = reason
+            try:
+                a.set_status(outcome, **fields)
+            except OSError:  # not even in place: the page is told by `state`/`reason`, the next listing by the pid
+                pass
+            a.stop_path.unlink(missing_ok=True)
+        finally:
+            self.state, self.reason = outcome, reason
+
+    def _write_clip_settings(self) -> None:
+        s = self.analysis.settings()
+        s.setdefault("clip", {}).update(duration_s=round(self._last_t, 3), frames=self.written,
+                                        fps=round(self.written / self._last_t, 2) if self._last_t > 0 else None)
+        self.analysis.write_settings(s)
+
+
+def _failure(e: BaseException, analysis: VideoAnalysis) -> str:
+    """Why writing stopped, in words: a full disk says so, and where."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full: nothing more could be written to {analysis.dir}"
+    return f"{type(e).__name__}: {e}"
 
 
 def _rgb(image: np.ndarray, color: str) -> np.ndarray:

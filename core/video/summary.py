@@ -1,76 +1,185 @@
 """From the per-frame table (frames.jsonl) to what a person reads about each face: when it was seen, the
 share of its time in each emotion, its mean and peak P(stress), its longest stretch of stress, and how
-often two models agree. Pure functions of the rows, so the summary can always be recomputed from the
-table (and a test can check that the two agree).
+often two models agree. A function of the rows, so the summary can always be recomputed from the table (and
+a test can check that the two agree); `Summariser` computes it a row at a time, in memory that does not grow
+with the number of rows (a recording may run for hours), and `summarise_tracks` is the same fed all at once.
 
 Time, not frame counts: each analysed frame stands for the time until the next analysed frame (the last
-one for the median step, or up to the clip's end), so a variable-frame-rate clip is weighed right.
+one for the median step, or up to the clip's end), so a variable-frame-rate clip is weighed right. Steps are
+counted to 0.1 ms, the precision frames.jsonl keeps times at, so the median needs no list of them.
 """
 from __future__ import annotations
 
+import copy
 import math
-import statistics
+from collections import Counter
 
 import numpy as np
 
+STEP_UNIT_S = 1e-4  # steps between frames are counted in these (frames.jsonl rounds times to 4 decimals)
+
+
+def _median_step(steps: Counter) -> float:
+    """The median of the steps counted (as statistics.median of the list they stand for), in seconds."""
+    n = sum(steps.values())
+    if not n:
+        return 0.0
+    lo, hi, seen = (n - 1) // 2, n // 2, 0
+    low = None
+    for step in sorted(steps):
+        seen += steps[step]
+        if low is None and seen > lo:
+            low = step
+        if seen > hi:
+            return (low + step) / 2.0 * STEP_UNIT_S
+    raise AssertionError("unreachable")
+
+
+def _last_weight(typical: float, last_t: float, end_s: float | None) -> float:
+    """Seconds the last analysed frame stands for: the typical step, or up to the clip's end if that is sooner."""
+    if end_s is not None and end_s > last_t:
+        return min(end_s - last_t, typical) if typical > 0 else end_s - last_t
+    return typical
+
+
+class _ModelSums:
+    """One model's running figures for one track."""
+
+    def __init__(self, classes: list):
+        self.share = {c: 0.0 for c in classes}   # seconds per emotion
+        self.conf_sum, self.conf_n = 0.0, 0
+        self.ps_sum, self.ps_n = 0.0, 0
+        self.peak: tuple | None = None            # (time, P(stress)) of the first highest
+        self.stressed = 0.0                       # seconds called stress
+        self.run, self.run_from, self.best, self.best_from = 0.0, None, 0.0, None  # the longest stress stretch
+
+    def add(self, t: float, w: float, answer: dict) -> None:
+        self.share[answer["emotion"]] = self.share.get(answer["emotion"], 0.0) + w
+        self.conf_sum += answer["confidence"]
+        self.conf_n += 1
+        p = answer.get("p_stress")
+        if isinstance(p, (int, float)) and math.isfinite(p):
+            self.ps_sum += p
+            self.ps_n += 1
+            if self.peak is None or p > self.peak[1]:
+                self.peak = (t, p)
+        if answer.get("stress") == "stress":
+            self.stressed += w
+            if self.run_from is None:
+                self.run_from = t
+            self.run += w
+            if self.run > self.best + 1e-9:
+                self.best, self.best_from = self.run, self.run_from
+        else:
+            self.run, self.run_from = 0.0, None
+
+    def summary(self, model: dict, seen: float) -> dict:
+        total = seen or 1.0
+        share = {c: v / total for c, v in self.share.items()}
+        has_ps = self.ps_n > 0
+        return {"name": model.get("name"), "emotion": max(share, key=share.get) if share else None,
+                "share": {c: round(v, 4) for c, v in share.items()},
+                "mean_confidence": round(self.conf_sum / self.conf_n, 4) if self.conf_n else None,
+                "mean_p_stress": round(self.ps_sum / self.ps_n, 4) if has_ps else None,
+                "peak_p_stress": round(float(self.peak[1]), 4) if has_ps else None,
+                "peak_at_s": self.peak[0] if has_ps else None,
+                "stress_share": round(self.stressed / total, 4) if has_ps else None,
+                "longest_stress_s": round(self.best, 3) if has_ps else None, "longest_stress_from_s": self.best_from}
+
+
+class _TrackSums:
+    """One face's running figures: when it was seen, its biggest box, each model's sums, the agreement."""
+
+    def __init__(self, models: list[dict]):
+        self.meta = models
+        self.first = self.last = None
+        self.seen, self.frames = 0.0, 0
+        self.box, self.area = None, -1.0
+        self.models = [_ModelSums(list(m.get("classes") or [])) for m in models]
+        self.agree, self.voted = 0.0, 0.0
+
+    def add(self, t: float, w: float, face: dict, basis: str | None) -> None:
+        self.first = t if self.first is None else self.first
+        self.last = t
+        self.seen += w
+        self.frames += 1
+        area = face["box"][2] * face["box"][3]
+        if area > self.area:
+            self.box, self.area = face["box"], area
+        for m, sums in enumerate(self.models):
+            sums.add(t, w, face["models"][m])
+        if basis:
+            vote = agrees(face, basis, models=self.meta)
+            if vote is not None:
+                self.voted += w
+                self.agree += w if vote else 0.0
+
+    def summary(self, track: int, models: list[dict], basis: str | None) -> dict:
+        out = {"track": track, "first_s": round(self.first, 3), "last_s": round(self.last, 3),
+               "seen_s": round(self.seen, 3), "frames": self.frames, "box": self.box,
+               "models": [s.summary(model, self.seen) for s, model in zip(self.models, models)]}
+        if basis:
+            out["agreement"] = {"on": basis, "models": [models[0].get("name"), models[1].get("name")],
+                                "share": round(self.agree / self.voted, 4) if self.voted else None}
+        return out
+
+
+class Summariser:
+    """The per-track summary of analysed frames fed one at a time, in order (`add`); `tracks()` is what
+    `summarise_tracks` gives for all the rows so far. A row's weight is the time to the next row, so the last
+    one is held back until the next comes (or `tracks()` weighs it by the median step); nothing else of a row
+    is kept: memory is one set of sums per face, whatever the length of the recording."""
+
+    def __init__(self, models: list[dict]):
+        self.models = list(models)
+        self.basis = agreement_basis(self.models)
+        self.rows = 0
+        self._tracks: dict[int, _TrackSums] = {}   # in the order the faces appeared
+        self._steps: Counter = Counter()            # positive steps between rows, in STEP_UNIT_S
+        self._pending: tuple | None = None          # (time, faces) of the last row, its weight not known yet
+
+    def add(self, row: dict) -> None:
+        t = float(row["time_s"])
+        if self._pending is not None:
+            before, faces = self._pending
+            if t > before:
+                self._steps[int(round((t - before) / STEP_UNIT_S))] += 1
+            self._apply(self._tracks, before, max(t - before, 0.0), faces)
+        self._pending = (t, list(row.get("faces", [])))
+        self.rows += 1
+
+    def _apply(self, tracks: dict, t: float, w: float, faces: list) -> None:
+        for face in faces:
+            key = int(face["track"])
+            if key not in tracks:
+                tracks[key] = _TrackSums(self.models)
+            tracks[key].add(t, w, face, self.basis)
+
+    @property
+    def track_count(self) -> int:
+        return len(self._tracks) + (0 if self._pending is None else
+                                    len({int(f["track"]) for f in self._pending[1]} - set(self._tracks)))
+
+    def tracks(self, end_s: float | None = None) -> list[dict]:
+        """One summary per track, in the order the tracks appeared; the last row weighed by the median step
+        (or up to `end_s`, the clip's end, if that is sooner). The running sums are left as they are."""
+        tracks = self._tracks
+        if self._pending is not None:
+            t, faces = self._pending
+            held = {int(f["track"]) for f in faces}
+            tracks = {k: copy.deepcopy(v) if k in held else v for k, v in tracks.items()}
+            self._apply(tracks, t, _last_weight(_median_step(self._steps), t, end_s), faces)
+        return [s.summary(track, self.models, self.basis) for track, s in tracks.items()]
+
 
 def frame_weights(rows: list[dict], end_s: float | None = None) -> list[float]:
-    """Seconds each analysed frame stands for."""
+    """Seconds each analysed frame stands for (as `Summariser` weighs them)."""
     times = [float(r["time_s"]) for r in rows]
     if not times:
         return []
-    steps = [b - a for a, b in zip(times, times[1:]) if b > a]
-    typical = statistics.median(steps) if steps else 0.0
-    last = typical
-    if end_s is not None and end_s > times[-1]:
-        last = min(end_s - times[-1], typical) if typical > 0 else end_s - times[-1]
-    return [max(b - a, 0.0) for a, b in zip(times, times[1:])] + [last]
-
-
-def track_rows(rows: list[dict], weights: list[float] | None = None):
-    """track id -> [(time_s, weight, face)] in time order."""
-    weights = frame_weights(rows) if weights is None else weights
-    out: dict[int, list] = {}
-    for row, w in zip(rows, weights):
-        for face in row.get("faces", []):
-            out.setdefault(int(face["track"]), []).append((float(row["time_s"]), w, face))
-    return out
-
-
-def _longest_stress(items, m: int) -> tuple[float, float | None]:
-    """(seconds, start) of the longest run of consecutive frames this model calls stress."""
-    best, best_from, run, run_from = 0.0, None, 0.0, None
-    for t, w, face in items:
-        if face["models"][m].get("stress") == "stress":
-            if run_from is None:
-                run_from = t
-            run += w
-            if run > best + 1e-9:
-                best, best_from = run, run_from
-        else:
-            run, run_from = 0.0, None
-    return best, best_from
-
-
-def _model_summary(items, m: int, model: dict) -> dict:
-    classes = list(model.get("classes") or [])
-    total = sum(w for _, w, _ in items) or 1.0
-    share = {c: 0.0 for c in classes}
-    for _, w, face in items:
-        share[face["models"][m]["emotion"]] = share.get(face["models"][m]["emotion"], 0.0) + w / total
-    ps = [(t, face["models"][m].get("p_stress")) for t, _, face in items]
-    ps = [(t, p) for t, p in ps if isinstance(p, (int, float)) and math.isfinite(p)]
-    conf = [face["models"][m]["confidence"] for _, _, face in items]
-    longest, longest_from = _longest_stress(items, m)
-    peak = max(ps, key=lambda x: x[1]) if ps else (None, None)
-    stressed = sum(w for _, w, face in items if face["models"][m].get("stress") == "stress")
-    return {"name": model.get("name"), "emotion": max(share, key=share.get) if share else None,
-            "share": {c: round(v, 4) for c, v in share.items()},
-            "mean_confidence": round(float(np.mean(conf)), 4) if conf else None,
-            "mean_p_stress": round(float(np.mean([p for _, p in ps])), 4) if ps else None,
-            "peak_p_stress": round(float(peak[1]), 4) if ps else None, "peak_at_s": peak[0],
-            "stress_share": round(stressed / total, 4) if ps else None,
-            "longest_stress_s": round(longest, 3) if ps else None, "longest_stress_from_s": longest_from}
+    steps = Counter(int(round((b - a) / STEP_UNIT_S)) for a, b in zip(times, times[1:]) if b > a)
+    return [max(b - a, 0.0) for a, b in zip(times, times[1:])] + \
+        [_last_weight(_median_step(steps), times[-1], end_s)]
 
 
 def agreement_basis(models: list[dict]) -> str | None:
@@ -109,24 +218,11 @@ def _shared_top(answer: dict, classes: list, shared: list) -> str | None:
 
 
 def summarise_tracks(rows: list[dict], models: list[dict], end_s: float | None = None) -> list[dict]:
-    """One summary per track, in the order the tracks appeared."""
-    weights = frame_weights(rows, end_s)
-    basis = agreement_basis(models)
-    out = []
-    for track, items in track_rows(rows, weights).items():
-        first, last = items[0][0], items[-1][0]
-        best = max(items, key=lambda x: x[2]["box"][2] * x[2]["box"][3])
-        summary = {"track": track, "first_s": round(first, 3), "last_s": round(last, 3),
-                   "seen_s": round(sum(w for _, w, _ in items), 3), "frames": len(items),
-                   "box": best[2]["box"], "models": [_model_summary(items, m, model) for m, model in enumerate(models)]}
-        if basis:
-            votes = [(w, agrees(face, basis, models=models)) for _, w, face in items]
-            votes = [(w, v) for w, v in votes if v is not None]
-            total = sum(w for w, _ in votes)
-            summary["agreement"] = {"on": basis, "models": [models[0].get("name"), models[1].get("name")],
-                                    "share": round(sum(w for w, v in votes if v) / total, 4) if total else None}
-        out.append(summary)
-    return out
+    """One summary per track, in the order the tracks appeared (a Summariser fed every row)."""
+    s = Summariser(models)
+    for row in rows:
+        s.add(row)
+    return s.tracks(end_s)
 
 
 def table_rows(rows: list[dict], models: list[dict]) -> list[dict]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..calibration import apply_temperature, calibration_report
 from ..data import Dataset, apply_grey, load_dataset
-from ..evaluate import inference_net, metrics_from_probs, predict_probs
+from ..evaluate import checked_probs, inference_net, metrics_from_probs, predict_probs
 from ..labels import STRESS_CLASSES, canonical
 from ..models.checkpoint import build_model, checkpoint_meta, load_checkpoint
 from ..models.meta import CheckpointMeta
@@ -47,8 +47,9 @@ class Subject:
         the forward pass and TTA a predictor makes (core.evaluate.view_probs), so a checkpoint scores the same
         here (the Evaluate tab) as through its predictor (Compare's batch accuracy)."""
         if (split, tta) not in self._raw:  # one forward pass per split and view, whatever is asked of it
-            self._raw[split, tta] = predict_probs(self.net, self.faces(split), self.meta.mean, self.meta.std, tta,
-                                                  progress=progress, input_size=self.input_size).numpy()
+            raw = predict_probs(self.net, self.faces(split), self.meta.mean, self.meta.std, tta, progress=progress,
+                                input_size=self.input_size).numpy()
+            self._raw[split, tta] = checked_probs(raw, len(self.faces(split)), self.meta.classes, self.path.name)
         return apply_temperature(self._raw[split, tta], self.temperature if temperature is None else temperature)
 
     def faces(self, split: str = "test"):

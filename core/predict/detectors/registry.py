@@ -69,7 +69,10 @@ def create_detector(name: str | None = None, fallback: bool = False, turns=(), *
 
 
 def _create(name: str | None, fallback: bool, **settings):
-    name = name or default_detector_name()
+    if name is None:
+        name = default_detector_name()
+        if fallback:
+            _note_passed_over(name)
     try:
         reason = unavailable_reason(name)
         if reason:
@@ -86,6 +89,26 @@ def _create(name: str | None, fallback: bool, **settings):
         with _LOCK:
             _NOTICES.setdefault(name, f"{e}; using the Haar cascade instead.")
         return _entry("haar")(**settings)
+
+
+def _note_passed_over(chosen: str) -> None:
+    """The default is the first detector that can run here: where the one wanted (FEL_DETECTOR's, else YuNet)
+    cannot, the notice says which, why (YuNet: the model file refused, named) and what is used instead."""
+    from ...settings import detector_name
+
+    wanted = detector_name() or PREFERENCE[0]
+    if wanted == chosen:
+        return
+    instead = "the Haar cascade" if chosen == "haar" else repr(chosen)
+    if wanted not in _REGISTRY:
+        text = f"FEL_DETECTOR is {wanted!r}, not one of {', '.join(list_detectors())}; using {instead} instead."
+    else:
+        reason = unavailable_reason(wanted)
+        if not reason:
+            return
+        text = f"face detector {wanted!r} is not available here: {reason}; using {instead} instead."
+    with _LOCK:
+        _NOTICES.setdefault(wanted, text)
 
 
 def fallback_notice(name: str | None = None) -> str | None:

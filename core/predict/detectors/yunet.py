@@ -1,6 +1,6 @@
 """YuNet (libfacedetection, Shiqi Yu et al., 2023): a 75k-parameter CNN face detector with five landmarks,
-run by OpenCV's FaceDetectorYN from its ONNX file, or by the `yuface` wheel (yunet_engines.py). Why it is the
-default: on our detection benchmark (bench/detection.py) it finds about three times as many faces as Haar,
+run by OpenCV's FaceDetectorYN from its ONNX file (yunet_onnx.py: where the file is, how it is checked). Why it
+is the default: on our detection benchmark (bench/detection.py) it finds about three times as many faces as Haar,
 tilted ones too, in less time per frame, and its landmarks let `crop_faces(..., align=True)` turn tilted faces upright.
 
 YuNet's landmarks barely follow a tilt on small faces (a face 80 px wide turned by 20 degrees gives an eye
@@ -21,7 +21,7 @@ from ..crops import eye_angle
 from .base import DetectorBase, clip_face
 from .frames import detection_frame
 from .registry import register_detector
-from .yunet_engines import create_engine, engine_problem
+from .yunet_onnx import yunet_network, yunet_problem
 
 YUNET_MAX_SIDE = 960   # libfacedetection warns above this, and YuNet is trained on smaller frames
 # YuNet's landmarks follow a face's tilt only where the face is big (~60-75% of a 20 degree tilt at 170 px,
@@ -55,20 +55,19 @@ class YuNetDetector(DetectorBase):
     refine: how many times each face's landmarks are measured again on a 192 px view of it, turned upright
     by the last estimate (YuNet's landmarks follow a tilt only on big faces: 2 passes bring the eye line of
     a tilted photo to within about 2 degrees); mirror: average each pass with the view's mirror image
-    (less jitter on upright faces, twice the cost). threads: OpenMP threads for one call (1 is fastest when
-    the CPU is shared: OpenMP threads spin waiting for each other). engine: "opencv" or "yuface" (None: the
-    one FEL_YUNET_ENGINE names, else OpenCV's where its model file is here, else yuface).
+    (less jitter on upright faces, twice the cost). threads: OpenCV threads for one call (1 is fastest when
+    the CPU is shared). It reads YuNet's ONNX file (FEL_YUNET_MODEL, else model/detectors/): a file that is
+    refused is named, with the reason, by `unavailable_reason`.
     """
     can_follow = True
     can_refine = True
 
     def __init__(self, min_size: float = 0.08, detect_width: int = 480, conf_threshold: float = 0.3,
-                 min_face_px: int = 28, threads: int = 1, refine: int = 2, mirror: bool = False,
-                 engine: str | None = None):
+                 min_face_px: int = 28, threads: int = 1, refine: int = 2, mirror: bool = False):
         super().__init__(min_size, detect_width)
         if not 0.0 <= float(conf_threshold) < 1.0:
             raise ValueError(f"conf_threshold must be in [0, 1), got {conf_threshold}")
-        self._engine = create_engine(engine)  # RuntimeError saying why: the registry makes it a DetectorError
+        self._network = yunet_network()  # RuntimeError naming the refused file: the registry makes it a DetectorError
         self.conf_threshold = float(conf_threshold)
         self.min_face_px = max(10, int(min_face_px))
         self.threads = max(1, int(threads))
@@ -77,12 +76,12 @@ class YuNetDetector(DetectorBase):
 
     @staticmethod
     def unavailable_reason() -> str | None:
-        return engine_problem()
+        return yunet_problem()
 
     def __repr__(self) -> str:
         return (f"YuNetDetector(min_size={self.min_size}, detect_width={self.detect_width}, "
                 f"conf_threshold={self.conf_threshold}, min_face_px={self.min_face_px}, threads={self.threads}, "
-                f"refine={self.refine}, mirror={self.mirror}, engine={self._engine.name!r})")
+                f"refine={self.refine}, mirror={self.mirror})")
 
     def detect(self, image: np.ndarray, color: str = "rgb", refine: int | None = None) -> list[Face]:
         """Faces in `image` (HxW grey, HxWx1, HxWx3 RGB/BGR per `color`, or HxWx4), sorted left to right.
@@ -119,7 +118,7 @@ class YuNetDetector(DetectorBase):
 
     def _run(self, bgr: np.ndarray, threshold: float) -> list:
         """YuNet on a BGR uint8 copy: [(score 0..1, (x, y, w, h), ((x, y) * 5))] in the copy's pixels."""
-        return self._engine.run(np.ascontiguousarray(bgr), threshold, self.threads)
+        return self._network.run(np.ascontiguousarray(bgr), threshold, self.threads)
 
     def refine_landmarks(self, image, face, color: str = "rgb") -> Face:
         """One face (a Face, or anything with a box and landmarks) with its landmarks measured again, as
