@@ -88,15 +88,7 @@ def load_csv_arrays(path: Path, image_size, val_fraction, seed):
 
         images = np.stack([cv2.resize(im, (image_size, image_size), interpolation=cv2.INTER_LINEAR) for im in images])
 
-    if "Usage" in df.columns:
-        usage = df["Usage"].str.strip()
-        unknown = sorted(set(usage) - set(CSV_SPLITS))
-        if unknown:
-            i = int(np.flatnonzero(~usage.isin(list(CSV_SPLITS)).to_numpy())[0])
-            raise DataError(f"{path}: line {_line(i)}: Usage {usage.iat[i]!r} is not one of {list(CSV_SPLITS)}")
-        split_of = usage.map(CSV_SPLITS).to_numpy()
-    else:  # no Usage column: carve val and test from the rows, seeded
-        split_of = carve(labels.to_numpy().astype(np.int64), {"val": val_fraction, "test": val_fraction}, seed)
+    split_of = _splits_of(path, df, labels, val_fraction, seed)
     y = labels.to_numpy().astype(np.int64)
     out = {"classes": np.array(EMOTIONS)}
     if "Usage" in df.columns:  # each row's split, in the file's order: what FER+'s votes are joined by
@@ -107,3 +99,15 @@ def load_csv_arrays(path: Path, image_size, val_fraction, seed):
     if len(out["train_y"]) == 0:
         raise DataError(f"{path}: no Training rows (Usage column): there is nothing to train on")
     return fill_missing_splits(out, val_fraction, seed)  # e.g. a CSV with Training rows only
+
+
+def _splits_of(path: Path, df, labels, val_fraction, seed) -> np.ndarray:
+    """Each row's split: its Usage, checked; without a Usage column, a seeded stratified draw."""
+    if "Usage" not in df.columns:
+        return carve(labels.to_numpy().astype(np.int64), {"val": val_fraction, "test": val_fraction}, seed)
+    usage = df["Usage"].str.strip()
+    unknown = sorted(set(usage) - set(CSV_SPLITS))
+    if unknown:
+        i = int(np.flatnonzero(~usage.isin(list(CSV_SPLITS)).to_numpy())[0])
+        raise DataError(f"{path}: line {_line(i)}: Usage {usage.iat[i]!r} is not one of {list(CSV_SPLITS)}")
+    return usage.map(CSV_SPLITS).to_numpy()
