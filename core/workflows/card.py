@@ -19,7 +19,7 @@ import torch
 from ..data import to_stress
 from ..evaluate import align_probs, metrics_from_probs
 from ..files import write_json
-from ..labels import STRESS_CLASSES, TTA_LABELS, TTA_MODES, tta_name
+from ..labels import STRESS_CLASSES, TTA_LABELS, TTA_MODES, is_stress_task, tta_name
 from ..models import count_parameters
 from ..models.checkpoint import update_checkpoint
 from .card_pairs import KEY as PREDICTIONS
@@ -66,7 +66,7 @@ def card(path, data=None) -> dict:
     cal = subject.calibration("test")
     out.update(temperature=cal["temperature"], ece=cal["ece"], ece_calibrated=cal["ece_calibrated"],
                calibration=cal, temperature_stored=meta.temperature)
-    if meta.classes != STRESS_CLASSES:
+    if not is_stress_task(meta.classes):
         out["test_stress_from_emotion"] = stress_from_emotion(subject)
         out.update(label_set_blocks(subject, data))  # FER2013's labels and FER+'s votes, side by side
     out["latency_ms_per_face_2_threads"] = latency_ms_per_face(model, subject.input_size)
@@ -168,7 +168,7 @@ def _card_row(path: Path, c: dict) -> str:
     arch = f"{c['model']}, width {c['model_kwargs'].get('width', '-')}"
     if c.get("quantized"):
         arch += ", int8"
-    if tuple(c["classes"]) == STRESS_CLASSES:
+    if is_stress_task(c["classes"]):
         arch += ", stress / no stress"
     t = c.get("training") or {}
     trained = f"{t.get('epochs', '?')} epochs, {t.get('seconds', 0) / 60:.0f} min" if t else "-"

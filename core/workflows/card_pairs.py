@@ -21,11 +21,11 @@ import numpy as np
 
 from ..data import load_dataset
 from ..files import write_json
-from ..labels import TTA_MODES
+from ..labels import TTA_MODES, task_of
 from ..models.checkpoint import load_checkpoint
 from ..models.meta import CheckpointMeta
 from ..paired import ALPHA, N_BOOT, compare_predictions, decode_classes, encode_classes
-from .evaluation import Subject, open_subject, task_of
+from .evaluation import Subject, open_subject
 
 TTAS = TTA_MODES  # the views a card measures
 KEY = "predictions"

@@ -11,7 +11,7 @@ import numpy as np
 from ..calibration import apply_temperature, calibration_report
 from ..data import Dataset, apply_grey, load_dataset
 from ..evaluate import inference_net, metrics_from_probs, predict_probs
-from ..labels import STRESS_CLASSES, canonical
+from ..labels import canonical, task_of
 from ..models.checkpoint import build_model, checkpoint_meta, load_checkpoint
 from ..models.meta import CheckpointMeta
 
@@ -77,10 +77,6 @@ def labels_of(meta: CheckpointMeta) -> str:
     """The labels a checkpoint is measured against: FER+'s (official majority protocol) for a model that learned
     FER+'s votes, else FER2013's."""
     return "ferplus" if meta.label_set == "ferplus" else "fer2013"
-
-
-def task_of(classes) -> str:
-    return "stress" if tuple(canonical(c) for c in classes) == STRESS_CLASSES else "emotion"
 
 
 def open_subject(path, data=None, dataset: Dataset | None = None) -> Subject:
