@@ -76,9 +76,11 @@ class CNNPredictor(Predictor):
         self.input_size = self.meta.input_size  # what the network sees
         self.face_size = self.meta.face_size  # the face it is cut from
         self.mean, self.std = self.meta.mean, self.meta.std
-        # fitted on PublicTest (core.calibration): its confidences mean what they say; 1 for older checkpoints
-        self.temperature = self.meta.scale
+        # fitted on PublicTest (core.calibration), for this view where it was: its confidences mean what they say;
+        # 1 for older checkpoints
+        self.temperature = self.meta.scale_for(tta)
         self.calibrated = self.meta.calibrated
+        self.calibrated_view = self.meta.calibrated_for(tta)  # fitted on this view's probabilities, not another's
         self.name = friendly_name(path, self.arch) + (f" +{tta}" if tta else "")
 
     @property
