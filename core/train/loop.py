@@ -153,7 +153,7 @@ class _Training:
         self._build_model()
         self.state = TrainState()
         self.gen = torch.Generator(device=dev if dev.type == "cuda" else "cpu").manual_seed(cfg.seed + 7919 * ctx.rank)
-        self.trace = None  # set by a test (tests/ddp_trace.py): told each batch's indices and the final model
+        self.trace = None  # set by a test (harness/ddp_trace.py): told each batch's indices and the final model
         self.bar = None
 
     def _load_data(self, dataset) -> None:
