@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..files import to_json
-from ..labels import TTA_CHOICES
+from ..labels import TTA_CHOICES, TTA_LABELS
 
 DATA_HELP = "data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)"
 
@@ -18,14 +18,14 @@ def cmd_evaluate(a) -> int:
     run = Run.open(a.run) if a.run else None
     path = a.checkpoint or run.best_path
     subject = open_subject(path, a.data)
-    res = subject.evaluate(a.split, None if a.tta == "none" else a.tta)
-    if a.calibration:  # a temperature fitted on PublicTest, judged on the split (no TTA)
-        res["calibration"] = subject.calibration(a.split)
+    tta = None if a.tta == "none" else a.tta
+    res = subject.evaluate(a.split, tta)
+    if a.calibration:  # a temperature fitted on PublicTest, judged on the split, both in the view asked for
+        res["calibration"] = subject.calibration(a.split, tta)
         _warn(res["calibration"])
     if a.mistakes:
         from ..workflows.mistakes import write_mistakes
 
-        tta = None if a.tta == "none" else a.tta
         res["mistakes"] = write_mistakes(a.mistakes, subject.dataset.splits[a.split].images, subject.probs(a.split, tta),
                                          subject.labels(a.split), list(subject.dataset.classes))
         print(f"{res['mistakes']['mistakes']} mistakes: {res['mistakes']['csv']}, the {res['mistakes']['shown']} surest "
@@ -45,8 +45,9 @@ def cmd_evaluate(a) -> int:
         print(f"{c:>10} " + " ".join(f"{v:5d}" for v in row))
     cal = res.get("calibration")
     if cal:
-        print(f"calibration ({cal['bins']} bins, no TTA): ECE {cal['ece']:.4f} at temperature 1, {cal['ece_calibrated']:.4f} "
-              f"at temperature {cal['temperature']:.3f} fitted on val (stored: {subject.temperature:g}); NLL "
+        print(f"calibration ({cal['bins']} bins, {TTA_LABELS[tta]}): ECE {cal['ece']:.4f} at temperature 1, "
+              f"{cal['ece_calibrated']:.4f} at temperature {cal['temperature']:.3f} fitted on val (stored: "
+              f"{subject.temperature_for(tta):g}); NLL "
               f"{cal['nll']:.4f} -> {cal['nll_calibrated']:.4f}")
     return 0
 
@@ -214,7 +215,8 @@ def add_evaluate(sub) -> None:
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
     e.add_argument("--tta", default="none", choices=TTA_CHOICES, help="test-time augmentation")
     e.add_argument("--calibration", action="store_true", help="also fit a temperature on the validation split "
-                   "(PublicTest) and give the expected calibration error on --split before and after it")
+                   "(PublicTest) and give the expected calibration error on --split before and after it (both in the "
+                   "--tta view)")
     e.add_argument("--mistakes", metavar="DIR", help="write every mistake (mistakes.csv) and the 100 surest as a "
                    "grid of faces (mistakes.png) to DIR")
     e.add_argument("--json", action="store_true")
