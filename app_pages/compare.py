@@ -1,6 +1,7 @@
 """Compare: photos in, every face analysed by each chosen model side by side; batch accuracy on a labelled set."""
 import streamlit as st
 
+from core.data.archive import sample_split
 from core.predict.choice import compare_models
 from core.predict.detectors import PHOTO_SETTINGS
 from core.settings import sample_dir
@@ -201,7 +202,7 @@ with batch_tab:
             if ds is None:
                 st.error(msg)
             else:
-                images, labels, classes = batch.sample_split(ds, "test", n)
+                images, labels, classes = sample_split(ds, "test", n)
         if images is not None:
             bar = st.progress(0.0, text="starting...")
             st.session_state["batch_results"] = (batch.evaluate_all(predictors_b, images, labels, classes, bar),

@@ -79,7 +79,7 @@ if not models and not df_ok:
     with notices:
         w.no_model_message()
         st.caption("Without a model, the webcam still shows the faces it finds.")
-calibration = w.calibration_note([predictor])  # do the confidences mean what they say?
+calibration = w.calibration_note([predictor], smoothing)  # do the confidences mean what they say?
 if calibration:
     sb.caption(calibration)
 

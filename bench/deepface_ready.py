@@ -17,7 +17,7 @@ def ready_deepface(tmp: Path):
     if not status["present"]:
         home = Path(tmp) / "deepface_home"
         os.environ["DEEPFACE_HOME"] = str(home)
-        from tests.deepface_weights import write_random_weights  # test-only code, shared with the benchmarks
+        from harness.deepface_weights import write_random_weights  # test-only code, shared with the benchmarks
 
         write_random_weights(home)
         note = f"untrained weights written to a temporary DEEPFACE_HOME ({home})"

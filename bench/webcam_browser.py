@@ -8,7 +8,7 @@ its default model and detector), headless Chromium's fake camera plays a 30 fram
 sample photo, the bench presses START, waits for the stream to settle and measures over `--seconds`:
 
 - new/s: distinct camera frames the page shows per second: the frame callback's rate (the stats file
-  the test hook writes, tests/webcam_stats.py). The path before runs the callback on streamlit-webrtc's
+  the test hook writes, harness/webcam_stats.py). The path before runs the callback on streamlit-webrtc's
   processing thread (async_processing), which answers every incoming frame with the last frame done and
   drops the ones it had no time for: the browser then presents about the camera's rate, many frames
   repeats. The path after runs the (now cheap) callback on every frame as it arrives.
@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import WEBRTC_IFRAME, browser_page, goto_page, serve_app, write_y4m  # noqa: E402
-from tests.helpers import hooked_env  # noqa: E402 - the stats file is a test hook (tests/webcam_stats.py)
+from harness.browser import WEBRTC_IFRAME, browser_page, goto_page, serve_app, write_y4m  # noqa: E402
+from harness.env import hooked_env  # noqa: E402 - the stats file is a hook (harness/webcam_stats.py)
 
 FPS = 30
 PATHS = {"before (inline)": "1", "after (newest frame)": "0"}

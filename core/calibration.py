@@ -5,12 +5,25 @@ temperature scaling: one scalar T, fitted by minimising the negative log-likelih
 (PublicTest, never PrivateTest), that softens (T > 1) or sharpens (T < 1) every answer. T is applied to
 log-probabilities, softmax(log p / T): for one view that is softmax(logits / T), and the order of the
 classes of every face, so every prediction and every accuracy, stays exactly as it was, TTA included.
+
+A temperature belongs to the view it was fitted on: the mirror average (flip TTA) or ten crops are less sure of
+themselves than one view, so each test-time augmentation gets its own (CheckpointMeta.tta_temperatures). One
+fitted on fewer than MIN_FIT_FACES faces is mostly noise: the report says so.
 """
 from __future__ import annotations
 
 import numpy as np
 
 BINS = 15
+MIN_FIT_FACES = 100
+
+
+def fit_warning(faces: int) -> str | None:
+    """What to say about a temperature fitted on `faces` faces: None when they are enough."""
+    if faces >= MIN_FIT_FACES:
+        return None
+    return (f"the temperature was fitted on only {faces} PublicTest face{'s' * (faces != 1)} (fewer than "
+            f"{MIN_FIT_FACES}): it is mostly noise")
 
 
 def apply_temperature(probs, temperature: float = 1.0) -> np.ndarray:
@@ -85,9 +98,12 @@ def fit_temperature(probs, labels, lo: float = 0.05, hi: float = 20.0, steps: in
 
 
 def calibration_report(fit_probs, fit_labels, probs, labels, bins: int = BINS) -> dict:
-    """T fitted on one split (`fit_*`), ECE and NLL before and after on another, and both diagrams' data."""
+    """T fitted on one split (`fit_*`), ECE and NLL before and after on another, and both diagrams' data; with
+    how many faces T was fitted on, and a warning (else None) when they are too few."""
     t = fit_temperature(fit_probs, fit_labels)
     cal = apply_temperature(probs, t)
-    return {"temperature": t, "ece": ece(probs, labels, bins), "ece_calibrated": ece(cal, labels, bins),
+    faces = len(fit_labels)
+    return {"temperature": t, "fit_faces": faces, "warning": fit_warning(faces),
+            "ece": ece(probs, labels, bins), "ece_calibrated": ece(cal, labels, bins),
             "nll": nll(probs, labels), "nll_calibrated": nll(cal, labels), "bins": bins,
             "reliability": reliability(probs, labels, bins), "reliability_calibrated": reliability(cal, labels, bins)}

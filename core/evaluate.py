@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import normalize
-from .labels import STRESS_CLASSES, TTA_CHOICES, canonical, stress_index, stress_probability
+from .labels import STRESS_CLASSES, TTA_CHOICES, canonical, is_stress_task, stress_index, stress_probability
 from .models.int8 import is_quantized
 
 
@@ -212,7 +212,7 @@ def labels_for(model_classes, classes, labels) -> tuple[tuple, np.ndarray, bool]
     they are."""
     model = [canonical(c) for c in model_classes]
     data = [canonical(c) for c in classes]
-    if sorted(model) == sorted(STRESS_CLASSES) and sorted(data) != sorted(STRESS_CLASSES):
+    if is_stress_task(model) and not is_stress_task(data):
         return STRESS_CLASSES, stress_index(data)[np.asarray(labels, dtype=np.int64)], True
     return tuple(classes), np.asarray(labels), False
 

@@ -19,8 +19,10 @@ LABEL_MODES: tuple[str, ...] = ("majority", "probability", "crossentropy", "mult
 
 STRESS_CLASSES: tuple[str, ...] = ("no_stress", "stress")
 
-# The stress-detection project's view: these emotions mean "stress", the rest "no stress".
+# The stress-detection project's view: these emotions mean "stress"...
 STRESS_EMOTIONS: frozenset[str] = frozenset({"angry", "fear", "sad"})
+# ...and these "no stress", FER+'s contempt included: a cool, unaroused sneer at someone, not distress (as disgust).
+NO_STRESS_EMOTIONS: frozenset[str] = frozenset({"disgust", "happy", "surprise", "neutral", "contempt"})
 
 # Common spellings of the same classes, so labels from other tools map by name, not position.
 ALIASES = {
@@ -49,8 +51,21 @@ def display(name: str) -> str:
     return str(name).replace("_", " ")
 
 
+def is_stress_task(classes) -> bool:
+    """Whether these classes (a model's, a data set's, a card's) are the stress task: exactly stress and no stress,
+    in either order and any spelling. The one rule every caller asks."""
+    names = [canonical(c) for c in classes]
+    return len(names) == 2 and set(names) == set(STRESS_CLASSES)
+
+
+def task_of(classes) -> str:
+    """"stress" for the stress task's classes, else "emotion"."""
+    return "stress" if is_stress_task(classes) else "emotion"
+
+
 def stress_index(classes, stress_emotions=None) -> np.ndarray:
-    """For each class, 1 if it counts as stress, else 0. Unknown classes raise."""
+    """For each class, 1 if it counts as stress, else 0 (NO_STRESS_EMOTIONS, and any class of a data set of its
+    own, count as no stress). Stress emotions missing from the classes raise."""
     stress = {canonical(e) for e in (STRESS_EMOTIONS if stress_emotions is None else stress_emotions)}
     names = [canonical(c) for c in classes]
     unknown = stress - set(names)

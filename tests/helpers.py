@@ -21,16 +21,6 @@ def wait_for(pred, timeout: float = 240, what: str = "condition", poll: float = 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def hooked_env(env: dict | None = None, **variables) -> dict:
-    """`env` (default: ours) for a process a test starts, with tests/hooks first on PYTHONPATH (its
-    sitecustomize.py installs the test-only code) and `variables` (FEL_DDP_TRACE, FEL_WEBCAM_STATS) set."""
-    env = dict(os.environ if env is None else env)
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "hooks"), *paths])
-    env.update({k: str(v) for k, v in variables.items()})
-    return env
-
-
 def kill_live_workers() -> None:
     """End the launcher's workers that a test started (by pid, from that test's registry)."""
     from core import jobs as launcher

@@ -154,7 +154,7 @@ def test_deepface_with_weights_is_compared_and_has_no_grad_cam(synthetic_csv, tm
     import pytest
 
     pytest.importorskip("tensorflow")
-    from tests.deepface_weights import write_random_weights
+    from harness.deepface_weights import write_random_weights
 
     monkeypatch.setenv("FER2013_PATH", str(synthetic_csv))
     monkeypatch.setenv("FEL_MODEL_DIR", str(tmp_path))

@@ -277,7 +277,7 @@ def test_compare_deepface_without_weights_warns_and_keeps_our_results(app_env):
 
 def test_compare_deepface_with_weights_adds_its_rows(app_env):
     pytest.importorskip("tensorflow")
-    from tests.deepface_weights import write_random_weights
+    from harness.deepface_weights import write_random_weights
 
     write_random_weights(app_env["deepface_home"])
     at = app(COMPARE, timeout=300).run()

@@ -5,18 +5,15 @@ summary, timelines and downloads, and can be deleted. The camera is streamlit-we
 here by a stand-in that says it plays; the frames are handed to the page's analyser as the callback would."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from core.video import list_analyses
 
-from core.video import list_analyses  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _app(page: str):

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (ROOT, WEBRTC_IFRAME, assert_no_exception, browser_page, face_video, goto_page,
+from harness.browser import (ROOT, WEBRTC_IFRAME, assert_no_exception, browser_page, face_video, goto_page,
                            require_browser, screenshot, serve_app, wait_for_app)
-from tests.helpers import hooked_env, wait_for
+from harness.env import hooked_env
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +33,7 @@ def served(tmp_path_factory, app_model_dir, face_photo):
     stats = tmp / "webcam_stats.json"
     df_home = tmp / "deepface-home"
     df_home.mkdir()
-    env = hooked_env(FEL_WEBCAM_STATS=stats,  # the webcam analyser writes its counters there (tests/webcam_stats.py)
+    env = hooked_env(FEL_WEBCAM_STATS=stats,  # the webcam analyser writes its counters there (harness/webcam_stats.py)
                      FEL_MODEL_DIR=app_model_dir, DEEPFACE_HOME=df_home, FEL_RUNS_DIR=tmp / "runs",
                      FEL_GRAPHS_DIR=tmp / "graphs", FEL_CACHE_DIR=tmp / "cache", FEL_VIDEO_DIR=tmp / "videos")
     if not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in (ROOT / "sample_images").glob("*")):

@@ -2,7 +2,7 @@
 started from the browser and watched to the end, and every page and tab is saved as a screenshot under
 test-artifacts/ (train-new-run.png, train-runs.png, experiments-runs.png, experiments-search.png).
 
-Without Chromium or Playwright these tests skip locally and FAIL when $CI is set (tests/browser.py)."""
+Without Chromium or Playwright these tests skip locally and FAIL when $CI is set (harness/browser.py)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ from core import jobs as launcher
 from core.config import TrainConfig
 from core.runs import list_runs
 from core.train import train
-from tests.browser import assert_no_exception, browser_page, goto_page, require_browser, screenshot, serve_app, \
+from harness.browser import assert_no_exception, browser_page, goto_page, require_browser, screenshot, serve_app, \
     wait_for_app
 
 pytestmark = pytest.mark.browser

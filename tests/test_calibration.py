@@ -106,3 +106,118 @@ def test_an_old_card_gets_calibration_and_keeps_its_other_figures(tmp_path, synt
     assert card["temperature"] > 0 and 0 <= card["ece"] <= 1 and 0 <= card["ece_calibrated"] <= 1
     assert load_checkpoint(path)["temperature"] == pytest.approx(card["temperature"])
     assert CNNPredictor(path).calibrated
+
+
+def test_a_temperature_from_too_few_faces_is_said():
+    rng = np.random.default_rng(0)
+    probs = softmax(rng.normal(0, 2, (150, 7)))
+    labels = rng.integers(0, 7, 150)
+    one = calibration_report(probs[:1], labels[:1], probs, labels)
+    assert one["fit_faces"] == 1 and "fitted on only 1 PublicTest face (fewer than 100)" in one["warning"]
+    enough = calibration_report(probs, labels, probs, labels)
+    assert enough["fit_faces"] == 150 and enough["warning"] is None
+
+
+def test_a_checkpoint_keeps_a_temperature_per_view_and_predictors_apply_theirs(tmp_path):
+    """Flip TTA averages a face with its mirror image, a less sure answer than one view: its own temperature
+    (tta_temperatures). A view without one falls back on the plain view's and says it is not its own."""
+    from core.labels import EMOTIONS
+    from core.models import create_model
+    from core.models.checkpoint import load_checkpoint, save_checkpoint
+    from core.models.meta import CheckpointMeta, MetaError
+    from core.predict.cnn import CNNPredictor
+    from core.workflows.card import store_temperature
+
+    model = create_model("mini_xception", num_classes=len(EMOTIONS), width=8)
+    path = save_checkpoint(tmp_path / "m.pt", model, classes=EMOTIONS, mean=0.5, std=0.25, temperature=1.5)
+    assert CNNPredictor(path, tta="flip").calibrated_view is False  # fitted on single faces only
+    meta = store_temperature(path, 1.5, {"flip": 0.8})
+    assert load_checkpoint(path)["temperature"] == 1.5 and meta.tta_temperatures == {"flip": 0.8}  # old readers: plain T
+    plain, flip, ten = (CNNPredictor(path, tta=t) for t in (None, "flip", "tencrop"))
+    assert (plain.temperature, flip.temperature, ten.temperature) == (1.5, 0.8, 1.5)
+    assert (plain.calibrated_view, flip.calibrated_view, ten.calibrated_view) == (True, True, False)
+    crops = [np.random.default_rng(1).integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(3)]
+    raw = CNNPredictor(save_checkpoint(tmp_path / "raw.pt", model, classes=EMOTIONS, mean=0.5, std=0.25), tta="flip")
+    assert np.allclose(flip.predict(crops), apply_temperature(raw.predict(crops), 0.8), atol=1e-6)
+    state = load_checkpoint(path)
+    for bad in ({"flip": -1.0}, {"mirror": 1.0}, {"flip": float("nan")}, "flip"):
+        with pytest.raises(MetaError, match="tta_temperatures"):
+            CheckpointMeta.from_state({**state, "tta_temperatures": bad}, path)
+
+
+def test_a_card_measures_calibration_in_each_view_and_stores_each_temperature(tmp_path, synthetic_csv, capsys):
+    """`card --write-temperature`: one temperature per view, fitted on PublicTest in that view; the card gives ECE in
+    each, and the plain view's figures where they always were (old cards stay readable)."""
+    from core.cli import main
+    from core.labels import EMOTIONS
+    from core.models import create_model
+    from core.models.checkpoint import save_checkpoint
+    from core.predict.cnn import CNNPredictor
+    import core.workflows.card as card_module
+
+    path = save_checkpoint(tmp_path / "m.pt", create_model("mini_xception", num_classes=7, width=8), classes=EMOTIONS,
+                           mean=0.5, std=0.25)
+    card_module.latency_ms_per_face, saved = (lambda *a, **k: 1.0), card_module.latency_ms_per_face
+    try:
+        assert main(["card", str(path), "--data", str(synthetic_csv), "--json", "--write-temperature"]) == 0
+    finally:
+        card_module.latency_ms_per_face = saved
+    out = capsys.readouterr()
+    c = json.loads(out.out)
+    views = c["calibration_by_view"]
+    assert set(views) == {"none", "flip", "tencrop"} and views["none"]["temperature"] == c["temperature"]
+    assert all(0 <= v["ece_calibrated"] <= 1 and v["fit_faces"] > 0 for v in views.values())
+    assert "warning: the temperature was fitted on only" in out.err  # the synthetic PublicTest is small
+    for tta in (None, "flip", "tencrop"):
+        p = CNNPredictor(path, tta=tta)
+        assert p.calibrated_view and p.temperature == pytest.approx(views[tta or "none"]["temperature"])
+    text = card_module.card_markdown(c)
+    assert "flip TTA: ECE" in text and "ten-crop TTA: ECE" in text and "Note: the temperature was fitted on only" in text
+    old = {k: v for k, v in c.items() if k != "calibration_by_view"}  # a card from before views
+    assert "no TTA: ECE" in card_module.card_markdown(old)
+
+
+def test_card_calibrate_says_when_publictest_is_one_face(tmp_path, synthetic_csv):
+    """A data set whose PublicTest is a single face: the temperature is fitted, stored, and said to be noise."""
+    import subprocess
+    import sys
+
+    from core.labels import EMOTIONS
+    from core.models import create_model
+    from core.models.checkpoint import save_checkpoint
+
+    lines = synthetic_csv.read_text().splitlines()
+    seen = []
+    for i, line in enumerate(lines):
+        if line.endswith(",PublicTest"):
+            if seen:
+                lines[i] = line.removesuffix(",PublicTest") + ",Training"
+            seen.append(i)
+    data = tmp_path / "one-val.csv"
+    data.write_text("\n".join(lines) + "\n")
+    path = save_checkpoint(tmp_path / "m.pt", create_model("mini_xception", num_classes=7, width=8), classes=EMOTIONS,
+                           mean=0.5, std=0.25)
+    (tmp_path / "m.card.json").write_text("{}")
+    done = subprocess.run([sys.executable, "-m", "core", "card", str(path), "--calibrate", "--tta", "none",
+                           "--data", str(data)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "fitted on only 1 PublicTest face (fewer than 100): it is mostly noise" in done.stderr
+    assert json.loads((tmp_path / "m.card.json").read_text())["calibration"]["fit_faces"] == 1
+
+
+def test_the_pages_say_which_view_the_confidence_was_calibrated_on():
+    """The Webcam page averages each face with its mirror and over the last frames: the note says what holds."""
+    from types import SimpleNamespace as P
+
+    from ui.widgets import calibration_note
+
+    own = P(name="m +flip", calibrated=True, calibrated_view=True)
+    other = P(name="n +flip", calibrated=True, calibrated_view=False)
+    none = P(name="o", calibrated=False, calibrated_view=False)
+    assert "Confidence calibrated (m +flip): a temperature fitted on PublicTest in the view shown" in \
+        calibration_note([own])
+    text = calibration_note([other], smoothing=5)
+    assert "fitted on single faces, not on their average with the mirror image" in text and "80% is right" not in text
+    assert "average the last 5 frames: that was not measured" in text
+    assert "frames" not in calibration_note([own], smoothing=1) and "Not calibrated (o)" in calibration_note([none])
+    assert calibration_note([P(name="DeepFace", calibrated=None)]) is None

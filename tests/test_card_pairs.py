@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from tests.helpers import run_cli
 
-from core.paired import decode_classes, encode_classes
-from core.workflows.card_pairs import fingerprint, paired_rows, paired_table
+from core.workflows.card_pairs import decode_classes, encode_classes, fingerprint, paired_rows, paired_table
 
 CLASSES = ["x", "y", "z"]
 LABELS = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -55,7 +54,7 @@ def test_a_pair_by_hand(tmp_path):
         assert r["difference"]["accuracy"]["value"] == pytest.approx(0.1)
     table = paired_table(write_cards(tmp_path, cards), n_boot=500, labels_of=labels_from(emotion=LABELS))
     row = next(line for line in table.splitlines() if line.startswith("| a | b |"))
-    assert "| 70.00% | 80.00% | +10.0 points (" in row and "| 1 / 2 | 1 | no |" in row
+    assert "| 70.00% | 80.00% | +10.0 points (" in row and "| 1 / 2 | 1 | 1 | no |" in row
     assert "10 faces" in table and "500 bootstrap resamples" in table
 
 
@@ -77,7 +76,7 @@ def test_a_significant_pair_and_the_cards_left_out(tmp_path):
     table = paired_table(write_cards(tmp_path, cards), n_boot=200,
                          labels_of=labels_from(emotion=labels, stress=[1, 1] * 6))
     row = next(line for line in table.splitlines() if line.startswith("| weak | strong |"))
-    assert "| 8.33% | 91.67% | +83.3 points" in row and row.endswith("| 1 / 11 | 0.0063 | **yes** |")
+    assert "| 8.33% | 91.67% | +83.3 points" in row and row.endswith("| 1 / 11 | 0.0063 | 0.0063 | **yes** |")
     assert "Not paired, no stored answers (none; `python -m core card --predictions" in table
     assert "stores them): old, damaged." in table
     assert "Not paired, no other card of the same faces and classes: stress." in table
@@ -187,3 +186,64 @@ def test_shipped_cards_answers_are_fer2013_privatetest_and_their_accuracy(fer201
     out = paired_rows(cards, lambda classes, split: labels["stress" if "stress" in classes else "emotion"], n_boot=50)
     emotion = len(cards) - 1
     assert len(out["rows"]) == emotion * (emotion - 1) // 2 and list(out["left_out"]) == ["stress"]
+
+
+def test_significance_is_decided_on_holm_adjusted_p_over_the_table(tmp_path):
+    """30 faces of class 0: a and c right on 10, b on 16. Alone, b over a has p = 2 / 2^6 = 0.031 (< 0.05); with
+    three pairs tested, Holm multiplies the smallest by 3: 0.094, not significant."""
+    labels = [0] * 30
+    a = [0] * 10 + [1] * 20
+    b = [0] * 16 + [1] * 14
+    cards = {"a": a_card(a, labels), "b": a_card(b, labels), "c": a_card(a, labels)}
+    out = paired_rows(cards, labels_from(emotion=labels), n_boot=200)
+    by = {tuple(r["names"]): r for r in out["rows"]}
+    assert by["a", "b"]["mcnemar_p"] == pytest.approx(2 / 2 ** 6) and by["c", "b"]["mcnemar_p"] == pytest.approx(2 / 2 ** 6)
+    assert by["a", "b"]["mcnemar_p_holm"] == pytest.approx(3 * 2 / 2 ** 6) and not by["a", "b"]["significant"]
+    assert by["a", "c"]["mcnemar_p_holm"] == 1.0
+    table = paired_table(write_cards(tmp_path, cards), n_boot=200, labels_of=labels_from(emotion=labels))
+    assert "Holm-adjusted over the 3 pairs of this table; significant: Holm-adjusted p < 0.05" in table
+    assert "| McNemar p | Holm-adjusted p | significant |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| a | b |"))
+    assert row.endswith("| 0 / 6 | 0.031 | 0.094 | no |")
+
+
+def test_answers_of_another_length_than_the_labels_name_their_card_and_the_rest_pair(tmp_path):
+    """A card whose stored answers (and n) say 9 faces, with the print of the 10-face split: left out, named;
+    the other two still paired (it used to abort every pair with numpy's broadcast error)."""
+    short = a_card(A[:9], LABELS[:9])
+    short["predictions"]["labels_sha256"] = fingerprint(LABELS)
+    beyond = a_card([0, 0, 0, 0, 1, 1, 1, 2, 2, 9])  # a class index the card's three classes do not have
+    cards = {"a": a_card(A), "short": short, "b": a_card(B), "beyond": beyond}
+    out = paired_rows(cards, labels_from(emotion=LABELS), n_boot=100)
+    assert [r["names"] for r in out["rows"]] == [["a", "b"]]
+    assert out["left_out"] == {"short": "stored answers for 9 faces, but the data set's test split has 10",
+                               "beyond": "stored answers name a class beyond its 3 classes"}
+    table = paired_table(write_cards(tmp_path, cards), n_boot=100, labels_of=labels_from(emotion=LABELS))
+    assert "Not paired, stored answers for 9 faces, but the data set's test split has 10: short." in table
+
+
+def full_card(answers, **figures) -> dict:
+    """A card as `core card --json` writes it, as far as the table reads it."""
+    return {"model": "mini_xception", "model_kwargs": {"width": 8}, "params": 1000, "training": {},
+            "val_none": {"accuracy": 0.5}, "test_none": {"accuracy": 0.5, "macro_f1": 0.4},
+            "test_flip": {"accuracy": 0.5}, "latency_ms_per_face_2_threads": 1.0, "ece": 0.05, "ece_calibrated": 0.02,
+            **a_card(answers), **figures}
+
+
+def test_a_card_of_a_diverged_model_is_shown_and_left_out_of_the_pairs(tmp_path):
+    """`core card --json` of a model whose outputs are NaN writes ECE as null: the table shows its row (not
+    "damaged"), and the pairs leave it out by name; a damaged card is left out of the pairs too."""
+    from core.workflows.card import card_table, unusable_cards
+
+    cards = {"a": full_card(A), "b": full_card(B), "diverged": full_card([0] * 10, ece=None, ece_calibrated=None),
+             "damaged": {**full_card(B), "params": "many"}}
+    paths = write_cards(tmp_path, cards)
+    rows = {line.split(" | ")[0][2:]: line for line in card_table(paths).splitlines()[2:]}
+    assert "damaged" not in rows["diverged"] and rows["diverged"].endswith("| - / - (NaN answers) |")
+    assert "damaged card" in rows["damaged"] and rows["a"].endswith("| 0.050 / 0.020 |")
+    left = unusable_cards(paths)
+    assert set(left) == {"diverged", "damaged"} and "NaN" in left["diverged"]
+    table = paired_table(paths, n_boot=100, labels_of=labels_from(emotion=LABELS), left_out=left)
+    assert [line for line in table.splitlines() if line.startswith("| a |") or line.startswith("| b |")]
+    assert "diverged |" not in table and "Not paired, its model answered NaN or infinity" in table
+    assert "Not paired, damaged card (ValueError): damaged." in table

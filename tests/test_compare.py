@@ -100,3 +100,23 @@ def test_deepface_can_be_either_side(two_models, synthetic_csv, monkeypatch):
     happy = ab["classes"].index("happy")
     assert ab["b"]["accuracy"]["value"] == np.mean(np.asarray(ab["labels"]) == happy)
     assert ab["b"]["accuracy"] == ba["a"]["accuracy"] and ab["mcnemar_p"] == ba["mcnemar_p"]
+
+
+@pytest.mark.parametrize("n", ["0", "-3", "50", "many"])
+def test_too_few_bootstrap_resamples_are_refused_in_words(two_models, synthetic_csv, capsys, n):
+    from core.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["compare", str(two_models[0]), str(two_models[1]), "--data", str(synthetic_csv), "--bootstrap", n])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--bootstrap" in err and "Traceback" not in err
+    assert ("at least 100 resamples" if n != "many" else "a whole number of resamples") in err
+
+
+def test_compare_help_says_95_percent(capsys):
+    from core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    out = capsys.readouterr().out
+    assert "95% interval" in out and "%%" not in out

@@ -10,7 +10,7 @@ import pytest
 
 import core.predict.deepface as dfb
 from core.labels import EMOTIONS, canonical
-from tests.deepface_weights import write_random_weights
+from harness.deepface_weights import write_random_weights
 
 WEIGHTS = "facial_expression_model_weights.h5"
 LOCAL = ("127.0.0.1", "::1", "localhost")

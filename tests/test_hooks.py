@@ -1,4 +1,4 @@
-"""The test-only code lives in tests/: a process a test starts gets it through tests/hooks/sitecustomize.py
+"""The test-only code lives outside the app (harness/): a process a test starts gets it through harness/hooks/sitecustomize.py
 (`hooked_env`), and production keeps only the plain attribute each hook sets."""
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from tests.helpers import ROOT, hooked_env
+from harness.env import hooked_env
+from tests.helpers import ROOT
 
 PROBE = """
 import json, sys

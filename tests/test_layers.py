@@ -175,3 +175,40 @@ def test_no_function_over_60_lines(folder):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long[f"{p.relative_to(ROOT)}:{node.name}"] = node.end_lineno - node.lineno + 1
     assert long == {}
+
+
+def _private_names_imported(path: Path) -> list[str]:
+    """Names starting with one underscore that a module imports from another module (its private parts)."""
+    return [f"{node.module}.{a.name}" for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+            for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+
+
+def _edits_sys_path(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            target = next(iter(getattr(node, "targets", [getattr(node, "target", None)])), None)
+        if (isinstance(target, ast.Attribute) and target.attr == "path" and isinstance(target.value, ast.Name)
+                and target.value.id == "sys"):
+            return True
+    return False
+
+
+def test_the_app_the_tests_and_the_benchmarks_share_code_through_the_harness_only():
+    """The app never imports the harness, the tests or the benchmarks; the benchmarks and the harness never import
+    the tests; no test edits sys.path (pytest puts the repository on it); the app's modules use one another's
+    public names only."""
+    app = [ROOT / "Home.py"] + [p for f in ("core", "ui", "app_pages") for p in sorted((ROOT / f).rglob("*.py"))]
+    assert [str(p) for p in app if _third_party(p) & {"harness", "tests", "bench"}] == []
+    shared = sorted((ROOT / "bench").glob("*.py")) + sorted((ROOT / "harness").rglob("*.py"))
+    assert [str(p) for p in shared if "tests" in _third_party(p)] == []
+    assert [str(p) for p in sorted((ROOT / "tests").rglob("*.py")) if _edits_sys_path(p)] == []
+    assert {str(p.relative_to(ROOT)): names for p in app if (names := _private_names_imported(p))} == {}
+
+
+def test_the_sys_path_check_sees_an_edit(tmp_path):
+    for code, edits in (("import sys\nsys.path.insert(0, 'x')\n", True), ("import sys\nsys.path = []\n", True),
+                        ("import sys\nprint(sys.path)\n", False)):
+        (tmp_path / "m.py").write_text(code)
+        assert _edits_sys_path(tmp_path / "m.py") is edits

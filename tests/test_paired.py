@@ -66,3 +66,28 @@ def test_probabilities_or_indices_and_mismatched_faces():
     assert compare_predictions(LABELS, probs, B, CLASSES, n_boot=50)["counts"]["only_a"] == 1
     with pytest.raises(ValueError, match="same faces"):
         compare_predictions(LABELS, A[:5], B, CLASSES)
+
+
+def test_holm_adjusts_step_down_by_hand():
+    from core.paired import holm
+
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04 -> kept rising: 0.02, 0.03, 0.06, 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([]) == [] and holm([0.04]) == [0.04]
+
+
+def test_the_verdict_says_when_the_test_and_the_interval_disagree():
+    from core.paired import verdict
+
+    assert verdict("a", "b", 0.02, [0.01, 0.03], 0.001).startswith("b is better than a by 2.0 points")
+    assert verdict("a", "b", 0.001, [-0.01, 0.01], 0.6).startswith("no significant difference between a and b")
+    both = [verdict("a", "b", 0.01, [-0.001, 0.02], 0.03), verdict("a", "b", 0.01, [0.001, 0.02], 0.07)]
+    for v in both:
+        assert v.startswith("no established difference between a and b (the two tests disagree") and "better" not in v
+    assert "McNemar's test calls it significant but the bootstrap interval includes 0" in both[0]
+    assert "the bootstrap interval leaves out 0 but McNemar's test does not call it significant" in both[1]
+
+
+def test_no_resamples_is_a_sentence():
+    with pytest.raises(ValueError, match="at least 100"):
+        compare_predictions(LABELS, A, B, CLASSES, n_boot=0)

@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from core.predict.frame import LiveAnalyser, LiveSettings
+from core.video import VideoAnalysis, list_analyses, summarise_tracks
+from core.video.record import LiveRecorder
+from core.video.synth import Face, face_patches, scene_frames
+from tests.helpers import FixedDetector, wait_for
 
-from core.predict.frame import LiveAnalyser, LiveSettings  # noqa: E402
-from core.video import VideoAnalysis, list_analyses, summarise_tracks  # noqa: E402
-from core.video.record import LiveRecorder  # noqa: E402
-from core.video.synth import Face, face_patches, scene_frames  # noqa: E402
-from tests.helpers import FixedDetector, wait_for  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FPS = 15
 

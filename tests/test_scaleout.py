@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.ddp_trace import digest
-from tests.helpers import hooked_env, wait_for
+from harness.ddp_trace import digest
+from harness.env import hooked_env
+from tests.helpers import wait_for
 
 from core.jobs import search
 from core.runs import Run, list_runs
@@ -179,7 +180,7 @@ def test_shards_are_disjoint_and_cover_the_epoch():
 def test_a_ddp_run_on_two_processes_is_one_run_with_one_model(synthetic_csv, tmp_path):
     from core.models.checkpoint import build_model, load_checkpoint
 
-    env = hooked_env(FEL_DDP_TRACE=tmp_path / "trace")  # each rank says what it trained on (tests/ddp_trace.py)
+    env = hooked_env(FEL_DDP_TRACE=tmp_path / "trace")  # each rank says what it trained on (harness/ddp_trace.py)
     code, out, err = finish(core_cmd("train", "--nproc", 2, "--name", "ddp", "--data", synthetic_csv, "--epochs", 2,
                                      "--json", *DDP, env=env))
     assert code == 0, err[-3000:]

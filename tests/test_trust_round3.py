@@ -242,7 +242,7 @@ def _listening(port: int) -> list[str]:
 
 
 def test_a_fresh_server_listens_on_localhost_only():
-    from tests.browser import free_port
+    from harness.browser import free_port
     from tests.helpers import wait_for
 
     if not Path("/proc/net/tcp").exists():

@@ -486,7 +486,7 @@ def test_the_page_says_why_an_analysis_failed(app_env, tmp_path):
 
 @pytest.mark.browser
 def test_in_a_browser_a_clip_is_uploaded_and_its_timeline_shown(app_model_dir, two_clip, tmp_path):
-    from tests.browser import (assert_no_exception, browser_page, goto_page, require_browser, screenshot, serve_app,
+    from harness.browser import (assert_no_exception, browser_page, goto_page, require_browser, screenshot, serve_app,
                                wait_for_app)
 
     require_browser()

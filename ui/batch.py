@@ -1,105 +1,24 @@
 """The Compare page's batch accuracy: the chosen models measured on labelled faces (FER2013's test split or a
-zip of class folders the user uploads), side by side; every broken archive gets a sentence, not a traceback."""
+zip of class folders the user uploads, read by core.data.archive), side by side."""
 from __future__ import annotations
 
-import io
-import os
-import tempfile
 import time
-import zipfile
-import zlib
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.data import DataError, load_dataset
+from core.data.archive import faces_from_zip
 from core.evaluate import evaluate_predictor
-from core.labels import STRESS_CLASSES, STRESS_EMOTIONS
+from core.labels import STRESS_EMOTIONS, is_stress_task
 
 from . import charts
 from . import widgets as w
 
 
-def dataset_from_zip(data: bytes, workdir: Path):
-    """A labelled folder uploaded as a zip -> (images (N,1,48,48) uint8, labels, classes, description).
-    The zip holds class folders (`happy/*.jpg`, ...), maybe under one top folder, or train/ and test/
-    (then test/ is used). Raises ValueError with a clear message otherwise."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ValueError("That file is not a zip archive, or it is damaged. Zip a folder of class folders "
-                         "(happy/, sad/, ...) and upload it again.") from None
-    except (OSError, EOFError, ValueError) as e:
-        raise ValueError(f"The zip cannot be read ({e}). Zip the folder again and upload it.") from None
-    total = 0
-    with zf:
-        for info in zf.infolist():
-            name = info.filename
-            if name.startswith("/") or ".." in Path(name).parts:
-                raise ValueError(f"The zip has an unsafe path ({name!r}); it was not extracted.")
-            if info.flag_bits & 0x1:
-                raise ValueError(f"The zip is password-protected ({name!r} is encrypted): zip the folder again "
-                                 "without a password.")
-            total += info.file_size
-            if total > 2_000_000_000:
-                raise ValueError("The zip unpacks to more than 2 GB; use a smaller sample.")
-        members = [i for i in zf.infolist() if not i.filename.startswith("__MACOSX")]
-        if not members:
-            raise ValueError("The zip is empty.")
-        try:
-            zf.extractall(workdir, members=members)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError,
-                ValueError) as e:  # a damaged member (bad CRC, truncated), an encryption or compression we lack
-            raise ValueError(f"The zip is damaged or uses a format that cannot be unpacked here ({e}). Zip the "
-                             "folder again (plain zip, no password) and upload it.") from None
-    root = Path(workdir)
-    for _ in range(3):  # descend through single top folders
-        subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "__"))]
-        files = [f for f in root.iterdir() if f.is_file()]
-        if len(subdirs) == 1 and not files:
-            root = subdirs[0]
-        else:
-            break
-    subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "__"))]
-    if not subdirs:
-        raise ValueError("The zip has no class folders. Expected e.g. happy/001.jpg, sad/002.jpg, ...")
-    try:
-        ds = load_dataset(root, cache=False)
-    except DataError as e:
-        raise ValueError(f"The zip's folders cannot be used: {e}") from None
-    import torch
-
-    names = {d.name.lower() for d in subdirs}
-    if "test" in names or "testing" in names:
-        split = ds.splits["test"]
-        images, labels, what = split.images, split.labels, "its test/ folder"
-    else:
-        images = torch.cat([s.images for s in ds.splits.values()])
-        labels = torch.cat([s.labels for s in ds.splits.values()])
-        what = "all its images"
-    return images, labels, tuple(ds.classes), f"{len(labels)} images ({what}), classes {', '.join(ds.classes)}"
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
 def zip_dataset(data: bytes):
-    """`dataset_from_zip` once per uploaded file (reruns reuse it)."""
-    import shutil
-
-    work = temp_workdir()
-    try:
-        return dataset_from_zip(data, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def sample_split(ds, split: str, n: int, seed: int = 0):
-    """A fixed random sample (sorted indices) of n faces of a split: (images, labels, classes)."""
-    s = ds.splits[split]
-    n = min(int(n), len(s))
-    idx = np.sort(np.random.default_rng(seed).choice(len(s), size=n, replace=False))
-    return s.images[idx], s.labels[idx], tuple(ds.classes)
+    """core.data.archive.faces_from_zip once per uploaded file (reruns reuse it)."""
+    return faces_from_zip(data)
 
 
 def evaluate_all(predictors: list, images, labels, classes, progress_bar) -> list[dict]:
@@ -124,7 +43,7 @@ def evaluate_all(predictors: list, images, labels, classes, progress_bar) -> lis
 
 def task_heading(classes, folded: bool) -> str:
     """What a group of accuracies is out of, in words."""
-    if list(classes) == list(STRESS_CLASSES):
+    if is_stress_task(classes):
         how = f" (the labels folded: {', '.join(sorted(STRESS_EMOTIONS))} = stress)" if folded else ""
         return f"Stress models: stress or no stress, 2 classes{how}; chance is 50%"
     return f"Emotion models: {len(classes)} classes; chance is {100 / max(len(classes), 1):.0f}%"
@@ -135,7 +54,7 @@ def result_groups(results: list[dict]) -> list[tuple[tuple, bool, list[dict]]]:
     groups: dict = {}
     for r in results:
         groups.setdefault((tuple(r["classes"]), bool(r.get("folded"))), []).append(r)
-    return sorted(((c, f, rs) for (c, f), rs in groups.items()), key=lambda g: list(g[0]) == list(STRESS_CLASSES))
+    return sorted(((c, f, rs) for (c, f), rs in groups.items()), key=lambda g: is_stress_task(g[0]))
 
 
 def _accuracy_table(ok: list[dict], classes) -> None:
@@ -172,7 +91,7 @@ def show_batch_results(results: list[dict], classes) -> None:
     if verdict:
         st.info(verdict, icon=":material/balance:")
     for g_classes, _, rs in groups:
-        kind = "stress models" if list(g_classes) == list(STRESS_CLASSES) else "emotion models"
+        kind = "stress models" if is_stress_task(g_classes) else "emotion models"
         st.plotly_chart(charts.per_class_chart({r["model"]: {pc["class"]: pc["recall"] for pc in r["per_class"]}
                                                 for r in rs}, g_classes,
                                                title=f"Accuracy per class (recall), {kind}"),
@@ -205,6 +124,3 @@ def deepface_vs_ours(results: list[dict]) -> str | None:
     return (f"On the same {d['n']} faces, our best model **{best['model']}** scores {100 * best['accuracy']:.1f}% "
             f"and DeepFace {100 * d['accuracy']:.1f}%: ours is {lead} DeepFace.")
 
-
-def temp_workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="fel-zip-", dir=os.environ.get("TMPDIR")))

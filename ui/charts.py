@@ -9,8 +9,8 @@ from core.predict.draw import hex_color
 # Models are told apart by colour in grouped charts; classes keep their own colours in single-model charts.
 TRAIN_COLOR, VAL_COLOR = "#f97316", "#4f46e5"
 MODEL_PALETTE = ["#4f46e5", "#f97316", "#10b981", "#e11d48", "#0ea5e9", "#a855f7", "#84cc16", "#64748b"]
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), font=dict(size=13), plot_bgcolor="rgba(0,0,0,0)",
-               paper_bgcolor="rgba(0,0,0,0)")
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), font=dict(size=13), plot_bgcolor="rgba(0,0,0,0)",
+              paper_bgcolor="rgba(0,0,0,0)")
 
 
 def model_color(i: int) -> str:
@@ -28,7 +28,7 @@ def probability_chart(per_model: dict[str, dict[str, float]], classes, title: st
         fig.add_bar(name=model, x=list(classes), y=values, marker_color=colors,
                     text=[f"{v:.0f}" if v == v and v >= 5 else "" for v in values], textposition="outside",
                     hovertemplate="%{x}: %{y:.1f}%<extra>" + model + "</extra>")
-    fig.update_layout(**_LAYOUT, barmode="group", height=height, title=title, showlegend=not single,
+    fig.update_layout(**LAYOUT, barmode="group", height=height, title=title, showlegend=not single,
                       yaxis=dict(title="probability (%)", range=[0, 109], gridcolor="#e5e7eb"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
     return fig
@@ -65,7 +65,7 @@ def confusion_heatmap(confusion, classes, title: str = "", normalize: bool = Tru
                                zmax=100 if normalize else None, text=text, texttemplate="%{text}",
                                textfont=dict(size=10), showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
-    fig.update_layout(**_LAYOUT, height=height, title=title,
+    fig.update_layout(**LAYOUT, height=height, title=title,
                       xaxis=dict(title="predicted", side="bottom", tickangle=-30),
                       yaxis=dict(title="true", autorange="reversed"))
     return fig
@@ -79,14 +79,14 @@ def per_class_chart(per_model: dict[str, dict[str, float]], classes, height: int
         values = [100.0 * float(rec.get(c, 0.0)) for c in classes]
         fig.add_bar(name=model, x=list(classes), y=values, marker_color=model_color(i),
                     hovertemplate="%{x}: %{y:.1f}%<extra>" + model + "</extra>")
-    fig.update_layout(**_LAYOUT, barmode="group", height=height, title=title,
+    fig.update_layout(**LAYOUT, barmode="group", height=height, title=title,
                       yaxis=dict(title="recall (%)", range=[0, 100], gridcolor="#e5e7eb"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
     return fig
 
 
-_LINE_LAYOUT = dict(_LAYOUT, hovermode="x unified",
-                    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+LINE_LAYOUT = dict(LAYOUT, hovermode="x unified",
+                   legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
 
 
 def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train: bool = True,
@@ -121,7 +121,7 @@ def curves_figure(series: dict[str, list[dict]], metric: str = "acc", show_train
                 fig.add_scatter(x=x, y=train, name=f"{label} (train)", mode="lines", legendgroup=label,
                                 showlegend=False, line=dict(color=color, width=1.5, dash="dot"), hovertemplate=fmt)
     ytitle = "accuracy (%)" if metric == "acc" else "loss"
-    fig.update_layout(**_LINE_LAYOUT, height=height,
+    fig.update_layout(**LINE_LAYOUT, height=height,
                       title=title or ("Accuracy" if metric == "acc" else "Loss"),
                       xaxis=dict(title="epoch", gridcolor="#eef0f4", rangemode="tozero", hoverformat=".2f"),
                       yaxis=dict(title=ytitle, gridcolor="#e5e7eb"))
@@ -164,7 +164,7 @@ def class_bars(per_class: list[dict], height: int = 320, title: str = "Per class
     fig.add_scatter(x=names, y=precision, name="precision", mode="markers",
                     marker=dict(symbol="diamond", size=11, color=TRAIN_COLOR, line=dict(color="white", width=1)),
                     hovertemplate="%{x}: precision %{y:.1f}%<extra></extra>")
-    fig.update_layout(**_LAYOUT, height=height, title=title, legend=_LINE_LAYOUT["legend"],
+    fig.update_layout(**LAYOUT, height=height, title=title, legend=LINE_LAYOUT["legend"],
                       yaxis=dict(title="%", range=[0, 112], gridcolor="#e5e7eb"), xaxis=dict(tickangle=-30))
     return fig
 
@@ -173,7 +173,7 @@ def class_counts(counts: dict) -> go.Figure:
     """Training images per class, as horizontal bars (the data set box of the Train page)."""
     fig = go.Figure(go.Bar(x=list(counts.values()), y=list(counts), orientation="h", marker_color=VAL_COLOR,
                            text=[f"{v:,}" for v in counts.values()], textposition="auto"))
-    fig.update_layout(**_LAYOUT, height=60 + 26 * len(counts), title="Training images per class",
+    fig.update_layout(**LAYOUT, height=60 + 26 * len(counts), title="Training images per class",
                       xaxis=dict(visible=False), yaxis=dict(autorange="reversed"), showlegend=False)
     return fig
 
@@ -193,7 +193,7 @@ def reliability_diagram(per_model: dict[str, list[dict]], height: int = 380,
                         customdata=[[b["count"], b["lo"], b["hi"]] for b in full],
                         hovertemplate="confidence %{customdata[1]:.2f}-%{customdata[2]:.2f}: mean %{x:.1%}, "
                                       "right %{y:.1%} of %{customdata[0]} faces<extra>" + model + "</extra>")
-    fig.update_layout(**_LAYOUT, height=height, title=title,
+    fig.update_layout(**LAYOUT, height=height, title=title,
                       xaxis=dict(title="confidence", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
                       yaxis=dict(title="accuracy", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
                       legend=dict(yanchor="top", y=0.98, xanchor="left", x=0.02))  # above the diagonal: rarely used

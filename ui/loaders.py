@@ -101,7 +101,8 @@ def detector_unavailable(name: str | None) -> str | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _dataset(path: str, task: str):
+def dataset_at(path: str, task: str):
+    """The data set at `path` in one task ("emotion" or "stress"), loaded once per server."""
     return load_dataset(path, task=task)
 
 
@@ -118,7 +119,7 @@ def get_dataset(task: str = "emotion"):
         status.write("Each face is decoded once and kept in the data cache: from then on the data set loads in "
                      "a second or two, also after the app restarts.")
     try:
-        ds = _dataset(str(path), task)
+        ds = dataset_at(str(path), task)
     except Exception as e:  # noqa: BLE001
         if status is not None:
             status.update(label="The data set could not be read.", state="error", expanded=False)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data import default_data_path
-from core.labels import TTA_CHOICES, tta_mode
+from core.labels import TTA_CHOICES, task_of, tta_mode
 from core.predict.loading import DEEPFACE
 from core.settings import readable_by_app
 from core.workflows.comparison import compare_models, disagreements
@@ -18,7 +18,7 @@ from . import charts
 from .dataset import outside_roots_message
 from .face_cam import cam_panel, open_button
 from .format import fmt_pct
-from .loaders import _dataset, deepface_status, usable_models
+from .loaders import dataset_at, deepface_status, usable_models
 from .widgets import deepface_warning, friendly_error, model_picker
 
 PAGE = 12  # faces per page of the gallery
@@ -164,7 +164,6 @@ def _faces(r: dict):
     """The split's faces (uint8, N x H x W) from the data set compared on, or None where it cannot be read."""
     path = r.get("data_path") or default_data_path()
     try:
-        task = "stress" if len(r["classes"]) == 2 else "emotion"
-        return _dataset(str(path), task).splits[r["split"]].images[:, 0].numpy()
+        return dataset_at(str(path), task_of(r["classes"])).splits[r["split"]].images[:, 0].numpy()
     except Exception:  # noqa: BLE001 - the numbers stand without the pictures
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .charts import _LAYOUT, TRAIN_COLOR, VAL_COLOR
+from .charts import LAYOUT, TRAIN_COLOR, VAL_COLOR
 
 TARGET = "validation accuracy (%)"
 PRUNED_COLOR = "#a1a1aa"
@@ -33,7 +33,7 @@ def history_figure(study):
                     hovertemplate="trial %{x}: %{y:.1f}%<extra></extra>")
     fig.add_scatter(x=x, y=best, mode="lines", name="best so far", line=dict(color=TRAIN_COLOR, shape="hv"),
                     hovertemplate="best after trial %{x}: %{y:.1f}%<extra></extra>")
-    fig.update_layout(**_LAYOUT, height=360, title="Validation accuracy of each finished trial",
+    fig.update_layout(**LAYOUT, height=360, title="Validation accuracy of each finished trial",
                       xaxis=dict(title="trial", dtick=1, **_AXIS), yaxis=dict(title=TARGET, **_AXIS),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
     return fig, None
@@ -52,7 +52,7 @@ def epochs_figure(study):
                         name=f"trial {t.number}" + (" (pruned)" if pruned else ""),
                         line=dict(dash="dash", color=PRUNED_COLOR) if pruned else None,
                         hovertemplate=f"trial {t.number}, epoch %{{x}}: %{{y:.1f}}%<extra></extra>")
-    fig.update_layout(**_LAYOUT, height=360, title="Validation accuracy epoch by epoch (pruned trials dashed)",
+    fig.update_layout(**LAYOUT, height=360, title="Validation accuracy epoch by epoch (pruned trials dashed)",
                       xaxis=dict(title="epoch", dtick=1, **_AXIS), yaxis=dict(title=TARGET, **_AXIS))
     return fig, None
 
@@ -72,7 +72,7 @@ def importance_figure(study):
     except Exception as e:  # noqa: BLE001 - optuna refuses some studies
         return None, f"Cannot be drawn yet: {e}"
     fig.update_traces(marker_color=VAL_COLOR, selector=dict(type="bar"))
-    fig.update_layout(**_LAYOUT, height=360, showlegend=False,
+    fig.update_layout(**LAYOUT, height=360, showlegend=False,
                       title="Which settings mattered most (share of the accuracy's variation)",
                       xaxis=dict(title="importance", **_AXIS), yaxis=dict(title=None))
     return fig, None
@@ -105,7 +105,7 @@ def parallel_figure(study):
     dims.append(dict(label="val. accuracy (%)", values=acc, tickformat=".1f"))
     fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=acc, colorscale="Blues", showscale=True,
                                                               colorbar=dict(title="val. acc. %"))))
-    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=60, t=110, b=20)}, height=420,
+    fig.update_layout(**{**LAYOUT, "margin": dict(l=60, r=60, t=110, b=20)}, height=420,
                       title="Each finished trial's settings, coloured by its validation accuracy")
     return fig, None
 

@@ -91,21 +91,30 @@ def model_picker(models, key: str, multi: bool = False, include_deepface: bool =
                                help=help or "Your trained CNNs, or DeepFace's pre-trained model.")
 
 
-def calibration_note(predictors) -> str | None:
-    """Whether the confidences shown mean what they say: which models carry a temperature fitted on PublicTest
-    (core.calibration), which do not. None when no model of ours is shown."""
+def calibration_note(predictors, smoothing: int = 1) -> str | None:
+    """Whether the confidences shown mean what they say: which models carry a temperature fitted on PublicTest in
+    the view they answer with (plain, or averaged with the mirror image), which one fitted on single faces only,
+    which none (core.calibration); and that the webcam's smoothing over `smoothing` frames was not measured. None
+    when no model of ours is shown."""
     ours = [p for p in predictors if p is not None and getattr(p, "calibrated", None) is not None]
     if not ours:
         return None
-    done = [p.name for p in ours if p.calibrated]
+    done = [p.name for p in ours if p.calibrated and getattr(p, "calibrated_view", None) is not False]
+    other_view = [p.name for p in ours if p.calibrated and getattr(p, "calibrated_view", None) is False]
     not_yet = [p.name for p in ours if not p.calibrated]
     parts = []
     if done:
-        parts.append(f"Confidence calibrated ({', '.join(done)}): a temperature fitted on PublicTest, so a face "
-                     "said 80% is right about 80% of the time.")
+        parts.append(f"Confidence calibrated ({', '.join(done)}): a temperature fitted on PublicTest in the view "
+                     "shown, so a face said 80% is right about 80% of the time (measured on single photos).")
+    if other_view:
+        parts.append(f"Confidence of {', '.join(other_view)}: its temperature was fitted on single faces, not on their "
+                     "average with the mirror image shown here, so 80% is only roughly 80% (`python -m core card "
+                     "--calibrate <model>` fits one for each view).")
     if not_yet:
         parts.append(f"Not calibrated ({', '.join(not_yet)}): measure one with `python -m core card <model> "
                      "--write-temperature`.")
+    if smoothing > 1 and (done or other_view):
+        parts.append(f"The live labels average the last {smoothing} frames: that was not measured.")
     return " ".join(parts)
 
 

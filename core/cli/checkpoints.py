@@ -1,11 +1,12 @@
 """`evaluate`, `compare`, `ship`, `quantize`, `card`: what is done with a trained checkpoint, from a shell."""
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from ..files import to_json
-from ..labels import TTA_CHOICES
+from ..labels import TTA_CHOICES, TTA_LABELS
 
 DATA_HELP = "data set (default: FER2013 found by FER2013_PATH, data/ or ../shared)"
 
@@ -17,13 +18,14 @@ def cmd_evaluate(a) -> int:
     run = Run.open(a.run) if a.run else None
     path = a.checkpoint or run.best_path
     subject = open_subject(path, a.data)
-    res = subject.evaluate(a.split, None if a.tta == "none" else a.tta)
-    if a.calibration:  # a temperature fitted on PublicTest, judged on the split (no TTA)
-        res["calibration"] = subject.calibration(a.split)
+    tta = None if a.tta == "none" else a.tta
+    res = subject.evaluate(a.split, tta)
+    if a.calibration:  # a temperature fitted on PublicTest, judged on the split, both in the view asked for
+        res["calibration"] = subject.calibration(a.split, tta)
+        _warn(res["calibration"])
     if a.mistakes:
         from ..workflows.mistakes import write_mistakes
 
-        tta = None if a.tta == "none" else a.tta
         res["mistakes"] = write_mistakes(a.mistakes, subject.dataset.splits[a.split].images, subject.probs(a.split, tta),
                                          subject.labels(a.split), list(subject.dataset.classes))
         print(f"{res['mistakes']['mistakes']} mistakes: {res['mistakes']['csv']}, the {res['mistakes']['shown']} surest "
@@ -43,10 +45,31 @@ def cmd_evaluate(a) -> int:
         print(f"{c:>10} " + " ".join(f"{v:5d}" for v in row))
     cal = res.get("calibration")
     if cal:
-        print(f"calibration ({cal['bins']} bins, no TTA): ECE {cal['ece']:.4f} at temperature 1, {cal['ece_calibrated']:.4f} "
-              f"at temperature {cal['temperature']:.3f} fitted on val (stored: {subject.temperature:g}); NLL "
+        print(f"calibration ({cal['bins']} bins, {TTA_LABELS[tta]}): ECE {cal['ece']:.4f} at temperature 1, "
+              f"{cal['ece_calibrated']:.4f} at temperature {cal['temperature']:.3f} fitted on val (stored: "
+              f"{subject.temperature_for(tta):g}); NLL "
               f"{cal['nll']:.4f} -> {cal['nll_calibrated']:.4f}")
     return 0
+
+
+def _warn(cal: dict, where: str = "") -> None:
+    """A temperature fitted on too few faces is said, on stderr (core.calibration.fit_warning)."""
+    if cal.get("warning"):
+        print(f"warning: {where}{cal['warning']}", file=sys.stderr)
+
+
+def at_least_boot(text: str) -> int:
+    """--bootstrap: a whole number of resamples, at least core.paired.MIN_BOOT."""
+    from ..paired import MIN_BOOT
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of resamples, not {text!r}") from None
+    if n < MIN_BOOT:
+        raise argparse.ArgumentTypeError(f"at least {MIN_BOOT} resamples (fewer give an interval that moves with the "
+                                         f"seed), not {n}")
+    return n
 
 
 def cmd_compare(a) -> int:
@@ -127,7 +150,7 @@ def cmd_quantize(a) -> int:
 
 def cmd_card(a) -> int:
     from ..settings import model_dir
-    from ..workflows.card import calibrate_card, card, card_markdown, card_table, store_temperature
+    from ..workflows.card import calibrate_card, card, card_markdown, card_table, store_temperature, unusable_cards
     from ..workflows.card_pairs import paired_table
 
     if a.table:
@@ -136,24 +159,31 @@ def cmd_card(a) -> int:
             raise FileNotFoundError("no cards to tabulate: write one with `python -m core card model/<name>.pt --json "
                                     "> model/<name>.card.json`")
         print(card_table(paths))
-        pairs = paired_table(paths, a.data)
+        pairs = paired_table(paths, a.data, left_out=unusable_cards(paths))
         if pairs:
             print("\n" + pairs)
         return 0
     if a.predictions:
         return _store_predictions(a)
     if a.calibrate:
+        ttas = [None if t == "none" else t for t in a.tta]
         for path in a.checkpoint:
-            cal = calibrate_card(path, a.data)
-            print(f"{path}: temperature {cal['temperature']:.3f} (fitted on PublicTest, stored); ECE on PrivateTest "
-                  f"{cal['ece']:.4f} -> {cal['ece_calibrated']:.4f}; card updated")
+            for view, cal in calibrate_card(path, a.data, ttas).items():
+                _warn(cal, f"{path} ({view}): ")
+                print(f"{path}: {view}: temperature {cal['temperature']:.3f} (fitted on PublicTest in this view, "
+                      f"stored); ECE on PrivateTest {cal['ece']:.4f} -> {cal['ece_calibrated']:.4f}")
+            print(f"{path}: card updated")
         return 0
     if len(a.checkpoint) != 1:
         raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
     c = card(a.checkpoint[0], a.data)
+    views = c["calibration_by_view"]
+    _warn(c["calibration"])
     if a.write_temperature:
-        store_temperature(a.checkpoint[0], c["temperature"])
-        print(f"{a.checkpoint[0]}: temperature {c['temperature']:.3f} stored (predictors apply it)", file=sys.stderr)
+        store_temperature(a.checkpoint[0], c["temperature"],
+                          {v: m["temperature"] for v, m in views.items() if v != "none"})
+        print(f"{a.checkpoint[0]}: temperatures stored (predictors apply their view's): " +
+              ", ".join(f"{v} {m['temperature']:.3f}" for v, m in views.items()), file=sys.stderr)
     print(to_json(c, indent=None) if a.json else card_markdown(c))
     return 0
 
@@ -185,7 +215,8 @@ def add_evaluate(sub) -> None:
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
     e.add_argument("--tta", default="none", choices=TTA_CHOICES, help="test-time augmentation")
     e.add_argument("--calibration", action="store_true", help="also fit a temperature on the validation split "
-                   "(PublicTest) and give the expected calibration error on --split before and after it")
+                   "(PublicTest) and give the expected calibration error on --split before and after it (both in the "
+                   "--tta view)")
     e.add_argument("--mistakes", metavar="DIR", help="write every mistake (mistakes.csv) and the 100 surest as a "
                    "grid of faces (mistakes.png) to DIR")
     e.add_argument("--json", action="store_true")
@@ -195,15 +226,17 @@ def add_evaluate(sub) -> None:
 def add_compare(sub) -> None:
     c = sub.add_parser("compare", help="two models on the same faces: is the difference real? (intervals, McNemar)",
                        description="Both models answer the same faces of a split; each one's accuracy and macro-F1 "
-                       "with a bootstrap 95%% interval, the paired difference (B - A) with its interval, McNemar's "
-                       "exact test on the faces where exactly one is right, per-class F1 differences, a verdict.")
+                       "with a bootstrap 95% interval, the paired difference (B - A) with its interval, McNemar's "
+                       "exact test on the faces where exactly one is right, per-class F1 differences, a verdict "
+                       "(a difference is real only when the test and the interval agree).")
     c.add_argument("a", help="model A: a checkpoint, a model name in model/, a run id, or deepface (where its "
                    "weights are present)")
     c.add_argument("b", help="model B")
     c.add_argument("--data", help=DATA_HELP)
     c.add_argument("--split", default="test", choices=("train", "val", "test"))
     c.add_argument("--tta", default="none", choices=TTA_CHOICES, help="test-time augmentation")
-    c.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    c.add_argument("--bootstrap", type=at_least_boot, default=2000, help="bootstrap resamples (default 2000, "
+                   "at least 100)")
     c.add_argument("--seed", type=int, default=0, help="the resamples' seed (default 0)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=cmd_compare)
@@ -242,14 +275,15 @@ def add_card(sub) -> None:
     cd.add_argument("--json", action="store_true")
     cd.add_argument("--table", action="store_true", help="tabulate saved cards (*.card.json) instead of measuring, "
                     "then every two that stored answers to the same faces, paired (as `compare`)")
-    cd.add_argument("--write-temperature", action="store_true", help="store the temperature fitted on PublicTest in "
-                    "the checkpoint (a checkpoint from before calibration; accuracy unchanged)")
-    cd.add_argument("--calibrate", action="store_true", help="for cards that predate calibration: fit the temperature "
-                    "on PublicTest, store it in each checkpoint and add ECE before/after to its saved card (the "
-                    "card's other figures are kept)")
+    cd.add_argument("--write-temperature", action="store_true", help="store the temperatures fitted on PublicTest "
+                    "(one per view) in the checkpoint (a checkpoint from before calibration; accuracy unchanged)")
+    cd.add_argument("--calibrate", action="store_true", help="fit a temperature on PublicTest for each view (--tta: "
+                    "plain, flip, ten-crop), store them in each checkpoint and add ECE before/after in each view to its "
+                    "saved card (the card's other figures are kept)")
     cd.add_argument("--predictions", action="store_true", help="for cards made before cards kept their answers: "
                     "store each checkpoint's PrivateTest answers in its saved card (default: every shipped model with "
                     "a card), for the pairs of --table; the card's other figures are kept")
     cd.add_argument("--tta", nargs="+", default=["none", "flip", "tencrop"], choices=("none", "flip", "tencrop"),
-                    help="with --predictions: the views whose answers are stored (default all three)")
+                    help="with --predictions: the views whose answers are stored; with --calibrate: the views a "
+                    "temperature is fitted for (the plain one always) (default all three)")
     cd.set_defaults(fn=cmd_card)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..labels import EMOTIONS, FERPLUS_CLASSES, LABEL_SETS, STRESS_CLASSES, stress_index
+from ..labels import EMOTIONS, FERPLUS_CLASSES, LABEL_SETS, STRESS_CLASSES, is_stress_task, stress_index
 from ..settings import data_candidates, fer2013_env
 from .cache import cache_file, cached
 from .errors import DataError
@@ -222,7 +222,7 @@ def with_grey(ds: Dataset, step: str) -> Dataset:
 
 def to_stress(ds: Dataset, stress_emotions=None) -> Dataset:
     """The stress view: the stress emotions (angry, fear, sad by default) -> stress, the rest -> no stress."""
-    if set(ds.classes) == set(STRESS_CLASSES):
+    if is_stress_task(ds.classes):
         return ds
     mapping = torch.from_numpy(stress_index(ds.classes, stress_emotions))
     splits = {n: Split(s.images, mapping[s.labels], votes=s.votes) for n, s in ds.splits.items()}

@@ -12,12 +12,13 @@ import numbers
 from dataclasses import dataclass, field
 
 from ..data.grey import GREY_STEPS
-from ..labels import EMOTIONS, LABEL_SETS, STRESS_CLASSES
+from ..labels import EMOTIONS, LABEL_SETS, STRESS_CLASSES, TTA_MODES, tta_name
 
 # what only training needs (to resume): dropped from a shipped model, an int8 copy, a model's description
 TRAINING_KEYS = ("optimizer", "scheduler", "rng", "torch_rng", "sums", "history")
 _NOT_META = ("format", "state_dict", *TRAINING_KEYS)
 DEFAULT_INPUT_SIZE = 48
+_TTA_VIEWS = tuple(tta_name(m) for m in TTA_MODES if m)  # the averaged views a temperature may be fitted for
 
 
 class MetaError(ValueError):
@@ -35,7 +36,9 @@ def _size(v, lo=8, hi=512) -> bool:
 @dataclass(frozen=True)
 class CheckpointMeta:
     """A checkpoint's description. `face_size` is the face a crop is cut at, `input_size` what the network sees
-    (its centre crop, when smaller); `temperature` is None for a checkpoint never calibrated. `extra` keeps any
+    (its centre crop, when smaller); `temperature` is None for a checkpoint never calibrated, else the one fitted on
+    the plain view, and `tta_temperatures` those fitted on a test-time augmentation's averaged probabilities
+    ("flip", "tencrop"), where they were (core.calibration). `extra` keeps any
     other key a checkpoint carries (a run's epoch, best accuracy) as it was; `path` is where it was read from."""
     model: str
     classes: tuple[str, ...]
@@ -47,6 +50,7 @@ class CheckpointMeta:
     in_chans: int = 1
     metrics: dict = field(default_factory=dict)
     temperature: float | None = None
+    tta_temperatures: dict = field(default_factory=dict)
     grey: str = "none"
     labels: str | None = None
     quantized: dict | None = None
@@ -67,6 +71,10 @@ class CheckpointMeta:
             object.__setattr__(self, "face_size", self.input_size)
         object.__setattr__(self, "classes", tuple(self.classes) if isinstance(self.classes, (list, tuple))
                            else self.classes)
+        if isinstance(self.tta_temperatures, dict):  # numpy's numbers, as plain ones
+            object.__setattr__(self, "tta_temperatures", {k: float(v) if isinstance(v, numbers.Real) and not
+                                                          isinstance(v, bool) else v
+                                                          for k, v in self.tta_temperatures.items()})
         problem = self.problem()
         if problem:
             raise MetaError(problem)
@@ -98,7 +106,8 @@ class CheckpointMeta:
         if self.face_size != self.input_size:
             out["face_size"] = int(self.face_size)
         optional = {"config": self.config, "training": self.training, "run_id": self.run_id,
-                    "quantized": self.quantized, "temperature": self.temperature, "labels": self.labels}
+                    "quantized": self.quantized, "temperature": self.temperature, "labels": self.labels,
+                    "tta_temperatures": self.tta_temperatures}
         if self.grey != "none":
             out["grey"] = self.grey
         out.update({k: v for k, v in optional.items() if v not in (None, {})})
@@ -128,6 +137,15 @@ class CheckpointMeta:
         """The temperature its probabilities are divided at: the fitted one, else 1."""
         return float(self.temperature) if self.temperature is not None else 1.0
 
+    def scale_for(self, tta=None) -> float:
+        """The temperature a view's probabilities are divided at: the view's own where one was fitted, else the
+        plain view's (fitted on single faces: closer than none), else 1."""
+        return float(self.tta_temperatures.get(tta_name(tta), self.scale)) if tta else self.scale
+
+    def calibrated_for(self, tta=None) -> bool:
+        """Whether a temperature was fitted on this view's probabilities (the plain view, or a TTA's average)."""
+        return tta_name(tta) in self.tta_temperatures if tta else self.calibrated
+
     @property
     def quantized_from(self) -> str | None:
         """The float checkpoint an int8 copy was made from (its file name), or None."""
@@ -150,6 +168,8 @@ class CheckpointMeta:
             ("std", _number(self.std) and 1e-6 < self.std < 1e6),
             ("metrics", isinstance(self.metrics, dict)),
             ("temperature", self.temperature is None or (_number(self.temperature) and self.temperature > 0)),
+            ("tta_temperatures", isinstance(self.tta_temperatures, dict) and all(
+                k in _TTA_VIEWS and _number(v) and v > 0 for k, v in self.tta_temperatures.items())),
             ("grey", self.grey in GREY_STEPS),
             ("labels", self.labels is None or self.labels in LABEL_SETS),
             ("quantized", self.quantized is None or isinstance(self.quantized, dict)),
@@ -177,6 +197,7 @@ _WHY = {
     "std": "std must be a positive number",
     "metrics": "metrics must be an object",
     "temperature": "temperature must be a positive number",
+    "tta_temperatures": "tta_temperatures must map flip or tencrop to a positive number",
     "grey": f"grey must be one of {', '.join(GREY_STEPS)}",
     "labels": f"labels must be one of {', '.join(LABEL_SETS)}",
     "quantized": "quantized must be an object",

@@ -24,6 +24,7 @@ class Predictor(ABC):
     warmed: bool = False
     explainable: bool = False        # Grad-CAM can show where it looked (core.predict.saliency): our float CNNs
     calibrated: bool | None = None   # its temperature fitted on PublicTest; None: not ours, no temperature to fit
+    calibrated_view: bool | None = None  # ... fitted on the view it answers with (plain or a TTA's average)
 
     @abstractmethod
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import STRESS_CLASSES, canonical
+from ..labels import canonical, task_of
 from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, checkpoint_meta, read_state
 from ..models.int8 import unavailable_reason
 from ..runs import Run
@@ -112,7 +112,7 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             reason = unavailable_reason(quantized.get("backend", "x86"))
             unusable = f"{path.name} is an int8 model: {reason}" if reason else None
         info = ModelInfo(name, str(path), arch, int(params),
-                         classes, "stress" if sorted(classes) == sorted(STRESS_CLASSES) else "emotion", metrics,
+                         classes, task_of(classes), metrics,
                          source, unusable, meta.input_size, run_id, meta.label_set)
         del state
     except CheckpointError as e:  # listed, with why (unsafe ones never unpickled)

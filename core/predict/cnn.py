@@ -11,7 +11,7 @@ import numpy as np
 
 from ..calibration import apply_temperature
 from ..evaluate import inference_net, view_probs
-from ..labels import STRESS_CLASSES, canonical, tta_mode
+from ..labels import STRESS_CLASSES, canonical, is_stress_task, task_of, tta_mode
 from ..models.checkpoint import CheckpointError, load_model
 from ..settings import infer_threads
 from .base import Predictor
@@ -69,16 +69,18 @@ class CNNPredictor(Predictor):
         self._checkpoint_classes = self.meta.classes
         self.classes = tuple(canonical(c) for c in self._checkpoint_classes)
         self._order = None  # column order applied to the model's outputs (stress checkpoints)
-        if set(self.classes) == set(STRESS_CLASSES) and len(self.classes) == 2:
+        if is_stress_task(self.classes):
             self._order = [self.classes.index(c) for c in STRESS_CLASSES]
             self.classes = STRESS_CLASSES
-        self.kind = "stress" if self.classes == STRESS_CLASSES else "emotion"
+        self.kind = task_of(self.classes)
         self.input_size = self.meta.input_size  # what the network sees
         self.face_size = self.meta.face_size  # the face it is cut from
         self.mean, self.std = self.meta.mean, self.meta.std
-        # fitted on PublicTest (core.calibration): its confidences mean what they say; 1 for older checkpoints
-        self.temperature = self.meta.scale
+        # fitted on PublicTest (core.calibration), for this view where it was: its confidences mean what they say;
+        # 1 for older checkpoints
+        self.temperature = self.meta.scale_for(tta)
         self.calibrated = self.meta.calibrated
+        self.calibrated_view = self.meta.calibrated_for(tta)  # fitted on this view's probabilities, not another's
         self.name = friendly_name(path, self.arch) + (f" +{tta}" if tta else "")
 
     @property

@@ -41,7 +41,7 @@ EMOTION_WEIGHTS_URLS: tuple[str, ...] = (
     "https://huggingface.co/serengil/deepface/resolve/main/facial_expression_model_weights.h5",
 )
 PROBE_TIMEOUT_S = 2.0
-_RANDOM_MARK = "fel_random_weights"  # h5 attribute of untrained weights (tests/deepface_weights.py writes them)
+_RANDOM_MARK = "fel_random_weights"  # h5 attribute of untrained weights (harness/deepface_weights.py writes them)
 
 _lock = threading.RLock()
 _client = None          # deepface's EmotionClient, built through deepface.modules.modeling

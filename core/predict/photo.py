@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..labels import EMOTIONS, STRESS_EMOTIONS, canonical
+from ..labels import EMOTIONS, STRESS_EMOTIONS, canonical, is_stress_task
 from .analysis import Analysis, ModelOutput, analyse, error_text, run_predictor
 from .boxes import Face, box_of, iou
 from .crops import FACE_MARGIN
@@ -26,7 +26,7 @@ def expected_answer(truth: str | None, classes) -> str | None:
     label folded to stress / no stress (core.labels.STRESS_EMOTIONS)."""
     if truth is None:
         return None
-    if "stress" in classes:
+    if is_stress_task(classes):
         return "stress" if canonical(truth) in STRESS_EMOTIONS else "no_stress"
     return canonical(truth)
 
@@ -53,7 +53,7 @@ class ModelAnswer:
 
     @property
     def is_stress_model(self) -> bool:
-        return "stress" in self.classes
+        return is_stress_task(self.classes)
 
     def is_right(self, truth: str | None) -> bool | None:
         """Whether the answer is the true label (folded to stress for a stress model); None without a label."""

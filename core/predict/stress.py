@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..labels import STRESS_CLASSES, STRESS_EMOTIONS, canonical, stress_index, stress_probability
+from ..labels import STRESS_CLASSES, STRESS_EMOTIONS, canonical, is_stress_task, stress_index, stress_probability
 from .base import Predictor, checked_probs
 
 
@@ -22,7 +22,7 @@ class StressFromEmotion(Predictor):
         self.classes = STRESS_CLASSES
         self.source = getattr(predictor, "source", "?")
         self.name = f"{predictor.name} -> stress"
-        self._passthrough = tuple(canonical(c) for c in predictor.classes) == STRESS_CLASSES
+        self._passthrough = is_stress_task(predictor.classes)
         if not self._passthrough:
             stress_index(predictor.classes, stress_emotions)  # unknown stress emotions raise now
 
@@ -40,7 +40,7 @@ def p_stress(probs, classes, stress_emotions=None) -> np.ndarray | float:
     """P(stress) of one row (C,) or of rows (N, C), for emotion and stress classes alike."""
     probs = np.asarray(probs, dtype=np.float64)
     names = [canonical(c) for c in classes]
-    if sorted(names) == sorted(STRESS_CLASSES):
+    if is_stress_task(names):
         out = probs[..., names.index("stress")]
     else:
         out = stress_probability(probs, names, stress_emotions)
@@ -67,7 +67,7 @@ def stress_reading(classes, stress_emotions=None) -> str | None:
     """Where a model's stress verdict comes from: STRESS_MODEL (a model trained on stress vs no stress),
     FROM_EMOTIONS (an emotion model's P(stress) = the sum of its stress emotions), or None (neither)."""
     names = [canonical(c) for c in classes]
-    if sorted(names) == sorted(STRESS_CLASSES):
+    if is_stress_task(names):
         return STRESS_MODEL
     try:
         stress_index(names, stress_emotions)

@@ -153,7 +153,7 @@ class _Training:
         self._build_model()
         self.state = TrainState()
         self.gen = torch.Generator(device=dev if dev.type == "cuda" else "cpu").manual_seed(cfg.seed + 7919 * ctx.rank)
-        self.trace = None  # set by a test (tests/ddp_trace.py): told each batch's indices and the final model
+        self.trace = None  # set by a test (harness/ddp_trace.py): told each batch's indices and the final model
         self.bar = None
 
     def _load_data(self, dataset) -> None:
@@ -428,7 +428,9 @@ def _summarise(run: Run, ds, state: dict, probs: dict, ten, params: int) -> None
     res = {**metrics_from_probs(probs["test"], t.labels.numpy(), ds.classes), "tta": None}
     ten_acc = None if ten is None else metrics_from_probs(ten, t.labels.numpy(), ds.classes)["accuracy"]
     cal = calibration_report(probs["val"], ds.splits["val"].labels.numpy(), probs["test"], t.labels.numpy())
-    calibration = {k: cal[k] for k in ("temperature", "ece", "ece_calibrated")}
+    calibration = {k: cal[k] for k in ("temperature", "ece", "ece_calibrated", "fit_faces", "warning")}
+    if cal["warning"]:  # a temperature from a handful of faces is still stored, but not without a word
+        run.log(f"warning: {cal['warning']}")
     summary = {"best_val_acc": state["best_acc"], "best_epoch": state["epoch"], "test_acc": res["accuracy"],
                "test_tencrop_acc": ten_acc, "test_macro_f1": res["macro_f1"], "test": res,
                "calibration": calibration, "params": params,

@@ -95,9 +95,3 @@ class AnnotatedWriter:
             return self.close()
         except Exception as e:  # noqa: BLE001 - recorded, not raised
             return {"error": f"the annotated copy could not be finished ({e})"}
-
-    def abort(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - a half-written copy is kept as far as it goes
-            pass

@@ -128,9 +128,6 @@ class LiveRecorder:
         self._thread.join(timeout)
         return self.analysis
 
-    def elapsed_s(self) -> float:
-        return self._last_t
-
     def stats(self) -> dict:
         return {"id": self.analysis.id, "state": self.state, "frames": self.written, "fed": self.fed,
                 "dropped": self.dropped, "elapsed_s": round(self._last_t, 2), "annotate": self.annotate,

@@ -8,6 +8,7 @@ test-time augmentation it was measured with) and a fingerprint of the split's la
 are the data set's, read from your copy of it, never kept in the repository). Any two cards of the same faces
 then give the paired comparison of core.paired (the difference with its bootstrap interval, McNemar's exact
 test) without running either model again: the same numbers as `python -m core compare A B` (same resamples).
+The table tests every pair at once, so it calls a difference significant on Holm's adjusted p (core.paired.holm).
 """
 from __future__ import annotations
 
@@ -21,14 +22,31 @@ import numpy as np
 
 from ..data import load_dataset
 from ..files import write_json
-from ..labels import TTA_MODES
+from ..labels import TTA_MODES, task_of
 from ..models.checkpoint import load_checkpoint
 from ..models.meta import CheckpointMeta
-from ..paired import ALPHA, N_BOOT, compare_predictions, decode_classes, encode_classes
-from .evaluation import Subject, open_subject, task_of
+from ..paired import ALPHA, N_BOOT, compare_predictions, holm
+from .evaluation import Subject, open_subject
 
-TTAS = TTA_MODES  # the views a card measures
 KEY = "predictions"
+DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def encode_classes(indices) -> str:
+    """Class indices (one per face, in the split's order) as one character each: a model card keeps every answer
+    it was measured on in a few kilobytes (digits for up to ten classes, then letters)."""
+    idx = np.asarray(indices, dtype=np.int64)
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(DIGITS)):
+        raise ValueError(f"class indices must lie in 0..{len(DIGITS) - 1} to be written one character each")
+    return "".join(DIGITS[i] for i in idx.tolist())
+
+
+def decode_classes(text: str) -> np.ndarray:
+    """The class indices `encode_classes` wrote (ValueError on a character it does not write)."""
+    try:
+        return np.array([DIGITS.index(ch) for ch in text], dtype=np.int64)
+    except ValueError:
+        raise ValueError("stored answers hold a character that is no class index") from None
 
 
 def fingerprint(labels) -> str:
@@ -36,7 +54,7 @@ def fingerprint(labels) -> str:
     return hashlib.sha256(encode_classes(labels).encode()).hexdigest()[:16]
 
 
-def predictions_record(subject: Subject, split: str = "test", ttas=TTAS, progress=None) -> dict:
+def predictions_record(subject: Subject, split: str = "test", ttas=TTA_MODES, progress=None) -> dict:
     """A model's answer to every face of a split (one character per face) for each view, and the faces' print."""
     labels = subject.labels(split)
     rec = {"split": split, "n": int(len(labels)), "labels_sha256": fingerprint(labels)}
@@ -57,7 +75,7 @@ def open_subjects(paths, data=None):
         yield subject
 
 
-def store_predictions(subject: Subject, ttas=TTAS) -> dict:
+def store_predictions(subject: Subject, ttas=TTA_MODES) -> dict:
     """For a saved card made before cards kept their answers: measure the checkpoint's PrivateTest answers (the
     views `ttas`) and add them to `<name>.card.json` beside it, every other figure kept. Answers of other views
     already stored for the same faces stay. Returns, per view, the accuracy of the stored answers and the card's."""
@@ -88,14 +106,17 @@ def _answers(card, tta: str):
         return None
 
 
-def paired_rows(cards: dict, labels_of: Callable, tta: str = "none", n_boot: int = N_BOOT, seed: int = 0) -> dict:
+def paired_rows(cards: dict, labels_of: Callable, tta: str = "none", n_boot: int = N_BOOT, seed: int = 0,
+                left_out: dict | None = None) -> dict:
     """core.paired's comparison of every two cards (`name -> card`) that answered the same faces (same split,
-    labels' print and classes), the less accurate of the two as A (so B - A >= 0), in the cards' order.
-    `labels_of(classes, split)` gives the split's labels from the data set. Returns {"rows": [...], "left_out":
-    {name: why}}."""
-    found = {name: a for name, c in cards.items() if (a := _answers(c, tta)) is not None}
-    left_out = {n: f"no stored answers ({tta}; `python -m core card --predictions model/<name>.pt` stores them)"
-                for n in cards if n not in found}
+    labels' print and classes), the less accurate of the two as A (so B - A >= 0), in the cards' order; each row
+    with McNemar's p adjusted by Holm's method over all the rows (`mcnemar_p_holm`) and `significant` on it.
+    `labels_of(classes, split)` gives the split's labels from the data set; `left_out` (name -> why) names cards
+    not to pair. Returns {"rows": [...], "left_out": {name: why}}."""
+    left_out = dict(left_out or {})
+    found = {name: a for name, c in cards.items() if name not in left_out and (a := _answers(c, tta)) is not None}
+    left_out.update({n: f"no stored answers ({tta}; `python -m core card --predictions model/<name>.pt` stores them)"
+                     for n in cards if n not in found and n not in left_out})
     labels = {}
     for faces in {k for k, _ in found.values()}:
         try:
@@ -108,6 +129,14 @@ def paired_rows(cards: dict, labels_of: Callable, tta: str = "none", n_boot: int
             labels[faces] = y
         else:
             left_out.update({n: why for n, (k, _) in found.items() if k == faces})
+    for name, (faces, answers) in found.items():  # answers that cannot be this split's: the card is named
+        if faces not in labels or name in left_out:
+            continue
+        if len(answers) != len(labels[faces]):
+            left_out[name] = (f"stored answers for {len(answers):,} faces, but the data set's {faces[0]} split has "
+                              f"{len(labels[faces]):,}")
+        elif len(answers) and answers.max() >= len(faces[2]):
+            left_out[name] = f"stored answers name a class beyond its {len(faces[2])} classes"
     rows = []
     for na, nb in combinations([n for n in found if n not in left_out], 2):
         (faces, pa), (faces_b, pb) = found[na], found[nb]
@@ -117,6 +146,8 @@ def paired_rows(cards: dict, labels_of: Callable, tta: str = "none", n_boot: int
         if np.mean(pb == y) < np.mean(pa == y):
             na, nb, pa, pb = nb, na, pb, pa
         rows.append(compare_predictions(y, pa, pb, faces[2], (na, nb), n_boot, seed) | {"split": faces[0], "tta": tta})
+    for r, p in zip(rows, holm([r["mcnemar_p"] for r in rows])):
+        r.update(mcnemar_p_holm=p, significant=p < ALPHA)
     paired = {n for r in rows for n in r["names"]}
     left_out.update({n: "no other card of the same faces and classes" for n in found if n not in paired | set(left_out)})
     return {"rows": rows, "left_out": left_out}
@@ -131,10 +162,11 @@ def dataset_labels(data=None) -> Callable:
 
 
 def paired_table(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed: int = 0,
-                 labels_of: Callable | None = None) -> str:
+                 labels_of: Callable | None = None, left_out: dict | None = None) -> str:
     """Markdown: one row per pair of saved cards on the same faces, B - A in accuracy points with its 95%
-    interval, the faces only one of them gets right, McNemar's p and whether the difference is significant;
-    then the cards left out, and why."""
+    interval, the faces only one of them gets right, McNemar's p unadjusted and Holm-adjusted over every pair of
+    the table, and whether the difference is significant (on the adjusted p); then the cards left out, and why
+    (`left_out`, name -> why: cards the caller found unusable, e.g. damaged)."""
     cards = {}
     for p in paths:
         try:
@@ -143,15 +175,18 @@ def paired_table(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed
             continue  # card_table says which card is damaged
     if len(cards) < 2:
         return ""  # one card: nothing to pair, nothing to say
-    out = paired_rows(cards, labels_of or dataset_labels(data), tta, n_boot, seed)
+    out = paired_rows(cards, labels_of or dataset_labels(data), tta, n_boot, seed,
+                      {n: why for n, why in (left_out or {}).items() if n in cards})
     lines = []
     if out["rows"]:
-        r0 = out["rows"][0]
+        r0, m = out["rows"][0], len(out["rows"])
         lines += [f"Pairs on the same faces ({r0['split']} split, {r0['n']:,} faces, TTA {tta}; B - A with a 95% "
-                  f"interval from {n_boot:,} bootstrap resamples, seed {seed}; McNemar's exact test; significant: "
-                  f"p < {ALPHA}; the same as `python -m core compare A B`):", "",
-                  "| A | B | A | B | B - A (95% interval) | only A right / only B right | McNemar p | significant |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"interval from {n_boot:,} bootstrap resamples, seed {seed}; McNemar's exact p, unadjusted and "
+                  f"Holm-adjusted over the {m} pair{'s' * (m != 1)} of this table; significant: Holm-adjusted p < "
+                  f"{ALPHA}; each pair alone is `python -m core compare A B`):", "",
+                  "| A | B | A | B | B - A (95% interval) | only A right / only B right | McNemar p | Holm-adjusted p "
+                  "| significant |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [_pair_row(r) for r in out["rows"]]
     whys = {}
     for name, why in out["left_out"].items():
@@ -164,7 +199,7 @@ def _pair_row(r: dict) -> str:
     d = r["difference"]["accuracy"]
     lo, hi = d["interval"]
     c = r["counts"]
-    sig = "**yes**" if r["mcnemar_p"] < ALPHA else "no"
+    sig = "**yes**" if r["significant"] else "no"
     return (f"| {r['names'][0]} | {r['names'][1]} | {r['a']['accuracy']['value']:.2%} | "
             f"{r['b']['accuracy']['value']:.2%} | {100 * d['value']:+.1f} points ({100 * lo:+.1f} to {100 * hi:+.1f}) | "
-            f"{c['only_a']} / {c['only_b']} | {r['mcnemar_p']:.2g} | {sig} |")
+            f"{c['only_a']} / {c['only_b']} | {r['mcnemar_p']:.2g} | {r['mcnemar_p_holm']:.2g} | {sig} |")

@@ -33,6 +33,9 @@ class PredictorSubject:
     def labels(self, split: str = "test") -> np.ndarray:
         return self.dataset.splits[split].labels.numpy()
 
+    def temperature_for(self, tta=None) -> float:
+        return self.temperature
+
     def probs(self, split: str = "test", tta=None, progress=None, temperature=None) -> np.ndarray:
         if split not in self._probs:
             self._probs[split] = predictor_probs(self.predictor, self.dataset.splits[split].images,
@@ -79,7 +82,7 @@ def compare_models(a, b, data=None, split: str = "test", tta=None, n_boot: int =
     out.update(split=split, tta=tta, data=sa.dataset.source, checkpoints=[str(sa.path), str(sb.path)])
     for key, s, p in (("a", sa, probs[0]), ("b", sb, probs[1])):
         raw = s.probs(split, tta, temperature=1.0)
-        out[key].update(temperature=s.temperature, ece=ece(raw, labels), ece_calibrated=ece(p, labels),
+        out[key].update(temperature=s.temperature_for(tta), ece=ece(raw, labels), ece_calibrated=ece(p, labels),
                         reliability=reliability(p, labels))
     out["probs"] = [p.round(4).tolist() for p in probs]
     out["labels"] = labels.tolist()

@@ -11,7 +11,7 @@ import numpy as np
 from ..calibration import apply_temperature, calibration_report
 from ..data import Dataset, apply_grey, load_dataset
 from ..evaluate import checked_probs, inference_net, metrics_from_probs, predict_probs
-from ..labels import STRESS_CLASSES, canonical
+from ..labels import canonical, task_of, tta_name
 from ..models.checkpoint import build_model, checkpoint_meta, load_checkpoint
 from ..models.meta import CheckpointMeta
 
@@ -37,20 +37,25 @@ class Subject:
         """The checkpoint's calibration temperature (core.calibration); 1 for one that has none."""
         return self.meta.scale
 
+    def temperature_for(self, tta=None) -> float:
+        """The temperature a view's probabilities get: its own, else the plain view's (CheckpointMeta.scale_for)."""
+        return self.meta.scale_for(tta)
+
     @cached_property
     def net(self):
         """What its probabilities come from: the inference copy a predictor runs (core.evaluate.inference_net)."""
         return inference_net(self.model)
 
     def probs(self, split: str = "test", tta=None, progress=None, temperature: float | None = None) -> np.ndarray:
-        """Every face's probabilities on a split (N x k), at the checkpoint's temperature unless told another:
-        the forward pass and TTA a predictor makes (core.evaluate.view_probs), so a checkpoint scores the same
-        here (the Evaluate tab) as through its predictor (Compare's batch accuracy)."""
+        """Every face's probabilities on a split (N x k), at the checkpoint's temperature for that view unless told
+        another: the forward pass and TTA a predictor makes (core.evaluate.view_probs), so a checkpoint scores the
+        same here (the Evaluate tab) as through its predictor (Compare's batch accuracy)."""
         if (split, tta) not in self._raw:  # one forward pass per split and view, whatever is asked of it
             raw = predict_probs(self.net, self.faces(split), self.meta.mean, self.meta.std, tta, progress=progress,
                                 input_size=self.input_size).numpy()
             self._raw[split, tta] = checked_probs(raw, len(self.faces(split)), self.meta.classes, self.path.name)
-        return apply_temperature(self._raw[split, tta], self.temperature if temperature is None else temperature)
+        t = self.temperature_for(tta) if temperature is None else temperature
+        return apply_temperature(self._raw[split, tta], t)
 
     def faces(self, split: str = "test"):
         """A split's faces through the checkpoint's grey-level step (core.data.grey), as the model saw its training
@@ -62,26 +67,23 @@ class Subject:
     def labels(self, split: str = "test") -> np.ndarray:
         return self.dataset.splits[split].labels.numpy()
 
-    def calibration(self, split: str = "test") -> dict:
-        """A temperature fitted on PublicTest (the selection split: never the split it is judged on), and ECE
-        on `split` before (temperature 1) and after it."""
-        return calibration_report(self.probs("val", temperature=1.0), self.labels("val"),
-                                  self.probs(split, temperature=1.0), self.labels(split))
+    def calibration(self, split: str = "test", tta=None) -> dict:
+        """A temperature fitted on PublicTest (the selection split: never the split it is judged on) in one view
+        (plain, or a TTA's averaged probabilities), and ECE on `split` in that view before (temperature 1) and
+        after it."""
+        return calibration_report(self.probs("val", tta, temperature=1.0), self.labels("val"),
+                                  self.probs(split, tta, temperature=1.0), self.labels(split)) | {"tta": tta_name(tta)}
 
     def evaluate(self, split: str = "test", tta=None, progress=None) -> dict:
         result = metrics_from_probs(self.probs(split, tta, progress), self.labels(split), self.dataset.classes)
         return {**result, "tta": tta, "split": split, "data": self.dataset.source, "checkpoint": str(self.path),
-                "temperature": self.temperature}
+                "temperature": self.temperature_for(tta)}
 
 
 def labels_of(meta: CheckpointMeta) -> str:
     """The labels a checkpoint is measured against: FER+'s (official majority protocol) for a model that learned
     FER+'s votes, else FER2013's."""
     return "ferplus" if meta.label_set == "ferplus" else "fer2013"
-
-
-def task_of(classes) -> str:
-    return "stress" if tuple(canonical(c) for c in classes) == STRESS_CLASSES else "emotion"
 
 
 def open_subject(path, data=None, dataset: Dataset | None = None) -> Subject:

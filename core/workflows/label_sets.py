@@ -13,8 +13,7 @@ from ..data import Dataset, DataError, load_dataset
 from ..data.ferplus import agreement_references, human_agreement, vote_targets
 from ..evaluate import align_probs, metrics_from_probs
 from ..labels import FERPLUS_CLASSES
-from ..paired import encode_classes
-from .card_pairs import fingerprint
+from .card_pairs import encode_classes, fingerprint
 from .evaluation import Subject
 
 FERPLUS_PROTOCOL = ("majority: emotions with a single vote dropped, a face kept when its top emotion has more than "

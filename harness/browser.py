@@ -1,7 +1,7 @@
 """Helpers for end-to-end tests in a real browser: serve the Streamlit app in a subprocess, drive it with
 Playwright and Debian's Chromium, feed Chromium's fake camera from a .y4m file.
 
-    from tests.browser import require_browser, serve_app, browser_page, goto_page
+    from harness.browser import require_browser, serve_app, browser_page, goto_page
 
     def test_something(tmp_path):
         require_browser()

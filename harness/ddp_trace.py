@@ -1,4 +1,4 @@
-"""Test-only (tests/hooks, FEL_DDP_TRACE=<folder>): each training rank writes what it trained on in every epoch
+"""Test-only (harness/hooks, FEL_DDP_TRACE=<folder>): each training rank writes what it trained on in every epoch
 and a digest of its final model, so a test can check the shards are disjoint and the ranks end identical."""
 from __future__ import annotations
 

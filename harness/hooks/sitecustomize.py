@@ -1,9 +1,9 @@
 """Test-only code for the processes a test starts (torchrun's training ranks, the app's server): the test puts
-this folder first on PYTHONPATH (tests/helpers.py's `hooked_env`), and Python runs this file as the process starts. Nothing
+this folder first on PYTHONPATH (harness/env.py's `hooked_env`), and Python runs this file as the process starts. Nothing
 happens unless the test also sets one of:
 
-    FEL_DDP_TRACE=<folder>    each training rank writes what it trained on and its final model (tests/ddp_trace.py)
-    FEL_WEBCAM_STATS=<file>   the webcam analyser writes its counters there (tests/webcam_stats.py)
+    FEL_DDP_TRACE=<folder>    each training rank writes what it trained on and its final model (harness/ddp_trace.py)
+    FEL_WEBCAM_STATS=<file>   the webcam analyser writes its counters there (harness/webcam_stats.py)
     FEL_SLOW_ANALYSIS_MS=<ms> every analysis of a frame takes that much longer (a slow model; the webcam bench)
 
 Each hook waits for its module to be imported, then sets the plain attribute production leaves for it
@@ -42,19 +42,19 @@ def after_import(name: str, then) -> None:
 
 
 def _ddp_trace(loop) -> None:
-    from tests.ddp_trace import install
+    from harness.ddp_trace import install
 
     install(loop, os.environ["FEL_DDP_TRACE"])
 
 
 def _webcam_stats(frame) -> None:
-    from tests.webcam_stats import install
+    from harness.webcam_stats import install
 
     install(frame, os.environ["FEL_WEBCAM_STATS"])
 
 
 def _slow_analysis(frame) -> None:
-    from tests.webcam_stats import slow_analysis
+    from harness.webcam_stats import slow_analysis
 
     slow_analysis(frame, float(os.environ["FEL_SLOW_ANALYSIS_MS"]))
 

@@ -1,4 +1,4 @@
-"""Test-only (tests/hooks, FEL_WEBCAM_STATS=<file>): the app's webcam analyser writes its counters to a file,
+"""Test-only (harness/hooks, FEL_WEBCAM_STATS=<file>): the app's webcam analyser writes its counters to a file,
 twice a second at most, so a browser test can see what the stream did without reading the page."""
 from __future__ import annotations
 

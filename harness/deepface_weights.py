@@ -45,7 +45,7 @@ def _save_legacy_h5(model, path: Path) -> None:
         with h5py.File(path, "w") as f:
             legacy_h5_format.save_weights_to_hdf5_group(f, model)
     with h5py.File(path, "a") as f:
-        f.attrs[dfb._RANDOM_MARK] = "untrained weights from tests/deepface_weights.py"
+        f.attrs[dfb._RANDOM_MARK] = "untrained weights from harness/deepface_weights.py"
 
 
 def write_random_weights(deepface_home: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
