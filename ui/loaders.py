@@ -58,8 +58,7 @@ def shipped_without_history() -> dict[str, str]:
             continue
         card = read_object(p.with_name(f"{p.stem}.card.json"), {})
         source = (card.get("quantized") or {}).get("source") if isinstance(card.get("quantized"), dict) else None
-        out[p.stem] = (f"an int8 copy of {Path(source).stem}, made without training" if source else
-                       "no training history shipped with it")
+        out[p.stem] = f"an int8 copy of {Path(source).stem}" if source else "no history shipped with it"
     return out
 
 
