@@ -10,7 +10,7 @@ from ui import compare as cmp
 from ui import loaders as L
 from ui import widgets as w
 from ui.page import setup_page
-from ui.state import keep
+from ui.state import keep, kept_uploader
 
 setup_page("Compare models",
            "Give the app a photo: it finds every face and asks each model you pick. Compare their emotions, "
@@ -30,12 +30,12 @@ df_mode = sb.radio("DeepFace works on", DF_MODES, key=keep("compare_df_mode", DF
                    help="Same crops: a fair model-to-model comparison. End to end: DeepFace also finds the faces "
                         "itself, as you would use it out of the box (photos only).")
 sb.header("Display")
-show_cam = sb.toggle("Grad-CAM (where the CNN looked)", value=True, key=keep("compare_cam"))
-min_face = sb.slider("Smallest face (% of the photo)", 2, 40, int(PHOTO_SETTINGS["min_size"] * 100),
-                     key=keep("compare_min_face"), help="Faces smaller than this are ignored.")
+show_cam = sb.toggle("Grad-CAM (where the CNN looked)", key=keep("compare_cam", default=True))
+min_face = sb.slider("Smallest face (% of the photo)", 2, 40, help="Faces smaller than this are ignored.",
+                     key=keep("compare_min_face", default=int(PHOTO_SETTINGS["min_size"] * 100)))
 detector_name = w.detector_picker("compare_detector", sb)
 tilted = w.tilted_toggle("compare_tilted", sb, value=True)
-align = sb.toggle("Turn faces upright", value=True, key=keep("compare_align"),
+align = sb.toggle("Turn faces upright", key=keep("compare_align", default=True),
                   help="Rotate each face so its eyes are level before the models see it (detectors with "
                        "landmarks only).")
 
@@ -82,22 +82,22 @@ with photos_tab:
         else:
             st.info(f"No sample photos in `{sample_dir()}`. Upload your own instead.")
     elif source == "Upload":
-        files = st.file_uploader("Images (jpg, png, webp, bmp, gif, tiff)", type=w.IMAGE_TYPES, accept_multiple_files=True,
-                                 key="compare_upload")
-        pictures, repeats = cmp.unique_pictures([cmp.picture_from_bytes(f.name, f.getvalue()) for f in files or []])
+        files = kept_uploader("Images (jpg, png, webp, bmp, gif, tiff)", "compare_upload", type=w.IMAGE_TYPES,
+                              accept_multiple_files=True)  # kept for the session, also when the page is left
+        pictures, repeats = cmp.unique_pictures([cmp.picture_from_bytes(name, data) for name, data in files])
         if repeats:
             st.caption("Uploaded more than once, analysed once: " + ", ".join(f"**{r}**" for r in repeats) + ".")
     elif source == "Camera":
-        shot = st.camera_input("Take a photo", key="compare_camera")
-        if shot is not None:
-            pictures = [cmp.picture_from_bytes("camera.jpg", shot.getvalue())]
+        shots = kept_uploader("Take a photo", "compare_camera", camera=True)
+        if shots:
+            pictures = [cmp.picture_from_bytes("camera.jpg", shots[-1][1])]
     else:
         ds, msg = L.get_dataset("emotion")
         if ds is None:
             st.info(msg)
         else:
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            n = c1.slider("How many faces", 1, 16, 6, key=keep("compare_ds_n"))
+            n = c1.slider("How many faces", 1, 16, key=keep("compare_ds_n", default=6))
             if c2.button("New faces", icon=":material/casino:", key="compare_ds_new"):
                 st.session_state["compare_ds_seed"] = st.session_state.get("compare_ds_seed", 0) + 1
             pictures = [cmp.dataset_faces(ds, n, st.session_state.get("compare_ds_seed", 0))]
@@ -174,19 +174,20 @@ with batch_tab:
         if data_path is None:
             st.info(w.data_help())
         else:
-            n = st.slider("Sample size (faces)", 50, 3600, 500, step=50, key=keep("batch_n"),
+            n = st.slider("Sample size (faces)", 50, 3600, step=50, key=keep("batch_n", default=500),
                           help="A random, fixed sample of the test split (3,589 faces in FER2013). "
                                "DeepFace takes about 10-30 ms per face on a CPU: all of them take a while.")
             st.caption(f"From the test split of `{data_path}`.")
             use_split = True
     else:
-        up = st.file_uploader("Zip of a labelled folder (happy/*.jpg, sad/*.jpg, ...; or train/ and test/)",
-                              type=["zip"], key="batch_zip")
+        zips = kept_uploader("Zip of a labelled folder (happy/*.jpg, sad/*.jpg, ...; or train/ and test/)",
+                             "batch_zip", type=["zip"])
+        up = zips[-1][1] if zips else None
         st.caption("Images should be face crops, like FER2013's; each is turned grey and resized to 48×48.")
         if up is not None:
             try:
                 with st.spinner("Reading the zip..."):
-                    images, labels, classes, desc = batch.zip_dataset(up.getvalue())
+                    images, labels, classes, desc = batch.zip_dataset(up)
                 st.success(f"Read {desc}.")
             except ValueError as e:
                 st.error(str(e), icon=":material/folder_off:")

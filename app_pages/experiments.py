@@ -5,6 +5,7 @@ import streamlit as st
 from core import jobs
 from core.runs import list_runs, list_shipped_runs, open_run
 from ui import experiments as X
+from ui import loaders as L
 from ui import model_compare as MC
 from ui import run_table as RT
 from ui import run_view as RV
@@ -12,6 +13,7 @@ from ui import search_form as SF
 from ui import widgets as w
 from ui.format import display_state
 from ui.page import page_link, setup_page
+from ui.state import keep
 
 setup_page()
 jobs.ensure_workers()  # queued runs whose worker is gone (a restart) get one again
@@ -20,8 +22,9 @@ st.markdown("Every training run side by side, and the shipped models' own traini
             "runs to overlay their curves, open one to see where it goes wrong, **promote** the best (only promoted runs are offered "
             "on the Webcam and Compare pages, at the top of their lists), or let a **search** find better settings.")
 
-tab_runs, tab_compare, tab_search = st.tabs([":material/table_chart: Runs", ":material/compare_arrows: Compare two models",
-                                            ":material/travel_explore: Hyper-parameter search"])
+TABS = [":material/table_chart: Runs", ":material/compare_arrows: Compare two models",
+        ":material/travel_explore: Hyper-parameter search"]
+tab_runs, tab_compare, tab_search = st.tabs(TABS, key=keep("exp_tab", TABS, default=TABS[0]), on_change="rerun")
 
 # ---------------------------------------------------------------- runs
 with tab_runs:
@@ -34,46 +37,52 @@ with tab_runs:
                 "terminal); it shows up here by itself.", icon=":material/science:")
         page_link("app_pages/train.py")
     else:
-        df, picked = RT.runs_table(runs)
-        labels = RT.unique_labels(list(df["run_id"]), dict(zip(df["run_id"], df["name"])))
+        df, picked = RT.runs_table(runs, L.shipped_without_history())
+        ids = list(df["run_id"])
+        labels = RT.unique_labels(ids, dict(zip(df["run_id"], df["name"])))
         if not picked:
-            st.info("Tick one or more runs in the table (or pick them above) to see their curves and details.",
+            st.info("Tick one or more runs in the table (or pick them above) to overlay their curves.",
                     icon=":material/touch_app:")
         else:
             st.subheader("Curves", divider="gray")
             RT.overlay_curves(picked, labels)
 
-            st.subheader("One run in detail", divider="gray")
-            if st.session_state.get("exp_detail") not in picked:
-                st.session_state["exp_detail"] = picked[0]
-            rid = st.selectbox("Run", picked, key="exp_detail", format_func=lambda i: labels.get(i, i))
-            try:
-                run = open_run(rid)
-            except (ValueError, FileNotFoundError):
-                run = None
-                st.warning("This run no longer exists.")
-            problem = run.problem() if run else ""
-            if problem:  # what is wrong, and the way to delete it
-                RV.damaged_message(run, problem)
-                if not run.shipped:
-                    X.manage_view(run)
-            elif run:
-                cfg = run.config()
-                RV.run_header(run, "shipped" if run.shipped else display_state(run), cfg)
-                RV.run_metrics_row(run, cfg, run.metrics())
-                if run.shipped:
-                    st.caption(f"A shipped model (`{run.checkpoint.name}`): its training history is read-only; its "
-                               "figures come from its model card (`python -m core card`).")
+        st.subheader("One run in detail", divider="gray")
+        shipped = set(df.loc[df["status"] == "shipped", "run_id"])
+        keep("exp_detail", ids)  # any run or shipped model, ticked or not; it stays when the user comes back
+        if st.session_state.get("exp_detail") not in ids:
+            st.session_state["exp_detail"] = (picked or ids)[0]
+        rid = st.selectbox("Run or shipped model", ids, key="exp_detail",
+                           format_func=lambda i: labels.get(i, i) + (" · shipped" if i in shipped else ""),
+                           help="Every run in the table and every shipped model with its training history, "
+                                "ticked or not.")
+        try:
+            run = open_run(rid)
+        except (ValueError, FileNotFoundError):
+            run = None
+            st.warning("This run no longer exists.")
+        problem = run.problem() if run else ""
+        if problem:  # what is wrong, and the way to delete it
+            RV.damaged_message(run, problem)
+            if not run.shipped:
+                X.manage_view(run)
+        elif run:
+            cfg = run.config()
+            RV.run_header(run, "shipped" if run.shipped else display_state(run), cfg)
+            RV.run_metrics_row(run, cfg, run.metrics())
+            if run.shipped:
+                st.caption(f"A shipped model (`{run.checkpoint.name}`): its training history is read-only; its "
+                           "figures come from its model card (`python -m core card`).")
+                X.results_view(run)
+            else:
+                t1, t2, t3 = st.tabs([":material/grid_on: Results", ":material/fact_check: Evaluate",
+                                      ":material/edit: Manage"])
+                with t1:
                     X.results_view(run)
-                else:
-                    t1, t2, t3 = st.tabs([":material/grid_on: Results", ":material/fact_check: Evaluate",
-                                          ":material/edit: Manage"])
-                    with t1:
-                        X.results_view(run)
-                    with t2:
-                        X.evaluate_view(run)
-                    with t3:
-                        X.manage_view(run)
+                with t2:
+                    X.evaluate_view(run)
+                with t3:
+                    X.manage_view(run)
 
 # ---------------------------------------------------------------- two models, paired
 with tab_compare:

@@ -43,6 +43,11 @@ c2.metric("DeepFace", df_state,
           help="DeepFace's pre-trained emotion model (TensorFlow).")
 c3.metric("Data set", "found" if data_path else "not set",
           help="Needed to train, and to measure models on the FER2013 test split.")
+untrained = L.shipped_without_history()
+st.caption("**Your models**: what the Webcam and Compare pages offer (the shipped models and your promoted runs). "
+           "**Experiments** counts trainings instead (the shipped models' and all your runs)"
+           + ("; not there, made without training of their own: " + ", ".join(
+               f"{name} ({why})" for name, why in untrained.items()) if untrained else "") + ".")
 
 st.markdown("#### Models")
 if models:

@@ -12,6 +12,7 @@ from ui import run_view as RV
 from ui import train_form as F
 from ui import widgets as w
 from ui.page import page_link, setup_page
+from ui.state import keep
 
 setup_page()
 F.init_form()
@@ -26,9 +27,9 @@ st.markdown("Choose a data set and a recipe, press **Start training**, and watch
 NEW, RUNS = ":material/add_circle: New run", ":material/monitoring: Runs"
 if "tr_goto" in st.session_state:  # after Start: show the run
     st.session_state["tr_tab"] = st.session_state.pop("tr_goto")
-# the first tab shown is decided once per visit (a changing default would make a new widget and reset the choice)
-first_tab = st.session_state.setdefault("tr_first_tab", RUNS if active else NEW)
-tab_new, tab_runs = st.tabs([NEW, RUNS], key="tr_tab", on_change="rerun", default=first_tab)
+# the first tab shown: Runs while one trains; then the one the user last chose, also after another page
+tab_new, tab_runs = st.tabs([NEW, RUNS], key=keep("tr_tab", [NEW, RUNS], default=RUNS if active else NEW),
+                            on_change="rerun")
 
 # ---------------------------------------------------------------- a new run
 with tab_new:
@@ -52,13 +53,16 @@ with tab_new:
         if not data_path:
             st.info(w.data_help() + " Or press **Demo data set**.", icon=":material/info:")
         else:
-            with st.spinner("Reading the data set (the first time takes a little while)…"):
-                info, err = D.dataset_info(data_path, st.session_state["tr_task"])
+            with st.spinner("Reading the data set…"):
+                info, err, decoding = D.dataset_state(data_path, st.session_state["tr_task"])
             if err:
                 st.error(err, icon=":material/error:")
             else:
-                data_ok = True
-                D.show_dataset_info(info)
+                data_ok = info is not None  # a data set being decoded without counts: Start when it is done
+                if info is not None:
+                    D.show_dataset_info(info)
+                if decoding is not None:
+                    D.decode_status(data_path, decoding, counted=info is not None)
     with top_right.container(border=True):
         st.markdown("##### :material/neurology: Recipe and model")
         F.recipe_section()
@@ -94,7 +98,9 @@ with tab_new:
                 st.session_state["tr_goto"] = RUNS
                 st.session_state["tr_started"] = run.id
                 st.rerun()
-    if not data_ok:
+    if data_ok:
+        st.caption("**Start trains:** " + F.run_summary(F.config_from_form(), info["sizes"].get("train")) + ".")
+    else:
         st.caption("A run needs a data set that can be read: see **Data set** above.")
 
 # ---------------------------------------------------------------- runs, live
@@ -105,15 +111,13 @@ with tab_runs:
         st.info("No runs yet. Choose the settings in **New run** and press **Start training**; the run then shows "
                 "here, live.", icon=":material/model_training:")
     else:
-        main, side = st.columns([7, 3], gap="medium")
-        with main:
-            options = RV.run_options(runs[:60])
-            if st.session_state.get("tr_view") not in options:
-                st.session_state["tr_view"] = options[0]
-            st.selectbox("Run", options, key="tr_view", format_func=RV.run_label,
-                         help="Running and queued runs come first. All runs are on the Experiments page.")
-            with st.container(border=True):
-                RV.live_run(st.session_state["tr_view"])
-        with side:
-            RV.queue_panel(refresh=bool(active))
+        pick, link = st.columns([7, 3], gap="medium", vertical_alignment="bottom")
+        options = RV.run_options(runs[:60])
+        keep("tr_view", options)  # the run shown stays when the user comes back from another page
+        if st.session_state.get("tr_view") not in options:
+            st.session_state["tr_view"] = options[0]
+        pick.selectbox("Run", options, key="tr_view", format_func=RV.run_label,
+                       help="Running and queued runs come first. All runs are on the Experiments page.")
+        with link:
             page_link("app_pages/experiments.py", label="Compare all runs")
+        RV.live_panel(st.session_state["tr_view"], refresh=bool(active))  # the run and the queue, one moment's

@@ -38,31 +38,31 @@ mirror = w.mirror_toggle("webcam_mirror", sb)
 sb.header("Face detection")
 detector_name = w.detector_picker("webcam_detector", sb)
 tilted = w.tilted_toggle("webcam_tilted", sb, cost=" Off by default: it makes the frames that search slower.")
-show_landmarks = sb.toggle("Show the landmarks", value=False, key=keep("webcam_landmarks"),
+show_landmarks = sb.toggle("Show the landmarks", key=keep("webcam_landmarks", default=False),
                            help="Eyes, nose and mouth corners, where the detector finds them.")
-align = sb.toggle("Turn faces upright", value=True, key=keep("webcam_align"),
+align = sb.toggle("Turn faces upright", key=keep("webcam_align", default=True),
                   help="Rotate each face so its eyes are level before the model sees it (detectors with "
                        "landmarks only).")
-min_face = sb.slider("Smallest face (% of the frame)", 4, 50, 10, 1, key=keep("webcam_min_face"),
+min_face = sb.slider("Smallest face (% of the frame)", 4, 50, step=1, key=keep("webcam_min_face", default=10),
                      help="Faces smaller than this are ignored. Larger = faster and fewer false detections.")
 WIDTHS = [240, 320, 400, 480, 640]
-detect_width = sb.select_slider("Detect on a frame this wide (px)", WIDTHS, value=480,
-                                key=keep("webcam_detect_width", WIDTHS),
+detect_width = sb.select_slider("Detect on a frame this wide (px)", WIDTHS,
+                                key=keep("webcam_detect_width", WIDTHS, default=480),
                                 help="The detector runs on a downscaled copy of the frame: smaller is faster.")
-detect_every = sb.slider("Detect every N frames", 1, 10, 3, key=keep("webcam_detect_every"),
+detect_every = sb.slider("Detect every N frames", 1, 10, key=keep("webcam_detect_every", default=3),
                          help="In between, the last boxes are reused (the emotion is still computed every frame).")
-full_every = sb.slider("Search the whole frame every N detections", 1, 10, 5, key=keep("webcam_full_every"),
+full_every = sb.slider("Search the whole frame every N detections", 1, 10, key=keep("webcam_full_every", default=5),
                        help="In between, a detector that can follow faces (YuNet) looks for each face only near "
                             "where it was, upright by its tilt: much faster. A new face appears at the next whole "
                             "search. 1 = always the whole frame.")
 sb.header("Display")
-smoothing = sb.slider("Smooth over the last K frames", 1, 15, 5, key=keep("webcam_smoothing"),
+smoothing = sb.slider("Smooth over the last K frames", 1, 15, key=keep("webcam_smoothing", default=5),
                       help="Averages each face's probabilities over about K frames so labels do not flicker. 1 = off.")
-show_stress = sb.toggle("Stress marker", value=True, key=keep("webcam_stress"),
+show_stress = sb.toggle("Stress marker", key=keep("webcam_stress", default=True),
                         help="Under each face: stress (angry + fear + sad) or no stress, with its probability.")
 with sb.expander("Connection (remote use)"):
     ice_text = st.text_area(
-        "STUN/TURN servers (JSON)", value=ice_servers_text(), key=keep("webcam_ice"),
+        "STUN/TURN servers (JSON)", key=keep("webcam_ice", default=ice_servers_text()),
         placeholder='[{"urls": ["stun:stun.l.google.com:19302"]}]',
         help="Empty works on this computer (localhost). To reach the app from another machine, give STUN/TURN "
              "servers here or in the FEL_ICE_SERVERS environment variable.")

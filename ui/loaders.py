@@ -8,9 +8,11 @@ from pathlib import Path
 import streamlit as st
 
 from core.data import default_data_path, is_cached, load_dataset
+from core.files import read_object
 from core.predict.catalogue import discover_models
 from core.predict.detectors import TURNS, create_detector, fallback_notice, unavailable_reason
 from core.predict.loading import load_predictor
+from core.runs import list_shipped_runs
 from core.settings import model_dir, runs_root
 
 from .widgets import data_help
@@ -45,6 +47,19 @@ def all_models() -> list:
     except Exception as e:  # noqa: BLE001
         st.warning(f"Could not list the models in `{folder}`: {e}")
         return []
+
+
+def shipped_without_history() -> dict[str, str]:
+    """Shipped models (model/*.pt) with no training history to list (graphs/<name>/): name -> why, in words."""
+    histories = {r.name for r in list_shipped_runs()}
+    out = {}
+    for p in sorted(model_dir().glob("*.pt")):
+        if p.stem in histories:
+            continue
+        card = read_object(p.with_name(f"{p.stem}.card.json"), {})
+        source = (card.get("quantized") or {}).get("source") if isinstance(card.get("quantized"), dict) else None
+        out[p.stem] = f"an int8 copy of {Path(source).stem}" if source else "no history shipped with it"
+    return out
 
 
 def usable_models() -> list:

@@ -19,6 +19,7 @@ from .dataset import outside_roots_message
 from .face_cam import cam_panel, open_button
 from .format import fmt_pct
 from .loaders import dataset_at, deepface_status, usable_models
+from .state import keep
 from .widgets import deepface_warning, friendly_error, model_picker
 
 PAGE = 12  # faces per page of the gallery
@@ -42,10 +43,10 @@ def compare_view() -> None:
     if b is None:
         return
     c1, c2, c3 = st.columns([1, 1, 2])
-    split = c1.selectbox("Split", ["test", "val"], key="cmp_split", format_func={"test": "test (PrivateTest)",
-                                                                                  "val": "validation (PublicTest)"}.get)
-    tta = c2.selectbox("Test-time augmentation", TTA_CHOICES, key="cmp_tta")
-    data = c3.text_input("Data set", value=str(default_data_path() or ""), key="cmp_data")
+    split = c1.selectbox("Split", ["test", "val"], key=keep("cmp_split", ["test", "val"]),
+                         format_func={"test": "test (PrivateTest)", "val": "validation (PublicTest)"}.get)
+    tta = c2.selectbox("Test-time augmentation", TTA_CHOICES, key=keep("cmp_tta", TTA_CHOICES))
+    data = c3.text_input("Data set", key=keep("cmp_data", default=str(default_data_path() or "")))
     if st.button("Compare", key="cmp_go", icon=":material/compare_arrows:", type="primary", disabled=not ready):
         bar = st.progress(0.0, text="Loading the models and the data set…")
         try:

@@ -10,6 +10,7 @@ from core.runs import Run, open_run
 
 from . import charts
 from .format import PROMOTED, data_name, display_state, run_started, teacher_label
+from .state import keep
 
 
 TABLE_ORDER = ["name", "status", "promoted", "model", "width", "task", "data", "epochs", "best val acc", "test acc",
@@ -128,23 +129,39 @@ def default_picks(df: pd.DataFrame, n: int = 3) -> list[str]:
     return list((started if len(started) else df)["run_id"][:1])
 
 
-def runs_table(runs: list[Run]) -> tuple[pd.DataFrame, list[str]]:
-    """Filters and the sortable table; returns (all runs' frame, the picked run ids)."""
+def counts_note(df: pd.DataFrame, untrained: dict[str, str]) -> str:
+    """What the table counts (trainings: ours and the shipped models'), and the shipped models it cannot list."""
+    shipped = int((df["status"] == "shipped").sum()) if len(df) else 0
+    mine = len(df) - shipped
+    text = (f"{mine} run{'s' if mine != 1 else ''} of yours" if mine else "no run of yours yet") + \
+        f" and the trainings of {shipped} shipped model{'s' if shipped != 1 else ''}"
+    if untrained:
+        text += "; not listed (no training of their own): " + ", ".join(
+            f"**{name}** ({why})" for name, why in untrained.items())
+    return text
+
+
+def runs_table(runs: list[Run], untrained: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Filters and the sortable table; returns (all runs' frame, the picked run ids). `untrained`: the shipped
+    models the table cannot list, said under it (loaders.shipped_without_history)."""
     ss = st.session_state
     df = runs_frame(runs)
     c = st.columns([3, 2, 2, 2])
-    text = c[0].text_input("Search", key="exp_text", placeholder="name, model, notes, study…")
-    states = c[1].multiselect("Status", sorted(df["status"].unique()), key="exp_states")
-    models = c[2].multiselect("Model", sorted(df["model"].unique()), key="exp_models")
-    tasks = c[3].multiselect("Task", sorted(df["task"].unique()), key="exp_tasks")
+    text = c[0].text_input("Search", key=keep("exp_text"), placeholder="name, model, notes, study…")
+    choices = {k: sorted(df[col].unique()) for k, col in (("states", "status"), ("models", "model"), ("tasks", "task"))}
+    states = c[1].multiselect("Status", choices["states"], key=keep("exp_states", choices["states"]))
+    models = c[2].multiselect("Model", choices["models"], key=keep("exp_models", choices["models"]))
+    tasks = c[3].multiselect("Task", choices["tasks"], key=keep("exp_tasks", choices["tasks"]))
     view = filter_frame(df, text, states, models, tasks)
     ss["_exp_ids"] = list(view["run_id"])
     st.dataframe(view, key="exp_table", on_select=_on_table_select, selection_mode="multi-row", hide_index=True,
                  column_order=[c for c in TABLE_ORDER if c in view.columns], column_config=table_config(),
                  height=min(420, 38 + 35 * max(len(view), 1)))
-    st.caption(f"{len(view)} of {len(df)} runs · click a header to sort · tick rows to compare them below")
+    st.caption(f"{len(view)} of {len(df)}: {counts_note(df, untrained or {})} · click a header to sort · tick "
+               "rows to compare them below")
 
     ids = list(df["run_id"])
+    keep("exp_pick")  # the runs ticked stay when the user comes back from another page
     if "exp_pick" not in ss:
         ss["exp_pick"] = default_picks(df)
     ss["exp_pick"] = [i for i in ss["exp_pick"] if i in ids]
@@ -165,7 +182,7 @@ def overlay_curves(picked: list[str], labels: dict[str, str]) -> None:
     if not any(series.values()):
         st.info("None of these runs has finished an epoch yet: no curves to show.", icon=":material/show_chart:")
         return
-    show_train = st.toggle("Show the training curves too (dotted)", key="exp_show_train", value=True)
+    show_train = st.toggle("Show the training curves too (dotted)", key=keep("exp_show_train", default=True))
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.curves_figure(series, "acc", show_train, height=380), key="exp_curves_acc")
     c2.plotly_chart(charts.curves_figure(series, "loss", show_train, height=380), key="exp_curves_loss")

@@ -162,14 +162,16 @@ def damaged_message(run: Run, problem: str) -> None:
              f"or delete the run (Experiments page, Manage). Folder: `{run.dir}`", icon=":material/broken_image:")
 
 
-def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines: int = 12) -> str:
-    """Everything about one run: header, state, progress, numbers, curves, controls, log. Returns the state."""
+def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines: int = 12,
+             state: str | None = None) -> str:
+    """Everything about one run: header, state, progress, numbers, curves, controls, log. Returns the state.
+    `state`: the run's state as read with others on the page (jobs.queue_snapshot), so they agree."""
     problem = run.problem()
     if problem:
         damaged_message(run, problem)
         return "damaged"
     cfg = run.config()
-    state = display_state(run)
+    state = display_state(run, state)
     rows = run.metrics()
     run_header(run, state, cfg)
     if state in ("running", "stopping"):
@@ -201,60 +203,60 @@ def run_view(run: Run, key: str = "live", show_controls: bool = True, log_lines:
     return state
 
 
-def live_run(run_id: str) -> None:
-    """The selected run, refreshed every few seconds while it is queued or running."""
-    try:
-        run = Run.open(run_id)
-    except (ValueError, FileNotFoundError):
-        st.info("This run no longer exists.")
-        return
-    active = run.state() in ("queued", "running")
+def live_panel(run_id: str, refresh: bool) -> None:
+    """The chosen run and the queue beside it, refreshed together every few seconds while any run is queued or
+    training (`refresh`). Both are drawn from one reading of the runs' states (jobs.queue_snapshot): the run's
+    badge and the queue never say different things."""
 
-    @st.fragment(run_every=REFRESH_S if active else None)
-    def _live():
-        now_active = run.state() in ("queued", "running")
-        if now_active != active:
+    @st.fragment(run_every=REFRESH_S if refresh else None)
+    def _panel():
+        running, queued = jobs.queue_snapshot()
+        if bool(running or queued) != refresh:
             st.rerun()  # the whole page: the refresh switches on or off, the lists change
-        run_view(run, key=f"live_{run.id}")
+        main, side = st.columns([7, 3], gap="medium")
+        with side:  # first: it is quick to draw, so it changes together with the run's badge drawn next
+            _queue_box(running, queued)
+        with main, st.container(border=True):
+            try:
+                run = Run.open(run_id)
+            except (ValueError, FileNotFoundError):
+                st.info("This run no longer exists.")
+            else:
+                now = "running" if run.id in {r.id for r in running} else (
+                    "queued" if run.id in {r.id for r in queued} else None)
+                run_view(run, key=f"live_{run.id}", state=now)
 
-    _live()
+    _panel()
 
 
-def queue_panel(refresh: bool = False) -> None:
+def _queue_box(running: list[Run], queued: list[Run]) -> None:
     """Running runs and the queue, in the order they will start; cancel a waiting run; runs at once."""
-
-    @st.fragment(run_every=REFRESH_S * 2 if refresh else None)
-    def _queue():
-        queued = jobs.queued_runs()
-        running = jobs.running_runs()
-        n = jobs.max_parallel()
-        with st.container(border=True):
-            st.markdown("##### :material/queue: Queue")
-            st.caption(f"{len(running)} running · {len(queued)} waiting · up to **{n}** at a time")
-            if not queued and not running:
-                st.caption("Nothing running: a run you start begins at once.")
-            for r in running:
-                frac, text = progress_of(r)
-                st.progress(frac, text=f"**{html.escape(r.title)}** · {text.split(' · ')[0]}")
-            for i, r in enumerate(queued, 1):
-                managed = {"search": " · search trial", "torchrun": " · starting its processes"}.get(
-                    r.status().get("managed"), "")
-                st.markdown(f"**{i}.** {html.escape(r.title)} <span class='fel-kv'>· waiting{managed}</span>",
-                            unsafe_allow_html=True)
-                if st.button("Cancel", key=f"q_cancel_{r.id}", icon=":material/close:", type="tertiary",
-                             help="Take it out of the queue (Resume starts it later)."):
-                    try:
-                        jobs.cancel(r)
-                    except ValueError as e:
-                        st.warning(str(e))
-                    st.rerun()
-            with st.popover("Runs at once", icon=":material/settings:", width="stretch"):
-                new = st.number_input("Runs training at the same time", min_value=1, max_value=jobs.MAX_PARALLEL,
-                                      value=n, step=1, key="q_max_parallel",
-                                      help="On a small computer one at a time is fastest overall: two runs share "
-                                           "the same cores and each takes twice as long.")
-                if st.button("Save", key="q_save", disabled=new == n):
-                    jobs.set_max_parallel(int(new))
-                    st.rerun()
-
-    _queue()
+    n = jobs.max_parallel()
+    with st.container(border=True):
+        st.markdown("##### :material/queue: Queue")
+        st.caption(f"{len(running)} running · {len(queued)} waiting · up to **{n}** at a time")
+        if not queued and not running:
+            st.caption("Nothing running: a run you start begins at once.")
+        for r in running:
+            frac, text = progress_of(r)
+            st.progress(frac, text=f"**{html.escape(r.title)}** · {text.split(' · ')[0]}")
+        for i, r in enumerate(queued, 1):
+            managed = {"search": " · search trial", "torchrun": " · starting its processes"}.get(
+                r.status().get("managed"), "")
+            st.markdown(f"**{i}.** {html.escape(r.title)} <span class='fel-kv'>· waiting{managed}</span>",
+                        unsafe_allow_html=True)
+            if st.button("Cancel", key=f"q_cancel_{r.id}", icon=":material/close:", type="tertiary",
+                         help="Take it out of the queue (Resume starts it later)."):
+                try:
+                    jobs.cancel(r)
+                except ValueError as e:
+                    st.warning(str(e))
+                st.rerun()
+        with st.popover("Runs at once", icon=":material/settings:", width="stretch"):
+            new = st.number_input("Runs training at the same time", min_value=1, max_value=jobs.MAX_PARALLEL,
+                                  value=n, step=1, key="q_max_parallel",
+                                  help="On a small computer one at a time is fastest overall: two runs share "
+                                       "the same cores and each takes twice as long.")
+            if st.button("Save", key="q_save", disabled=new == n):
+                jobs.set_max_parallel(int(new))
+                st.rerun()

@@ -1,6 +1,10 @@
 """The Train page's form: a recipe fills every field, the user changes what they like, and the form becomes
-a TrainConfig (the widgets keep their values in session state, under one prefix)."""
+a TrainConfig (the widgets keep their values in session state, under one prefix, kept for the browser session
+when the user visits another page: ui.state). What will run is said in words from the form, never from the
+recipe's own description, so it cannot go stale."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,29 +15,32 @@ from core.predict.catalogue import discover_models
 from core.train import describe_device
 from core.train.recipes import RECIPES, recipe_config
 
+from .state import keep
+
 
 FORM_FIELDS = ("model", "width", "dropout", "epochs", "batch_size", "optimizer", "lr", "momentum", "schedule",
                "warmup_epochs", "weight_decay", "label_smoothing", "seed", "flip", "crop", "mixup", "cutmix",
                "tencrop_test")
+# the form's other values; FORM_FIELDS and these are kept for the session (a field added to the form goes in one)
+OTHER_FIELDS = ("recipe", "task", "data", "name", "limit", "threads", "val_fraction", "teacher", "init", "distill",
+                "shift", "rotate", "scale", "erase", "use_shift", "use_rotate", "use_scale", "use_erase")
 CROPS = {0: "no: the whole 48 px face", 40: "40 px (the published recipes)", 44: "44 px"}
 
 
 AUG_AMOUNTS = {"shift": 4, "rotate": 10.0, "scale": 0.1, "erase": 0.25}  # the amount a switch turns on
 
 
-RECIPE_TEXT = {
-    "quick": "3 epochs of a small mini-Xception: a first look in minutes.",
-    "realtime": "The webcam model: mini-Xception (width 16), AdamW, 40 epochs. Fast on a CPU.",
-    "default": "VGG-style CNN (width 64), SGD + cosine, 60 epochs. Best on a GPU (hours on a CPU).",
-    "accurate": "The published FER2013 recipe: ResNet-18 (width 64), 40 px crops, mixup, SGD + Nesterov, cosine, "
-                "300 epochs. For a GPU (minutes there; days on a CPU).",
-    "accurate-cpu": "The accurate recipe cut to what a CPU trains in hours: ResNet-18 width 32, 32 epochs.",
-    "accurate-finetune": "The accurate recipe as a second, 20-epoch schedule on top of the shipped seed-resnet "
-                         "(its weights, 40 px crops, a fresh cosine): about an hour on a CPU.",
-    "realtime-distilled": "The real-time VGG again: seed-vgg's weights, 10 epochs learning the answers of "
-                          "seed-resnet, the most accurate shipped model, too (distillation); then quantize it to "
-                          "int8 for the webcam.",
-    "stress": "Stress / no stress: mini-Xception (width 32) on the stress view of the data.",
+RECIPE_TEXT = {  # what each recipe is for; its numbers are said from the form (run_summary), which the user changes
+    "quick": "A first look in minutes: a few epochs of a small model.",
+    "realtime": "The webcam model: small, and fast on a CPU.",
+    "default": "A VGG-style CNN: best on a GPU (hours on a CPU).",
+    "accurate": "The published FER2013 recipe (ResNet-18, crops, mixup, SGD + Nesterov): for a GPU (days on a CPU).",
+    "accurate-cpu": "The accurate recipe cut to what a CPU trains in hours.",
+    "accurate-finetune": "The accurate recipe as a second, short schedule on top of the shipped seed-resnet (its "
+                         "weights, a fresh cosine).",
+    "realtime-distilled": "The real-time VGG again: seed-vgg's weights, also learning the answers of seed-resnet, "
+                          "the most accurate shipped model (distillation); then quantize it to int8 for the webcam.",
+    "stress": "Stress / no stress: a model of the stress view of the data.",
 }
 
 
@@ -51,8 +58,68 @@ def recipe_description(name: str) -> str:
     if name in RECIPE_TEXT:
         return RECIPE_TEXT[name]
     if name.startswith("seed-"):
-        return f"The shared comparison recipe for the `{name[5:]}` architecture: SGD + cosine, 30 epochs."
+        return f"The shared comparison recipe for the `{name[5:]}` architecture."
     return ""
+
+
+CHANGES = ("model", "width", "dropout", "epochs", "batch_size", "optimizer", "lr", "schedule", "warmup_epochs",
+           "weight_decay", "label_smoothing", "momentum", "crop", "mixup", "cutmix", "task")
+
+
+def _said(name: str, value) -> str:
+    """One setting in words: "width 8", "2 epochs", "lr 0.003"."""
+    words = {"epochs": "{} epochs", "batch_size": "batch {}", "warmup_epochs": "{:g} warm-up epochs",
+             "label_smoothing": "label smoothing {:g}", "weight_decay": "weight decay {:g}", "lr": "lr {:g}",
+             "crop": "{} px crops", "dropout": "dropout {:g}", "mixup": "mixup {:g}", "cutmix": "CutMix {:g}",
+             "schedule": "{} schedule", "momentum": "momentum {:g}"}
+    return words.get(name, name + " {}").format(value)
+
+
+def recipe_changes(cfg: TrainConfig) -> list[str]:
+    """The settings of `cfg` that differ from its recipe's, in words: "width 8 (recipe: 16)"."""
+    try:
+        base = recipe_config(cfg.recipe)
+    except (KeyError, ValueError):
+        return []
+    base.width = int(base.width or model_default(base.model, "width", 32))
+    base.dropout = float(base.dropout if base.dropout is not None else model_default(base.model, "dropout", 0.0) or 0.0)
+    out = []
+    for f in CHANGES:
+        now, was = getattr(cfg, f), getattr(base, f)
+        if now != was and not (isinstance(now, float) and isinstance(was, (int, float)) and abs(now - was) < 1e-12):
+            out.append(f"{_said(f, now)} (recipe: {was:g})" if isinstance(was, (int, float)) and not isinstance(
+                was, bool) else f"{_said(f, now)} (recipe: {was})")
+    return out
+
+
+def run_summary(cfg: TrainConfig, train_images: int | None = None) -> str:
+    """What Start will train, in one line of words from the form (markdown for st.caption, which renders no
+    HTML). `train_images`: how many the data set has, where known."""
+    model = f"{cfg.model}, width {cfg.width}" + (f", dropout {cfg.dropout:g}" if cfg.dropout else "")
+    opt = f"{cfg.optimizer}, lr {cfg.lr:g}, {cfg.schedule} schedule"
+    aug = [k for k in ("flip", "shift", "rotate", "scale", "erase") if getattr(cfg, k)]
+    aug += [f"{cfg.crop} px crops"] if cfg.crop else []
+    aug += [f"mixup {cfg.mixup:g}"] if cfg.mixup else []
+    aug += [f"CutMix {cfg.cutmix:g}"] if cfg.cutmix else []
+    data = Path(cfg.data).name if cfg.data else "FER2013"
+    of = f"its {train_images:,}" if train_images is not None else "its"
+    images = (f"{cfg.limit:,} of {of} training images (drawn at random)" if cfg.limit and not (
+        train_images is not None and cfg.limit >= train_images) else f"all {of} training images")
+    parts = [model, opt, f"{cfg.epochs} epochs of batch {cfg.batch_size}",
+             ("augmented: " + ", ".join(aug)) if aug else "no augmentation",
+             f"`{data}` ({'stress / no stress' if cfg.task == 'stress' else 'emotions'}), {images}"]
+    if cfg.labels != "fer2013":
+        parts.append(f"{cfg.labels} labels ({cfg.label_mode})")
+    if cfg.init:
+        parts.append(f"starting from {_model_name(cfg.init)}")
+    if cfg.teacher:
+        parts.append(f"taught by {_model_name(cfg.teacher)} (weight {cfg.distill:g})")
+    return " · ".join(parts)
+
+
+def _model_name(path: str) -> str:
+    p = Path(path)
+    return p.parent.name if p.name == "best.pt" else p.stem
 
 
 def model_default(model: str, key: str, fallback=None):
@@ -95,7 +162,10 @@ def on_model_change(prefix: str = "tr_") -> None:
 
 
 def init_form(prefix: str = "tr_") -> None:
+    """The form's values: those the user set (kept across pages), else the recipe's. Call before the form."""
     ss = st.session_state
+    for f in FORM_FIELDS + OTHER_FIELDS:
+        keep(prefix + f)
     if prefix + "recipe" not in ss:
         ss[prefix + "recipe"] = default_recipe()
         ss[prefix + "task"] = "emotion"
@@ -159,7 +229,9 @@ def recipe_section(prefix: str = "tr_") -> None:
                  help="A recipe fills in every setting with values known to work; change any of them after.")
     note = "" if default_recipe() == "accurate" else (
         " Without a GPU, **realtime** is the sensible start; **accurate-cpu** is the most accurate but takes hours.")
-    st.caption(recipe_description(st.session_state[p + "recipe"]) + note)
+    changed = recipe_changes(config_from_form(p))
+    st.caption(recipe_description(st.session_state[p + "recipe"]) + note
+               + (" **Changed here:** " + ", ".join(changed) + "." if changed else ""))
     c1, c2, c3 = st.columns([2, 1, 1])
     c1.selectbox("Model", list_models(), key=p + "model", on_change=lambda: on_model_change(p),
                  help="\n".join(f"- **{m}**: {describe(m)}" for m in list_models()))

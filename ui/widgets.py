@@ -78,16 +78,17 @@ def model_picker(models, key: str, multi: bool = False, include_deepface: bool =
     `with_deepface`: a multiselect starts with DeepFace among the chosen (False where it cannot run here)."""
     opts = model_options(models, include_deepface)
     values = list(opts)
-    key = keep(key, values)  # the choice survives a visit to another page
     if multi:
         default = ([str(m.path) for m in first if str(m.path) in values] if first else []) \
             or [v for v in values if v != DEEPFACE][:2] or values[:1]
         if with_deepface and include_deepface and DEEPFACE in values and len(default) < 3:
             default.append(DEEPFACE)
-        return container.multiselect(label or "Models", values, default=default, format_func=opts.get, key=key,
+        key = keep(key, values, default=default)  # the choice survives a visit to another page
+        return container.multiselect(label or "Models", values, format_func=opts.get, key=key,
                                      help=help or "Pick one or more; each face is shown with every model side by side.")
-    index = values.index(str(first.path)) if first is not None and str(first.path) in values else 0
-    return container.selectbox(label or "Model", values, index=index, format_func=opts.get, key=key,
+    default = str(first.path) if first is not None and str(first.path) in values else (values[0] if values else None)
+    key = keep(key, values, default=default)
+    return container.selectbox(label or "Model", values, format_func=opts.get, key=key,
                                help=help or "Your trained CNNs, or DeepFace's pre-trained model.")
 
 
@@ -121,7 +122,7 @@ def calibration_note(predictors, smoothing: int = 1) -> str | None:
 def mirror_toggle(key: str, container=st) -> bool:
     """Flip test-time augmentation for our CNNs, on by default: it costs a batch of two per face and buys
     1-2 points of accuracy (the model cards' "+ flip TTA" column)."""
-    return container.toggle("Average with the mirror image", value=True, key=keep(key),
+    return container.toggle("Average with the mirror image", key=keep(key, default=True),
                             help="Each face is also classified flipped left-right and the two answers averaged: "
                                  "a little more accurate (see the '+ flip TTA' column of the model cards) for "
                                  "about a millisecond more per face. Our CNNs only; DeepFace is not affected.")
@@ -166,7 +167,7 @@ def detector_picker(key: str, container=st, help: str | None = None) -> str:
 
 def tilted_toggle(key: str, container=st, value: bool = False, cost: str = "") -> bool:
     """"Find tilted faces too": the detector also searches the frame turned by +-25 degrees."""
-    return container.toggle("Find tilted faces too", value=value, key=keep(key),
+    return container.toggle("Find tilted faces too", key=keep(key, default=value),
                             help="Also search the picture turned by 25 degrees either way: finds faces tilted by "
                                  "30 degrees that an upright search misses, for three searches' time." + cost)
 

@@ -23,9 +23,24 @@ def running_runs(root=None) -> list[Run]:
     return [r for r in list_runs(root) if r.state() == "running"]
 
 
+def queue_snapshot(root=None) -> tuple[list[Run], list[Run]]:
+    """(running runs, newest first; the queue, in the order it will be served) from one reading of each run's
+    state: a run that starts meanwhile is in one list or the other, never in both or neither, so a page drawing
+    both says the same thing everywhere."""
+    running, queued = [], []
+    for r in list_runs(root):
+        state = r.state()
+        if state == "running":
+            running.append(r)
+        elif state == "queued":
+            queued.append(r)
+    return running, sorted(queued, key=lambda r: (_queued_at(r), r.id))
+
+
 def active_runs(root=None) -> list[Run]:
     """Running runs (newest first), then the queue in the order it will be served."""
-    return running_runs(root) + queued_runs(root)
+    running, queued = queue_snapshot(root)
+    return running + queued
 
 
 def queue_position(run: Run, root=None) -> int | None:
