@@ -40,21 +40,23 @@ with tab_new:
                       placeholder="data/fer2013.csv", help="The default is FER2013 where the project finds it.")
         c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
         c1.radio("Task", ["emotion", "stress"], key="tr_task", horizontal=True,
-                 format_func={"emotion": "7 emotions", "stress": "stress / no stress"}.get,
-                 help="Stress folds angry, fear and sad into *stress*, the rest into *no stress*.")
+                 format_func={"emotion": "emotions", "stress": "stress / no stress"}.get,
+                 help="Stress folds angry, fear and sad into *stress*, the rest (contempt too) into *no stress*.")
         c2.button("Demo data set", icon=":material/auto_awesome:", on_click=D.use_demo_dataset, width="stretch",
                   help="Make a small synthetic data set (48×48 stripes, one frequency per class) that a model "
                        "learns in a minute: for trying this page without FER2013. Not faces!")
         demo_error = st.session_state.pop("tr_data_error", None)
         if demo_error:
             st.error(demo_error, icon=":material/error:")
+        F.labels_section()
         data_path = st.session_state["tr_data"].strip()
         data_ok = False
         if not data_path:
             st.info(w.data_help() + " Or press **Demo data set**.", icon=":material/info:")
         else:
             with st.spinner("Reading the data set…"):
-                info, err, decoding = D.dataset_state(data_path, st.session_state["tr_task"])
+                info, err, decoding = D.dataset_state(data_path, st.session_state["tr_task"],
+                                                      st.session_state["tr_labels"], st.session_state["tr_label_mode"])
             if err:
                 st.error(err, icon=":material/error:")
             else:

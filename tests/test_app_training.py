@@ -278,3 +278,34 @@ def test_shipped_models_histories_are_listed_beside_the_runs_read_only(synthetic
     assert not at.exception and "read-only" in texts(at)
     assert n_charts(at) >= 4  # the overlaid curves (2), its confusion matrix and per-class accuracy
     assert not any(b.key and b.key.startswith("exp_del_") and "seed-resnet" in b.key for b in at.button)
+
+
+def test_a_run_learns_ferplus_votes_chosen_on_the_train_page(tmp_path, monkeypatch):
+    """The labels choice: FER+'s votes (found beside the CSV) with a mode; the data box says where FER2013 and the
+    people part, the summary says what will run, and the run's config and checkpoint carry it."""
+    from core.data.synthetic import write_synthetic_ferplus
+
+    csv_path, _ = write_synthetic_ferplus(tmp_path / "kaggle", n_per_class=20)
+    monkeypatch.setenv("FER2013_PATH", str(csv_path))
+    monkeypatch.setenv("FEL_DATA_ROOTS", str(tmp_path))
+    at = page("train")
+    assert at.radio(key="tr_labels").value == "fer2013" and at.selectbox(key="tr_label_mode").disabled
+    assert at.metric[-1].value == "7"  # FER2013's classes
+    at.radio(key="tr_labels").set_value("ferplus").run()
+    at.selectbox(key="tr_label_mode").set_value("crossentropy").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "ten people" in shown and "fer2013new.csv" in shown
+    assert "agrees with the people's most voted emotion on" in shown
+    assert at.metric[-1].value == "8"  # contempt added
+    tiny_form(at, epochs=1, batch_size=16, name="votes")
+    assert "FER+ votes (crossentropy)" in texts(at)
+    at.button(key="tr_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = list_runs()[0]
+    assert (run.config().labels, run.config().label_mode) == ("ferplus", "crossentropy")
+    wait_for(lambda: run.state() in ("finished", "failed"), TIMEOUT)
+    assert run.state() == "finished", run.status()
+    from core.models.checkpoint import checkpoint_meta, load_checkpoint
+
+    assert checkpoint_meta(load_checkpoint(run.best_path)).classes[-1] == "contempt"

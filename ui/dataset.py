@@ -42,15 +42,17 @@ def use_demo_dataset(key: str = "tr_data") -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _dataset_info(path: str, task: str, stamp: tuple) -> dict:
+def _dataset_info(path: str, task: str, stamp: tuple, labels: str = "fer2013", label_mode: str = "majority") -> dict:
     layout = detect_layout(path)
-    ds = load_dataset(path, task=task)
-    return {"layout": layout, "classes": list(ds.classes), "sizes": ds.sizes(), "counts": ds.class_counts("train")}
+    ds = load_dataset(path, task=task, labels=labels, label_mode=label_mode)
+    return {"layout": layout, "classes": list(ds.classes), "sizes": ds.sizes(), "counts": ds.class_counts("train"),
+            "labels": labels, "votes": ds.info.get("votes"), "fer2013_agreement": ds.info.get("fer2013_agreement")}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _label_counts(path: str, task: str, stamp: tuple) -> dict | None:
-    return label_counts(path, task=task)
+def _label_counts(path: str, task: str, stamp: tuple, labels: str = "fer2013",
+                  label_mode: str = "majority") -> dict | None:
+    return label_counts(path, task=task, labels=labels, label_mode=label_mode)
 
 
 @dataclass
@@ -89,13 +91,15 @@ def _decode(path: Path, decode: Decode) -> None:
         decode.done = True
 
 
-def dataset_info(path: str, task: str) -> tuple[dict | None, str | None]:
+def dataset_info(path: str, task: str, labels: str = "fer2013",
+                 label_mode: str = "majority") -> tuple[dict | None, str | None]:
     """(info, None) or (None, message); info may be counted from the labels while the faces are decoded."""
-    info, err, _ = dataset_state(path, task)
+    info, err, _ = dataset_state(path, task, labels, label_mode)
     return info, err
 
 
-def dataset_state(path: str, task: str) -> tuple[dict | None, str | None, Decode | None]:
+def dataset_state(path: str, task: str, labels: str = "fer2013",
+                  label_mode: str = "majority") -> tuple[dict | None, str | None, Decode | None]:
     """(info, None, None) or (None, message, None) for a data set read before; for one whose faces are being
     decoded in the background, (its counts from the labels, or None where they cannot be read apart, None,
     the decode). Cached on the path, task and the file's size and time."""
@@ -115,8 +119,8 @@ def dataset_state(path: str, task: str) -> tuple[dict | None, str | None, Decode
             if decode.error:
                 return None, f"The data set at `{path}` cannot be used: {decode.error}", None
             if not decode.done:
-                return _label_counts(str(p), task, stamp), None, decode
-        return _dataset_info(str(p), task, stamp), None, None
+                return _label_counts(str(p), task, stamp, labels, label_mode), None, decode
+        return _dataset_info(str(p), task, stamp, labels, label_mode), None, None
     except Exception as e:  # noqa: BLE001 - DataError and friends: their message says what is wrong
         return None, f"The data set at `{path}` cannot be used: {e}", None
 
@@ -144,7 +148,14 @@ def show_dataset_info(info: dict) -> None:
     c[1].metric("Validation", f"{sizes.get('val', 0):,}")
     c[2].metric("Test", f"{sizes.get('test', 0):,}")
     c[3].metric("Classes", len(info["classes"]))
-    kind = "FER2013-style CSV" if info["layout"] == "csv" else "image folders"
+    kind = {"csv": "FER2013-style CSV", "ferplus-folders": "FER+ folders"}.get(info["layout"], "image folders")
+    if info.get("labels") == "ferplus":
+        kind += " with FER+'s votes"
+        agreement = info.get("fer2013_agreement")
+        if agreement is not None:  # where the two label sets part
+            st.caption(f"FER+'s votes from `{Path(str(info.get('votes'))).name}`. FER2013's own label agrees with "
+                       f"the people's most voted emotion on {agreement:.0%} of the faces: on the rest, the run "
+                       "learns what the people said.")
     counts = info.get("counts") or {}
     with st.expander(f"{kind}: {', '.join(info['classes'])}", icon=":material/bar_chart:"):
         st.plotly_chart(charts.class_counts(counts), key="tr_class_counts", config={"displayModeBar": False})

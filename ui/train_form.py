@@ -23,7 +23,15 @@ FORM_FIELDS = ("model", "width", "dropout", "epochs", "batch_size", "optimizer",
                "tencrop_test")
 # the form's other values; FORM_FIELDS and these are kept for the session (a field added to the form goes in one)
 OTHER_FIELDS = ("recipe", "task", "data", "name", "limit", "threads", "val_fraction", "teacher", "init", "distill",
-                "shift", "rotate", "scale", "erase", "use_shift", "use_rotate", "use_scale", "use_erase")
+                "shift", "rotate", "scale", "erase", "use_shift", "use_rotate", "use_scale", "use_erase", "labels",
+                "label_mode", "grey")
+LABEL_WORDS = {"fer2013": "FER2013 (one person per face)", "ferplus": "FER+ (ten people's votes)"}
+FERPLUS_TEXT = ("FER+ (Microsoft, 2016) had ten people label every FER2013 face: a model that learns their votes "
+                "answers as people would, and learns contempt as an eighth emotion. It needs Microsoft's "
+                "`fer2013new.csv` beside Kaggle's `fer2013.csv`.")
+MODE_WORDS = {"majority": "majority: the top emotion", "crossentropy": "crossentropy: the votes' distribution",
+              "probability": "probability: one vote drawn each time", "multi_target": "multi-target: any named emotion"}
+GREY_WORDS = {"none": "as they are", "equalise": "equalised (histogram)"}
 CROPS = {0: "no: the whole 48 px face", 40: "40 px (the published recipes)", 44: "44 px"}
 
 
@@ -41,6 +49,11 @@ RECIPE_TEXT = {  # what each recipe is for; its numbers are said from the form (
     "realtime-distilled": "The real-time VGG again: seed-vgg's weights, also learning the answers of seed-resnet, "
                           "the most accurate shipped model (distillation); then quantize it to int8 for the webcam.",
     "stress": "Stress / no stress: a model of the stress view of the data.",
+    "ferplus-finetune": "Learns what ten people said of each face (FER+'s votes, 8 emotions with contempt), on top "
+                        "of the shipped `accurate` model's weights.",
+    "ferplus-scratch": "The accurate recipe on FER+'s votes, from random weights: for a GPU (hours on a CPU).",
+    "ferplus-realtime": "The webcam's model on FER+'s votes: the real-time VGG, taught by the FER+ accurate model; "
+                        "then quantize it to int8.",
 }
 
 
@@ -109,7 +122,9 @@ def run_summary(cfg: TrainConfig, train_images: int | None = None) -> str:
              ("augmented: " + ", ".join(aug)) if aug else "no augmentation",
              f"`{data}` ({'stress / no stress' if cfg.task == 'stress' else 'emotions'}), {images}"]
     if cfg.labels != "fer2013":
-        parts.append(f"{cfg.labels} labels ({cfg.label_mode})")
+        parts.append(f"FER+ votes ({cfg.label_mode})")
+    if cfg.grey != "none":
+        parts.append(f"faces {GREY_WORDS.get(cfg.grey, cfg.grey)}")
     if cfg.init:
         parts.append(f"starting from {_model_name(cfg.init)}")
     if cfg.teacher:
@@ -153,6 +168,7 @@ def apply_recipe(name: str, prefix: str = "tr_") -> None:
     ss[prefix + "distill"] = float(cfg.distill)
     if cfg.task != TrainConfig().task or name == "stress":
         ss[prefix + "task"] = cfg.task
+    ss[prefix + "labels"], ss[prefix + "label_mode"], ss[prefix + "grey"] = cfg.labels, cfg.label_mode, cfg.grey
 
 
 def on_model_change(prefix: str = "tr_") -> None:
@@ -176,6 +192,8 @@ def init_form(prefix: str = "tr_") -> None:
         ss[prefix + "val_fraction"] = 0.1
     ss.setdefault(prefix + "teacher", "")
     ss.setdefault(prefix + "init", "")
+    for f in ("labels", "label_mode", "grey"):
+        ss.setdefault(prefix + f, getattr(TrainConfig(), f))
     ss.setdefault(prefix + "distill", float(TrainConfig().distill))
     if prefix + "data" not in ss:
         p = default_data_path()
@@ -198,6 +216,8 @@ def config_from_form(prefix: str = "tr_") -> TrainConfig:
         name=str(g("name")).strip(), recipe=g("recipe"), teacher=str(ss.get(prefix + "teacher") or ""),
         distill=float(ss.get(prefix + "distill", TrainConfig().distill)), init=str(ss.get(prefix + "init") or ""),
         tencrop_test=bool(ss.get(prefix + "tencrop_test", TrainConfig().tencrop_test)),
+        labels=ss.get(prefix + "labels", "fer2013"), label_mode=ss.get(prefix + "label_mode", "majority"),
+        grey=ss.get(prefix + "grey", "none"),
     )
 
 
@@ -219,6 +239,19 @@ def field_input(container, name: str, prefix: str, label: str, step, fmt: str | 
 
 
 AUG_LABELS = {"flip": "Flip", "shift": "Shift", "rotate": "Rotate", "scale": "Scale", "erase": "Erase"}
+
+
+def labels_section(prefix: str = "tr_") -> None:
+    """Which labels the run learns: FER2013's own, or FER+'s votes (and how the votes become targets)."""
+    p = prefix
+    c1, c2 = st.columns([3, 2])
+    c1.radio("Labels", list(LABEL_WORDS), key=p + "labels", horizontal=True, format_func=LABEL_WORDS.get,
+             help=field_help("labels"))
+    ferplus = st.session_state[p + "labels"] == "ferplus"
+    c2.selectbox("How the votes teach", list(MODE_WORDS), key=p + "label_mode", format_func=MODE_WORDS.get,
+                 disabled=not ferplus, help=field_help("label_mode"))
+    if ferplus:
+        st.caption(FERPLUS_TEXT)
 
 
 def recipe_section(prefix: str = "tr_") -> None:
@@ -347,5 +380,8 @@ def advanced_section(prefix: str = "tr_") -> None:
     field_input(c1, "threads", p, "CPU threads (0 = all)", 1)
     field_input(c2, "val_fraction", p, "Validation share", 0.01)
     st.checkbox("Ten-crop test at the end", key=p + "tencrop_test", help=field_help("tencrop_test"))
+    st.selectbox("Grey levels of every face", list(GREY_WORDS), key=p + "grey", format_func=GREY_WORDS.get,
+                 help=field_help("grey") + " The step is kept in the model file and applied to every face it "
+                 "sees after (webcam, photos, evaluations).")
     st.caption(f"Runs train on this machine's **{describe_device()}**; a CUDA GPU is used automatically when "
                "there is one, and its checkpoints still run on a CPU.")

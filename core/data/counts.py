@@ -11,20 +11,55 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import EMOTIONS, STRESS_CLASSES, stress_index
+from ..labels import EMOTIONS, FERPLUS_CLASSES, STRESS_CLASSES, stress_index
 from .errors import DataError
 from .fer_csv import CSV_SPLITS
 from .splits import SPLITS, carve, fill_missing_splits
 
 
 def label_counts(path, task: str = "emotion", val_fraction: float = 0.1, seed: int = 0,
-                 stress_emotions=None) -> dict | None:
+                 stress_emotions=None, labels: str = "fer2013", label_mode: str = "majority",
+                 votes=None) -> dict | None:
     """{"layout", "classes", "sizes" (per split), "counts" (per class of the train split)} of a FER2013-style CSV,
-    read from its emotion and Usage columns; None for a layout whose labels cannot be read apart from its images
+    read from its emotion and Usage columns (with `labels="ferplus"`, from FER+'s votes beside it, joined and
+    checked as load_dataset joins them); None for a layout whose labels cannot be read apart from its images
     (image folders). DataError for a file whose labels are wrong, with its line."""
     path = Path(path)
     if not (path.is_file() and path.name.lower().endswith((".csv", ".csv.gz"))):
         return None
+    if labels == "ferplus":
+        return _vote_counts(path, task, label_mode, votes, stress_emotions)
+    return _fer2013_counts(path, task, val_fraction, seed, stress_emotions)
+
+
+def _vote_counts(path: Path, task, mode, votes, stress_emotions) -> dict:
+    """label_counts of FER+'s votes: the faces each split keeps (the training split in `mode`, the others under the
+    majority protocol) and the training faces' top emotion."""
+    from .ferplus import check_alignment, find_votes, read_votes, vote_targets
+
+    fer_labels, usage = _read_labels(path)
+    votes_path = find_votes(path, votes)
+    if votes_path is None or not votes_path.is_file():
+        raise DataError(f"FER+'s votes (fer2013new.csv) were not found for {path}: put Microsoft's fer2013new.csv "
+                        "beside it (github.com/microsoft/FERPlus), or set FERPLUS_PATH")
+    v = read_votes(votes_path)
+    split_of = np.array([CSV_SPLITS[u] for u in usage]) if usage is not None else np.array([])
+    fit = check_alignment(fer_labels, split_of, v, path, votes_path)
+    sizes, train = {}, None
+    for name in SPLITS:
+        targets, kept = vote_targets(v["votes"][v["usage"] == name], mode if name == "train" else "majority")
+        sizes[name] = int(kept.sum())
+        if name == "train":
+            train = targets[kept].argmax(1)
+    classes = list(FERPLUS_CLASSES)
+    if task == "stress":
+        train, classes = stress_index(FERPLUS_CLASSES, stress_emotions)[train], list(STRESS_CLASSES)
+    counts = np.bincount(train, minlength=len(classes))
+    return {"layout": "csv", "classes": classes, "sizes": sizes, "counts": dict(zip(classes, map(int, counts))),
+            "labels": "ferplus", "votes": str(votes_path), "fer2013_agreement": fit["agreement"]}
+
+
+def _fer2013_counts(path: Path, task, val_fraction, seed, stress_emotions) -> dict:
     labels, usage = _read_labels(path)
     if usage is not None:
         split_of = np.array([CSV_SPLITS[u] for u in usage])
