@@ -100,7 +100,13 @@ with photos_tab:
             n = c1.slider("How many faces", 1, 16, key=keep("compare_ds_n", default=6))
             if c2.button("New faces", icon=":material/casino:", key="compare_ds_new"):
                 st.session_state["compare_ds_seed"] = st.session_state.get("compare_ds_seed", 0) + 1
-            pictures = [cmp.dataset_faces(ds, n, st.session_state.get("compare_ds_seed", 0))]
+            which = "all"
+            if ds.splits["test"].votes is not None:  # FER+'s votes beside FER2013's labels: where they part
+                which = st.radio("Faces where", list(cmp.DATASET_FACES), format_func=cmp.DATASET_FACES.get,
+                                 horizontal=True, key=keep("compare_ds_which"),
+                                 help="FER+ asked ten people about each face. *People disagreed*: no emotion got "
+                                      "more than half of their votes.")
+            pictures = [cmp.dataset_faces(ds, n, st.session_state.get("compare_ds_seed", 0), which)]
 
     if pictures and not (predictors or deepface_e2e):
         st.info("Pick at least one model in the sidebar.", icon=":material/arrow_back:")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from core.data.ferplus import describe_votes, differs_from_people, people_split
 import pandas as pd
 import streamlit as st
 
@@ -37,6 +39,7 @@ class Picture:
     image: np.ndarray | None = None          # RGB uint8
     crops: np.ndarray | None = None          # (N, 48, 48) grey: faces given without a photo (data set faces)
     truths: list | None = None               # true labels of `crops`, if known
+    people: list | None = None               # FER+'s votes of `crops` in words ("6 neutral, 3 sad"), if known
     error: str | None = None
     key: str = ""
 
@@ -98,13 +101,26 @@ def picture_from_path(path: Path) -> Picture:
     return picture_from_bytes(Path(path).name, data)
 
 
-def dataset_faces(ds, n: int, seed: int) -> Picture:
+DATASET_FACES = {"all": "any", "split": "people disagreed", "differs": "FER2013's label is not what people said"}
+
+
+def dataset_faces(ds, n: int, seed: int, which: str = "all") -> Picture:
+    """`n` random test faces with their FER2013 labels (and FER+'s votes where the data set has them); `which`:
+    any, those the ten people disagreed on, or those whose FER2013 label is not the people's top emotion."""
     test = ds.splits["test"]
+    pool = np.arange(len(test))
+    votes = test.votes.numpy() if test.votes is not None else None
+    if votes is not None and which == "split":
+        pool = pool[people_split(votes)]
+    elif votes is not None and which == "differs":
+        pool = pool[differs_from_people(votes, test.labels.numpy())]
     rng = np.random.default_rng(seed)
-    idx = rng.choice(len(test), size=min(n, len(test)), replace=False)
+    idx = rng.choice(pool, size=min(n, len(pool)), replace=False) if len(pool) else pool
     crops = test.images[idx, 0].numpy()
     truths = [ds.classes[int(i)] for i in test.labels[idx]]
-    return Picture(f"{len(idx)} test faces (draw {seed})", crops=crops, truths=truths, key=f"ds-{seed}-{n}")
+    people = [describe_votes(votes[i]) for i in idx] if votes is not None else None
+    return Picture(f"{len(idx)} test faces (draw {seed})", crops=crops, truths=truths, people=people,
+                   key=f"ds-{seed}-{n}-{which}")
 
 
 # ---------------------------------------------------------------- analysis
@@ -154,10 +170,13 @@ def glance_table(res: Result) -> pd.DataFrame:
     """One row per face, one column per model: 'happy 85%' (with ✓ or ✗ where the true label is known; a stress
     model judged on the label folded to stress); plus whether the emotion models agree."""
     rows = []
+    people = res.picture.people
     for f in res.faces:
         row = {"face": f"#{f.number}"}
         if f.truth is not None:
             row["true"] = f.truth
+        if people and isinstance(f.number, int) and f.number <= len(people):  # crops keep their order
+            row["people"] = people[f.number - 1]
         for a in f.answers:
             right = a.is_right(f.truth)
             mark = "" if right is None else ("✓ " if right else "✗ ")
@@ -175,9 +194,10 @@ def show_glance(res: Result, container) -> None:
     container.dataframe(table, hide_index=True, width="stretch", height=38 + 35 * len(table))
     if res.picture.truths:
         scores = [f"{m}: {table[m].str.startswith('✓').sum()} of {table[m].notna().sum()}"
-                  for m in table.columns if m not in ("face", "true", "agree")]
+                  for m in table.columns if m not in ("face", "true", "people", "agree")]
         container.caption("✓ right, ✗ wrong (a stress model against the true label folded to stress or no stress). "
-                          + " · ".join(scores))
+                          + ("*true* is FER2013's one label; *people* are FER+'s ten votes for the same face. "
+                             if res.picture.people else "") + " · ".join(scores))
 
 
 def agreement(face: FaceResult) -> tuple[str, str]:

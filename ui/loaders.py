@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.data import default_data_path, is_cached, load_dataset
+from core.data import DataError, default_data_path, is_cached, load_dataset
 from core.files import read_object
 from core.predict.catalogue import discover_models
 from core.predict.detectors import TURNS, create_detector, fallback_notice, unavailable_reason
@@ -115,10 +115,16 @@ def detector_unavailable(name: str | None) -> str | None:
     return f"Face detector {name!r} is not available here: {reason}" if reason else None
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def dataset_at(path: str, task: str):
-    """The data set at `path` in one task ("emotion" or "stress"), loaded once per server."""
-    return load_dataset(path, task=task)
+@st.cache_resource(show_spinner=False, max_entries=3)
+def dataset_at(path: str, task: str, labels: str = "fer2013"):
+    """The data set at `path` in one task ("emotion" or "stress") and label set, loaded once per server; FER2013's
+    labels come with FER+'s votes beside each face where they are found."""
+    if labels == "fer2013":
+        try:
+            return load_dataset(path, task=task, join_votes=True)
+        except DataError:
+            pass  # no votes beside it (or another row order): FER2013's labels alone
+    return load_dataset(path, task=task, labels=labels)
 
 
 def get_dataset(task: str = "emotion"):

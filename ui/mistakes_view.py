@@ -16,6 +16,7 @@ from core.settings import readable_by_app
 from core.workflows.evaluation import open_subject
 
 from .face_cam import cam_panel, open_button
+from .votes import votes_caption, votes_filter
 from .widgets import friendly_error
 
 PAGE, COLUMNS = 18, 6
@@ -34,9 +35,13 @@ def _data_of(run: Run) -> str | None:
 
 
 def _measure(run: Run) -> dict:
-    subject = open_subject(run.best_path, _data_of(run))
+    subject = open_subject(run.best_path, _data_of(run), votes=True)  # FER+'s votes beside each face, where found
+    test = subject.dataset.splits["test"]
+    fer = test.fer2013 if test.fer2013 is not None else (subject.labels("test") if test.votes is not None else None)
     return {"probs": subject.probs("test"), "labels": subject.labels("test"), "classes": list(subject.dataset.classes),
-            "faces": subject.dataset.splits["test"].images[:, 0].numpy(), "source": subject.dataset.source}
+            "faces": test.images[:, 0].numpy(), "source": subject.dataset.source,
+            "votes": None if test.votes is None else test.votes.numpy(),
+            "fer2013": None if fer is None else np.asarray(fer), "ferplus": test.fer2013 is not None}
 
 
 def _worst_cell(probs, labels, k: int) -> tuple[int, int]:
@@ -73,7 +78,7 @@ def mistakes_view(run: Run) -> None:
     c1, c2 = st.columns(2)
     true = c1.selectbox("True class", range(len(classes)), format_func=classes.__getitem__, key=f"{key}_true")
     pred = c2.selectbox("Predicted class", range(len(classes)), format_func=classes.__getitem__, key=f"{key}_pred")
-    idx = mistakes(probs, labels, true, pred)
+    idx = votes_filter(m, mistakes(probs, labels, true, pred), f"{key}_shown")
     what = "recognised" if true == pred else f"taken for {classes[pred]}"
     st.caption(f"{len(idx):,} {classes[true]} faces {what}, the surest first (from `{Path(str(m['source'])).name}`).")
     if not len(idx):
@@ -87,7 +92,8 @@ def mistakes_view(run: Run) -> None:
         top = np.argsort(-probs[i])[:3]
         with cols[j % COLUMNS]:
             st.image(m["faces"][i], width=96)
-            st.caption(" · ".join(f"{classes[c]} {probs[i][c]:.0%}" for c in top))
+            st.caption(" · ".join(f"{classes[c]} {probs[i][c]:.0%}" for c in top)
+                       + (f"  \n{votes_caption(m, int(i))}" if m.get("votes") is not None else ""))
             open_button(f"{key}_cam", int(i), f"{key}_cam_{i}")
 
 

@@ -20,6 +20,7 @@ from .face_cam import cam_panel, open_button
 from .format import fmt_pct
 from .loaders import dataset_at, deepface_status, usable_models
 from .state import keep
+from .votes import votes_caption, votes_filter
 from .widgets import deepface_warning, friendly_error, model_picker
 
 PAGE = 12  # faces per page of the gallery
@@ -126,7 +127,10 @@ def gallery(r: dict) -> None:
     which = st.radio("Show", ["only_a", "only_b"], horizontal=True, key="cmp_which",
                      format_func={"only_a": f"only A right ({r['counts']['only_a']:,})",
                                   "only_b": f"only B right ({r['counts']['only_b']:,})"}.get)
-    idx = disagreements(r, which)
+    m = {"votes": np.asarray(r["votes"]) if r.get("votes") is not None else None,
+         "fer2013": np.asarray(r["fer2013"]) if r.get("fer2013") is not None else None,
+         "ferplus": r.get("label_set") == "ferplus"}
+    idx = votes_filter(m, disagreements(r, which), "cmp_shown").tolist()
     if not idx:
         st.caption("None.")
         return
@@ -145,7 +149,8 @@ def gallery(r: dict) -> None:
             if faces is not None:
                 st.image(faces[i], width=96)
             st.caption(f"true **{classes[r['labels'][i]]}**  \nA: {classes[pa.argmax()]} {pa.max():.0%}  \n"
-                       f"B: {classes[pb.argmax()]} {pb.max():.0%}")
+                       f"B: {classes[pb.argmax()]} {pb.max():.0%}"
+                       + (f"  \n{votes_caption(m, i)}" if m["votes"] is not None else ""))
             if faces is not None:
                 open_button(CAM, i, f"{CAM}_{i}")
 
@@ -165,6 +170,7 @@ def _faces(r: dict):
     """The split's faces (uint8, N x H x W) from the data set compared on, or None where it cannot be read."""
     path = r.get("data_path") or default_data_path()
     try:
-        return dataset_at(str(path), task_of(r["classes"])).splits[r["split"]].images[:, 0].numpy()
+        return dataset_at(str(path), task_of(r["classes"]), r.get("label_set") or "fer2013"
+                          ).splits[r["split"]].images[:, 0].numpy()
     except Exception:  # noqa: BLE001 - the numbers stand without the pictures
         return None

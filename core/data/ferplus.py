@@ -200,6 +200,27 @@ def describe_votes(votes, top: int = 3) -> str:
     return ", ".join(f"{int(v[i])} {VOTE_NAMES[i]}" for i in order) or "no votes"
 
 
+def top_share(votes: np.ndarray) -> np.ndarray:
+    """Per face, the share of its emotion votes that its most voted emotion got (0 without an emotion vote): 1 when
+    everyone agreed, 0.5 or less when people were split."""
+    v = np.asarray(votes, dtype=np.float64)[:, :N_EMOTIONS]
+    totals = v.sum(1)
+    return np.divide(v.max(1), totals, out=np.zeros(len(v)), where=totals > 0)
+
+
+def people_split(votes: np.ndarray) -> np.ndarray:
+    """Faces people disagreed on: no emotion got more than half of the emotion votes."""
+    return top_share(votes) <= 0.5
+
+
+def differs_from_people(votes: np.ndarray, fer_labels: np.ndarray) -> np.ndarray:
+    """Faces whose FER2013 label is not the people's most voted emotion (ties: any of the top ones counts)."""
+    v = np.asarray(votes, dtype=np.int64)[:, :N_EMOTIONS]
+    top = v.max(1, keepdims=True)
+    labels = np.asarray(fer_labels, dtype=np.int64)
+    return (top[:, 0] > 0) & (v[np.arange(len(v)), labels] < top[:, 0])
+
+
 def human_agreement(votes: np.ndarray, answers: np.ndarray) -> float:
     """The mean share of a face's emotion votes (the eight emotions; unknown and not-a-face left out) that agree
     with `answers` (indices into FERPLUS_CLASSES): how many of the people would have said what the model said.

@@ -58,7 +58,7 @@ def open_pair(a, b, data=None) -> tuple:
     if _is_deepface(a):
         sb, sa = open_pair(b, a, data)
         return sa, sb
-    sa = open_subject(resolve_model(a), data)
+    sa = open_subject(resolve_model(a), data, votes=True)  # FER+'s votes beside each face, where found
     if _is_deepface(b):
         return sa, PredictorSubject(load_predictor(DEEPFACE), sa.dataset)
     pb = resolve_model(b)
@@ -86,6 +86,11 @@ def compare_models(a, b, data=None, split: str = "test", tta=None, n_boot: int =
                         reliability=reliability(p, labels))
     out["probs"] = [p.round(4).tolist() for p in probs]
     out["labels"] = labels.tolist()
+    faces = sa.dataset.splits[split]
+    out["label_set"] = sa.dataset.labels or "fer2013"  # which faces: FER+'s test keeps those with a majority
+    if faces.votes is not None:  # what the people said of each face, and FER2013's own label beside FER+'s
+        out["votes"] = faces.votes.tolist()
+        out["fer2013"] = (faces.fer2013 if faces.fer2013 is not None else faces.labels).tolist()
     return out
 
 

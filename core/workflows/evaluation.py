@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calibration import apply_temperature, calibration_report
-from ..data import Dataset, apply_grey, load_dataset
+from ..data import Dataset, DataError, apply_grey, load_dataset
 from ..evaluate import checked_probs, inference_net, metrics_from_probs, predict_probs
 from ..labels import canonical, task_of, tta_name
 from ..models.checkpoint import build_model, checkpoint_meta, load_checkpoint
@@ -86,14 +86,22 @@ def labels_of(meta: CheckpointMeta) -> str:
     return "ferplus" if meta.label_set == "ferplus" else "fer2013"
 
 
-def open_subject(path, data=None, dataset: Dataset | None = None) -> Subject:
-    """Load a checkpoint and the data set (FER2013 by default) it is measured on, checking they agree."""
+def open_subject(path, data=None, dataset: Dataset | None = None, votes: bool = False) -> Subject:
+    """Load a checkpoint and the data set (FER2013 by default) it is measured on, checking they agree. With `votes`,
+    FER+'s ten votes come beside every face where they are found (a FER+ model's data set always has them)."""
     path = Path(path)
     state = load_checkpoint(path)
     meta = checkpoint_meta(state, path)
     model = build_model(state, path)
-    ds = dataset if dataset is not None else load_dataset(data, image_size=meta.face_size, task=task_of(meta.classes),
-                                                          labels=labels_of(meta))
+    ds = dataset
+    if ds is None:
+        kw = dict(image_size=meta.face_size, task=task_of(meta.classes), labels=labels_of(meta))
+        try:
+            ds = load_dataset(data, **kw, join_votes=votes and labels_of(meta) == "fer2013")
+        except DataError:
+            if not votes or labels_of(meta) == "ferplus":
+                raise
+            ds = load_dataset(data, **kw)  # no votes beside this data set: its own labels alone
     if [canonical(c) for c in ds.classes] != [canonical(c) for c in meta.classes]:
         raise ValueError(f"{path} predicts {list(meta.classes)} but {ds.source} has classes {list(ds.classes)}")
     return Subject(path, state, meta, model, ds)
