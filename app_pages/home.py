@@ -119,7 +119,8 @@ with st.expander("How it works"):
 
         "3. **Classify**: a CNN gives a probability for each emotion; the one with the highest is the label, "
         "its probability the *confidence*.\n"
-        "4. **Stress**: P(stress) = P(angry) + P(fear) + P(sad) for an emotion model, or a dedicated stress model.\n"
+        "4. **Stress**: P(stress) = P(angry) + P(fear) + P(sad) for an emotion model (disgust, happy, surprise, "
+        "neutral and a FER+ model's contempt count as no stress), or a dedicated stress model.\n"
         "5. **Explain**: Grad-CAM shows which parts of the face drove a CNN's decision.\n\n"
         "FER2013 is hard: people agree with its labels only about 65% of the time, and good CNNs reach about 70% "
         "test accuracy. Expect mistakes, especially between *fear*, *sad* and *surprise*."

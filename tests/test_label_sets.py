@@ -70,6 +70,10 @@ def test_each_model_says_which_labels_it_learned(tmp_path):
                             classes=list(FERPLUS_CLASSES), mean=0.5, std=0.25, labels="ferplus")
     assert model_info(seven).labels_text == "FER2013 labels, 7 classes"
     assert model_info(eight).labels == "ferplus" and model_info(eight).labels_text == "FER+ votes, 8 classes"
+    from ui.widgets import model_label
+
+    assert "FER+ votes, 8 classes" in model_label(model_info(eight))  # what the pickers show
+    assert "FER2013 labels, 7 classes" in model_label(model_info(seven))
 
 
 def test_card_blocks_score_a_model_on_both_label_sets(tmp_path):

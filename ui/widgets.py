@@ -53,10 +53,14 @@ def data_help() -> str:
 
 
 def model_label(info) -> str:
+    """A model in a picker: its name, which labels it learned (FER2013's 7 classes or FER+'s votes, 8 with
+    contempt), and its test accuracy on those labels."""
     acc = model_accuracy(info)
     extra = f" · {acc:.0%}" if acc is not None else ""
     kind = " · stress" if getattr(info, "kind", "emotion") == "stress" else ""
-    return f"{info.name}{kind}{extra}"
+    learned = getattr(info, "labels_text", "")
+    learned = f" · {learned}" if learned and not kind else ""
+    return f"{info.name}{kind}{learned}{extra}"
 
 
 def model_accuracy(info) -> float | None:

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..labels import STRESS_CLASSES, STRESS_EMOTIONS, canonical, is_stress_task, stress_index, stress_probability
+from ..labels import NO_STRESS_EMOTIONS, STRESS_CLASSES, STRESS_EMOTIONS, canonical, is_stress_task, stress_index, stress_probability
 from .base import Predictor, checked_probs
 
 
@@ -79,6 +79,9 @@ def stress_reading(classes, stress_emotions=None) -> str | None:
 def stress_reading_note(stress_emotions=None) -> str:
     """One sentence telling the two readings apart, for a page that shows both."""
     emotions = " + ".join(f"P({e})" for e in sorted(STRESS_EMOTIONS if stress_emotions is None else stress_emotions))
-    return (f"Two different readings of stress: *{FROM_EMOTIONS}* is an emotion model's {emotions}; "
-            f"*{STRESS_MODEL}* is a model trained on stress vs no stress. They are separate measurements and "
-            "can disagree.")
+    return (f"Two different readings of stress: *{FROM_EMOTIONS}* is an emotion model's {emotions} (the other "
+            f"emotions, a FER+ model's contempt among them, count as no stress: {NO_STRESS_WORDS}); *{STRESS_MODEL}* "
+            "is a model trained on stress vs no stress. They are separate measurements and can disagree.")
+
+
+NO_STRESS_WORDS = ", ".join(sorted(NO_STRESS_EMOTIONS))

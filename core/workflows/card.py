@@ -154,7 +154,7 @@ def card_markdown(c: dict) -> str:
         lines.append(calibration_sentence(c))
     if "test_stress_from_emotion" in c:
         st = c["test_stress_from_emotion"]
-        lines.append(f"Stress / no stress on PrivateTest, derived from the emotions (angry, fear, sad -> stress): "
+        lines.append(f"Stress / no stress on PrivateTest, derived from the emotions (angry, fear, sad -> stress; the others, contempt too, -> no stress): "
                      f"{st['accuracy']:.2%} accuracy, macro-F1 {st['macro_f1']:.3f} (always answering the commoner "
                      f"verdict: {st['majority_share']:.2%}).")
     if t:
