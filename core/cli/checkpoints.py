@@ -152,6 +152,7 @@ def cmd_card(a) -> int:
     from ..settings import model_dir
     from ..workflows.card import calibrate_card, card, card_markdown, card_table, store_temperature, unusable_cards
     from ..workflows.card_pairs import paired_table
+    from ..workflows.label_sets import label_sets_table
 
     if a.table:
         paths = a.checkpoint or sorted(model_dir().glob("*.card.json"))
@@ -159,9 +160,14 @@ def cmd_card(a) -> int:
             raise FileNotFoundError("no cards to tabulate: write one with `python -m core card model/<name>.pt --json "
                                     "> model/<name>.card.json`")
         print(card_table(paths))
-        pairs = paired_table(paths, a.data, left_out=unusable_cards(paths))
-        if pairs:
-            print("\n" + pairs)
+        both = label_sets_table(paths)
+        if both:
+            print("\n" + both)
+        left_out = unusable_cards(paths)
+        for labels in ("own", "ferplus"):  # each model on its own labels, then every emotion model on FER+'s
+            pairs = paired_table(paths, a.data, left_out=left_out, labels=labels)
+            if pairs:
+                print("\n" + pairs)
         return 0
     if a.predictions:
         return _store_predictions(a)

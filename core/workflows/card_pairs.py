@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data import load_dataset
 from ..files import write_json
-from ..labels import TTA_MODES, task_of
+from ..labels import FERPLUS_CLASSES, TTA_MODES, task_of
 from ..models.checkpoint import load_checkpoint
 from ..models.meta import CheckpointMeta
 from ..paired import ALPHA, N_BOOT, compare_predictions, holm
@@ -154,19 +154,43 @@ def paired_rows(cards: dict, labels_of: Callable, tta: str = "none", n_boot: int
 
 
 def dataset_labels(data=None) -> Callable:
-    """`labels_of` for paired_rows: a split's labels from the data set (FER2013 by default), in a card's task."""
+    """`labels_of` for paired_rows: a split's labels from the data set (FER2013 by default), in a card's task and
+    label set (FER+'s for a card of FER+'s eight classes)."""
     def labels_of(classes, split):
-        task = task_of(classes)
-        return load_dataset(data, task=task).splits[split].labels.numpy()
+        labels = "ferplus" if "contempt" in classes else "fer2013"
+        return load_dataset(data, task=task_of(classes), labels=labels).splits[split].labels.numpy()
     return labels_of
 
 
+def ferplus_labels(data=None) -> Callable:
+    """`labels_of` for paired_rows on FER+'s labels: the official majority test of FER+'s votes beside the data set."""
+    def labels_of(classes, split):
+        from ..data import to_ferplus
+
+        return to_ferplus(load_dataset(data, join_votes=True)).splits[split].labels.numpy()
+    return labels_of
+
+
+def on_ferplus(cards: dict) -> dict:
+    """The cards as FER+'s test saw them (each card's `ferplus` block: its answers to FER+'s faces, in FER+'s eight
+    classes), for paired_rows; cards without that block are left out by it."""
+    out = {}
+    for name, c in cards.items():
+        block = c.get("ferplus") if isinstance(c, dict) else None
+        if isinstance(block, dict) and isinstance(block.get(KEY), dict):
+            out[name] = {"classes": list(FERPLUS_CLASSES), KEY: block[KEY]}
+        else:
+            out[name] = {}
+    return out
+
+
 def paired_table(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed: int = 0,
-                 labels_of: Callable | None = None, left_out: dict | None = None) -> str:
+                 labels_of: Callable | None = None, left_out: dict | None = None, labels: str = "own") -> str:
     """Markdown: one row per pair of saved cards on the same faces, B - A in accuracy points with its 95%
     interval, the faces only one of them gets right, McNemar's p unadjusted and Holm-adjusted over every pair of
     the table, and whether the difference is significant (on the adjusted p); then the cards left out, and why
-    (`left_out`, name -> why: cards the caller found unusable, e.g. damaged)."""
+    (`left_out`, name -> why: cards the caller found unusable, e.g. damaged). `labels="ferplus"` pairs the cards on
+    FER+'s official test (every emotion card's ferplus block), whatever labels each model learned."""
     cards = {}
     for p in paths:
         try:
@@ -175,12 +199,15 @@ def paired_table(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed
             continue  # card_table says which card is damaged
     if len(cards) < 2:
         return ""  # one card: nothing to pair, nothing to say
+    if labels == "ferplus":
+        cards, labels_of = on_ferplus(cards), labels_of or ferplus_labels(data)
     out = paired_rows(cards, labels_of or dataset_labels(data), tta, n_boot, seed,
                       {n: why for n, why in (left_out or {}).items() if n in cards})
     lines = []
     if out["rows"]:
         r0, m = out["rows"][0], len(out["rows"])
-        lines += [f"Pairs on the same faces ({r0['split']} split, {r0['n']:,} faces, TTA {tta}; B - A with a 95% "
+        on = "FER+'s votes, the official majority test" if labels == "ferplus" else "each model's own labels"
+        lines += [f"Pairs on the same faces ({on}: {r0['split']} split, {r0['n']:,} faces, TTA {tta}; B - A with a 95% "
                   f"interval from {n_boot:,} bootstrap resamples, seed {seed}; McNemar's exact p, unadjusted and "
                   f"Holm-adjusted over the {m} pair{'s' * (m != 1)} of this table; significant: Holm-adjusted p < "
                   f"{ALPHA}; each pair alone is `python -m core compare A B`):", "",

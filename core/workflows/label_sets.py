@@ -72,3 +72,36 @@ def label_set_blocks(subject: Subject, data=None) -> dict:
     except DataError as e:
         return {"ferplus_missing": str(e)}
     return label_set_figures(subject, everyone)
+
+
+def label_sets_table(paths) -> str:
+    """Markdown: every emotion card on both label sets of the same PrivateTest faces: FER2013's own labels and FER+'s
+    votes (official majority test), each plain and with flip TTA, and how many of the people agree with the model's
+    answers (beside what always answering the plurality gets, and one annotator judged by the others). "" when no
+    card has both blocks."""
+    import json
+    from pathlib import Path
+
+    rows, refs = [], None
+    for path in map(Path, paths):
+        try:
+            c = json.loads(path.read_text())
+            fer, fp = c["fer2013"], c["ferplus"]
+            learned = "FER+ votes" if "contempt" in c["classes"] else "FER2013"
+            rows.append(f"| {path.name.removesuffix('.card.json')} | {learned} | {fer['accuracy']:.2%} | "
+                        f"{fer['accuracy_flip']:.2%} | {fp['accuracy']:.2%} | {fp['accuracy_flip']:.2%} | "
+                        f"{fp['macro_f1']:.3f} | {fp['human_agreement']:.1%} |")
+            refs = refs or (fp["plurality_agreement"], fp["one_annotator_agreement"], fp["agreement_faces"],
+                            fer["n"], fp["n"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a stress card, a card made before both blocks, or a damaged one
+    if not rows:
+        return ""
+    plurality, one, faces, n_fer, n_fp = refs
+    return "\n".join([
+        f"Both label sets, PrivateTest: FER2013's own label ({n_fer:,} faces) and FER+'s ten votes (official majority "
+        f"test, {n_fp:,} faces; a FER2013 model never answers contempt). *People agree*: the share of the people's "
+        f"emotion votes that went to the model's answer, over the {faces:,} faces with a vote; always answering each "
+        f"face's most voted emotion gets {plurality:.1%}, one annotator judged by the other nine {one:.1%}.", "",
+        "| model | learned | FER2013 | + flip | FER+ | + flip | FER+ macro-F1 | people agree |",
+        "|---|---|---|---|---|---|---|---|", *rows])
