@@ -358,7 +358,8 @@ def test_follow_takes_any_frame(frame):
 @needs_yunet
 def test_the_frame_pipeline_searches_the_whole_frame_every_nth_detection_and_follows_in_between(monkeypatch):
     """Webcam: a full search on every `full_search_every`-th detection (a new face shows up then), the tracked
-    faces looked for near where they were on the others; a lost face brings the full search forward."""
+    faces looked for near where they were on the others; a lost face brings the full search forward, and a
+    box that no longer shows what it did brings it to that very frame."""
     from core.predict.frame import FramePipeline, LiveSettings
 
     img = load_image(SAMPLES / "neutral_grace_hopper.jpg")
@@ -367,25 +368,30 @@ def test_the_frame_pipeline_searches_the_whole_frame_every_nth_detection_and_fol
     for name in ("detect", "follow"):
         real = getattr(det, name)
         monkeypatch.setattr(det, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
-    pipe = FramePipeline(det, [], LiveSettings(detect_every=1, full_search_every=3))
+    pipe = FramePipeline(det, [], LiveSettings(detect_every=1, full_search_every=3, recheck=False))
     ids = []
     for i in range(6):
         faces = pipe.step(shifted(img, 4 * i, 0))
         ids.append([f["id"] for f in faces])
     assert calls == ["detect", "follow", "follow", "detect", "follow", "follow"]
-    assert ids == [[1]] * 6  # one face, one track, followed as it moves
+    assert ids == [[]] + [[1]] * 5  # one face, one track, shown once a second detection confirmed it
     pipe.step(img)  # the whole frame, on schedule
     calls.clear()
     pipe.step(np.full_like(img, 120))  # a follow that loses the face ...
     pipe.step(img)                     # ... brings the next whole-frame search forward
     assert calls == ["follow", "detect"]
+    looking = FramePipeline(det, [], LiveSettings(detect_every=3, full_search_every=3))  # the page's: boxes checked
+    assert [len(looking.step(img)) for _ in range(5)] == [0, 1, 1, 1, 1]
+    calls.clear()
+    assert looking.step(np.full_like(img, 120)) == []  # the 6th frame: no detection due, but the box shows
+    assert calls == ["detect"]                         # something else: searched whole at once, nothing shown
     calls.clear()
     whole = FramePipeline(det, [], LiveSettings(detect_every=1, full_search_every=1))
     for _ in range(3):
         whole.step(img)
     assert calls == ["detect"] * 3
     haar = FramePipeline(detector("haar"), [], LiveSettings(detect_every=1))  # no follow: full searches
-    assert [len(haar.step(img)) for _ in range(3)] == [1, 1, 1]
+    assert [len(haar.step(img)) for _ in range(3)] == [0, 1, 1]
 
 
 # ---------------------------------------------------------------- tilted faces: the turned search

@@ -174,9 +174,10 @@ def test_a_killed_recording_stays_readable_and_reads_as_interrupted(tmp_path):
     assert a.state() == "interrupted" and a.status()["state"] == "running"  # its owner is gone
     rows = a.frames()
     assert len(rows) >= 25 and [r["frame"] for r in rows] == list(range(len(rows)))
-    assert all([f["track"] for f in r["faces"]] == [1] for r in rows)
+    assert rows[0]["faces"] == []  # a face is shown from its second detection on
+    assert all([f["track"] for f in r["faces"]] == [1] for r in rows[1:])
     tracks = summarise_tracks(rows, a.settings()["models"])
-    assert tracks[0]["models"][0]["emotion"] == "happy" and tracks[0]["frames"] == len(rows)
+    assert tracks[0]["models"][0]["emotion"] == "happy" and tracks[0]["frames"] == len(rows) - 1
     assert a.id in [x.id for x in list_analyses(folder.parent)]
     a.delete()  # interrupted is not active: it can be deleted
     assert not folder.exists()
@@ -196,7 +197,8 @@ def test_a_slow_model_never_holds_the_stream():
             assert gate.wait(60)
             return np.tile([0.8, 0.2], (len(crops), 1))
 
-    la = LiveAnalyser(Stuck(), FixedDetector(), LiveSettings(detect_every=1, smoothing=1))
+    # confirm=1: the first frame's face is shown, so its analysis reaches the model
+    la = LiveAnalyser(Stuck(), FixedDetector(), LiveSettings(detect_every=1, smoothing=1, confirm=1))
     assert not la.inline  # the page's default
     rec = LiveRecorder.start([Stuck()], FixedDetector(), la.settings, queue_frames=10_000)
     la.record_into(rec)

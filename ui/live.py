@@ -116,28 +116,36 @@ def _load(source: str, mirror: bool):
         return L.get_predictor(source, tta=w.tta_for(source, mirror))
 
 
-def panel(snap: dict, playing: bool, show_stress: bool) -> None:
+def panel(snap: dict, playing: bool, show_stress: bool, asked: tuple[int, int] | None = None) -> None:
     """Beside the video: the numbers and each face's bars while the stream plays; after STOP the last ones,
-    greyed, under a "stopped" line."""
+    greyed, under a "stopped" line. `asked`: the size asked of the camera (said when the browser sends less)."""
     if not playing:
         st.markdown(pill("Stopped", "#6b7280") + " <span class='fel-muted'>The camera is off: these are the last "
                     "numbers it gave. Press <b>START</b> to go on.</span>", unsafe_allow_html=True)
     with st.container(key="webcam_live" if playing else "webcam_stopped"):
-        _numbers(snap, playing, show_stress)
+        _numbers(snap, playing, show_stress, asked)
 
 
-def _numbers(snap: dict, playing: bool, show_stress: bool) -> None:
+def _numbers(snap: dict, playing: bool, show_stress: bool, asked: tuple[int, int] | None = None) -> None:
     faces = snap["faces"]
-    c1, c2, c3, c4 = st.columns(4)
+    # two by two: four metrics side by side in this column cut their labels ("Frame…")
+    c1, c2 = st.columns(2)
     c1.metric("Frames/s", f"{snap['fps']:.1f}",
-              help="Camera frames shown per second, each with the latest labels drawn on it.")
+              help="Camera frames shown per second, each with the latest labels drawn on it: the same figure as "
+                   "on the video, counted over the last 3 s and never faster than the camera's own timestamps.")
     c2.metric("Labels/s", f"{snap.get('analysis_fps', 0):.1f}",
               help="Analyses per second: how often the boxes and labels are updated. The analysis works on the "
                    "newest frame on a thread of its own, so a slow model lowers this rate, not the video's.")
+    c3, c4 = st.columns(2)
     c3.metric("Analysis", f"{snap.get('analysis_ms', 0):.0f} ms",
               help="One analysis (face detection every N analyses, crops, the model), averaged over the last 30.")
-    c4.metric("Faces", len(faces))
+    c4.metric("Faces", len(faces), help="Faces a detection confirmed: a face shows after its second detection.")
     st.markdown(w.stream_caption(snap), unsafe_allow_html=True)
+    size = snap.get("size")
+    if size and asked and size[0] * size[1] < asked[0] * asked[1]:
+        st.caption(f":material/info: The browser sends {size[0]}×{size[1]}, less than the {asked[0]}×{asked[1]} asked "
+                   "of the camera: browsers lower the resolution when their CPU or the network falls short. A "
+                   f"recording stays {asked[0]}×{asked[1]} (smaller frames are scaled up).")
     if snap.get("error"):
         st.error(f"The model failed on the last frame: {snap['error']}")
     if not faces:

@@ -1,5 +1,6 @@
 """What happens to a frame, for the webcam, the video pipeline and the CLI alike: find the faces (every N
-frames), follow them between detections (IoU tracks), crop them (aligned where the detector gives
+frames, and at once where a box no longer shows what it did), follow them between detections (IoU tracks,
+each shown only once detections confirmed it: core.predict.tracking), crop them (aligned where the detector gives
 landmarks), run ONE batched forward pass per model over all faces, smooth each face's probabilities over
 the last frames, summarise them, and draw the labels.
 
@@ -24,8 +25,9 @@ from .boxes import suppress_duplicates
 from .crops import FACE_MARGIN, crop_faces, eye_angle
 from .detectors.base import can_follow, can_refine
 from .newest import NewestFrameWorker
+from .rate import Rate
 from .summary import face_summary
-from .tracking import FaceTracker, smooth
+from .tracking import FaceTracker, box_look, looks_changed, smooth
 
 _local = threading.local()
 
@@ -55,6 +57,10 @@ class LiveSettings:
     margin: float = FACE_MARGIN  # crop margin around each face box (FER2013's framing)
     align: bool = True          # rotate faces upright on their eye line (detectors with landmarks)
     show_landmarks: bool = False
+    confirm: int = 2            # detections a face needs before its box is shown (1: at once)
+    min_score: float = 0.5      # the detector's score a detection needs to start or confirm a track
+    recheck: bool = True        # detect again at once where a box no longer looks as it did when found, and
+    #                             hide a missed face whose box changed (False: boxes are reused blindly)
 
 
 def face_label(summary: dict | None, face_id: int, show_stress: bool = True) -> tuple[str, str | None, str | None]:
@@ -107,19 +113,25 @@ class FramePipeline:
         """One frame: the faces on it, each {id, box, landmarks, score, held (missed by this detection, kept by
         the tracker's grace), models: [{name, classes, probs, **summary}]}, with the first model's summary and
         probabilities also at the top level."""
-        s = self.settings
+        s, tracker = self.settings, self.tracker
+        tracker.confirm, tracker.min_score = max(1, int(s.confirm)), float(s.min_score)
+        # a shown box that no longer looks as it did (the face went, the scene was cut): search the whole frame now
+        changed = detect is None and s.recheck and self._looks_changed(image)
         if detect is None:
-            detect = self.frames % max(1, s.detect_every) == 0 or not self.tracker.tracks
+            detect = self.frames % max(1, s.detect_every) == 0 or not tracker.tracks or tracker.pending() or changed
         self.frames += 1
         refine = self.settings.align and can_refine(self.detector)
         if self.detector is not None and detect:
-            if not self._follow(image, color):
+            if changed or not self._follow(image, color):
+                self._followed = 0
                 found = self.detector.detect(image, color=color, refine=0) if refine else \
                     self.detector.detect(image, color=color)
-                self.tracker.update(found)
+                tracker.update(found)
+            if s.recheck:
+                self._look(image)
             if refine:
                 self._measure_angles(image, color)
-        tracks = self.tracker.active()
+        tracks = tracker.active()
         if not tracks:
             return []
         faces = [{"id": t.id, "box": list(t.box), "landmarks": t.landmarks, "score": t.score, "held": t.missed > 0,
@@ -155,9 +167,22 @@ class FramePipeline:
             return False
         # a face not found again leaves its track missed: the next detection searches the whole frame for it
         found = [self.detector.follow(image, t, color, angle=t.angle) for t in tracks]
-        self.tracker.update(suppress_duplicates([f for f in found if f is not None]))
+        # a search near a track finds that track or nothing: it starts none (a view zoomed on a jacket is no face)
+        self.tracker.update(suppress_duplicates([f for f in found if f is not None]), start=False)
         self._followed += 1
         return True
+
+    def _looks_changed(self, image) -> bool:
+        """Whether a shown box no longer shows what it showed when a detection last found its face."""
+        return any(t.look is not None and looks_changed(t.look, box_look(image, t.box)) for t in self.tracker.active())
+
+    def _look(self, image) -> None:
+        """After a detection: each found track's look, kept; each missed one's compared with it (gone: hidden)."""
+        for t in self.tracker.tracks:
+            if not t.missed:
+                t.look = box_look(image, t.box)
+            elif not t.gone:
+                t.gone = looks_changed(t.look, box_look(image, t.box))
 
     def _measure_angles(self, image, color: str) -> None:
         """The tilt of new tracks, and of the others every ANGLE_EVERY detections, on refined landmarks."""
@@ -221,11 +246,13 @@ class LiveAnalyser:
         self.analysis_ms = 0.0       # one analysis: detection, crops, the model
         self.label_lag = 0.0         # shown frames between the analysed frame and the one its labels are drawn on
         self.error: str | None = None
-        self._times: deque = deque(maxlen=30)
+        self._last_shown: float | None = None
+        self._shown_rate = Rate()    # frames shown, by the clock and by their own timestamps (core.predict.rate)
+        self._analysis_rate = Rate()
         self._latencies: deque = deque(maxlen=30)
-        self._analysis_times: deque = deque(maxlen=30)
         self._analysis_ms: deque = deque(maxlen=30)
         self._lags: deque = deque(maxlen=30)
+        self.frame_size: tuple[int, int] | None = None  # (width, height) of the last frame shown: what the browser sends
         self._faces: list[dict] = []
         self._faces_frame = 0        # the shown-frame number the latest answer was computed on
         self._sink = None
@@ -270,7 +297,7 @@ class LiveAnalyser:
                 "fps": round(self.fps, 1), "latency_ms": round(self.latency_ms, 1), "error": self.error,
                 "analyses": self.analyses, "analysis_fps": round(self.analysis_fps, 1),
                 "analysis_ms": round(self.analysis_ms, 1), "label_lag": round(self.label_lag, 2),
-                "inline": self.inline,
+                "inline": self.inline, "size": list(self.frame_size) if self.frame_size else None,
                 "model": getattr(p, "name", None), "classes": list(getattr(p, "classes", ()) or ()),
                 "faces": [{k: v for k, v in f.items() if k != "models"} for f in self._faces],
             }
@@ -287,9 +314,9 @@ class LiveAnalyser:
         with self._state:
             number = self.frames
         if self.inline:
-            self._analyse((image, color, number))
+            self._analyse((image, color, number, time_s))
         else:
-            self._worker.submit((image, color, number))
+            self._worker.submit((image, color, number, time_s))
         with self._state:
             faces, error, sink = self._faces, self.error, self._sink
             lag = number - self._faces_frame
@@ -298,7 +325,8 @@ class LiveAnalyser:
             sink.feed(image, faces, time_s, color)
         self.pipeline.draw(out, faces, color)
         with self._state:
-            self._count(t0, len(faces), lag)
+            self.frame_size = (int(image.shape[1]), int(image.shape[0]))
+            self._count(t0, len(faces), lag, time_s)
             fps, labels = self.fps, self.analysis_fps
         draw.banner(out, f"{fps:4.1f} fps  labels {labels:4.1f}/s  faces: {len(faces)}", color=color)
         if error:
@@ -310,7 +338,7 @@ class LiveAnalyser:
 
     def _analyse(self, item) -> None:
         """One analysis (on the worker's thread, or the stream's when inline): the faces and their labels."""
-        image, color, number = item
+        image, color, number, time_s = item
         _one_thread_here()
         t0 = time.perf_counter()
         with self._lock:
@@ -322,31 +350,26 @@ class LiveAnalyser:
         with self._state:
             self._faces, self.error, self._faces_frame = faces, error, number
             self.analyses += 1
-            self._analysis_times.append(now)
             self._analysis_ms.append((now - t0) * 1000)
-            self.analysis_fps = _rate(self._analysis_times)
+            self.analysis_fps = self._analysis_rate.add(now, time_s)
             self.analysis_ms = sum(self._analysis_ms) / len(self._analysis_ms)
 
-    def _count(self, t0: float, n_faces: int, lag: int) -> None:
-        """Frames/s and per-frame time over the last ~30 frames (robust to the slow first frame)."""
+    def _count(self, t0: float, n_faces: int, lag: int, time_s: float | None = None) -> None:
+        """Frames/s (core.predict.rate: never faster than the frames' own timestamps say they came) and the
+        per-frame time over the last ~30 frames (robust to the slow first frame)."""
         now = time.perf_counter()
-        if self._times and now - self._times[-1] > 2.0:  # the stream was stopped: count from this frame
-            self._times.clear()
+        if self._last_shown is not None and now - self._last_shown > 2.0:  # the stream was stopped: count anew
+            self._shown_rate.clear()
+            self._analysis_rate.clear()
             self._latencies.clear()
             self._lags.clear()
-        self._times.append(now)
+        self._last_shown = now
         self._latencies.append((now - t0) * 1000)
         self._lags.append(lag)
-        self.fps = _rate(self._times)
+        self.fps = self._shown_rate.add(now, time_s)
         self.latency_ms = sum(self._latencies) / len(self._latencies)
         self.label_lag = sum(self._lags) / len(self._lags)
         self.frames += 1
         if n_faces:
             self.frames_with_faces += 1
             self.max_faces = max(self.max_faces, n_faces)
-
-def _rate(times: deque) -> float:
-    """Events per second over the times kept (0 until there are two)."""
-    if len(times) < 2:
-        return 0.0
-    return (len(times) - 1) / max(times[-1] - times[0], 1e-6)

@@ -141,6 +141,44 @@ def demo_faces(seconds: float = 6.0) -> list[Face]:
             Face(1, start_s=third, end_s=2 * third, cx=lambda t: 0.75, cy=lambda t: 0.45, side=lambda t: 0.4)]
 
 
+def face_box(face: Face, t: float, size=(640, 480)) -> tuple[float, float, float, float]:
+    """Where `face`'s face is at `t` (x, y, w, h in frame pixels): a patch is twice its face's width, centred on it
+    (face_patches), so the face is the middle half of the pasted square."""
+    w, h = size
+    side = face.side(t) * h
+    cx, cy = face.cx(t) * w, face.cy(t) * h
+    return cx - side / 4, cy - side / 4, side / 2, side / 2
+
+
+def known_boxes(faces: list[Face], t: float, size=(640, 480)) -> list[tuple[float, float, float, float]]:
+    """The face boxes on screen at `t`: what a detector and tracker should show, and nothing else."""
+    return [face_box(f, t, size) for f in faces if f.start_s <= t < f.end_s]
+
+
+def cut_scenes(scenes: list[list[Face]], hold_s: float, seconds: float) -> list[Face]:
+    """Scenes shown in turn, each for `hold_s`, cut abruptly from one to the next (as a fake camera that
+    alternates photos does): each face of each showing becomes a Face of its own, on screen for that showing."""
+    out = []
+    start, k = 0.0, 0
+    while start < seconds:
+        for f in scenes[k % len(scenes)]:
+            out.append(Face(f.patch, start_s=start, end_s=min(start + hold_s, seconds), cx=f.cx, cy=f.cy,
+                            side=f.side))
+        start, k = start + hold_s, k + 1
+    return out
+
+
+def cut_faces(hold_s: float = 4.0, seconds: float = 60.0) -> list[Face]:
+    """The phantom-track clip's story (bench/phantom_tracks.py, the tests): one big face on the left, then three
+    smaller ones elsewhere (top left, right), cut from one to the other every `hold_s`. No face of one scene
+    overlaps a face of the other: a box left where a face was before a cut is on an empty place."""
+    one = [Face(0, cx=lambda t: 0.32, cy=lambda t: 0.58, side=lambda t: 0.6)]
+    three = [Face(1, cx=lambda t: 0.2, cy=lambda t: 0.2, side=lambda t: 0.36),
+             Face(2, cx=lambda t: 0.75, cy=lambda t: 0.27, side=lambda t: 0.4),
+             Face(3, cx=lambda t: 0.76, cy=lambda t: 0.75, side=lambda t: 0.4)]
+    return cut_scenes([one, three], hold_s, seconds)
+
+
 def sample_clip(seconds: float = 6.0, fps: float = 15.0) -> Path:
     """The page's sample clip in the data cache, made once from the sample photos."""
     path = cache_dir() / "video" / f"sample-faces-{int(seconds)}s.mp4"
