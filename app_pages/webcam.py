@@ -17,6 +17,8 @@ setup_page("Webcam",
            "Press **START** and allow the camera: every face is boxed and labelled live with its emotion, "
            "the model's confidence and a stress marker. The bars on the right show each face's probabilities.")
 
+CAMERA_SIZE = (640, 480)  # asked of the camera; a browser short of CPU or bandwidth sends less, and the panel says so
+
 # Everything above the video is drawn the same on every run (messages go in `notices`, made once): an element
 # that came and went above it would move the webrtc component, and the browser would rebuild the stream.
 notices = st.container()
@@ -109,7 +111,8 @@ with video_col:
             key="fel-webcam",
             mode=WebRtcMode.SENDRECV,
             rtc_configuration={"iceServers": ice},
-            media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+            media_stream_constraints={"video": {"width": {"ideal": CAMERA_SIZE[0]}, "height": {"ideal": CAMERA_SIZE[1]}},
+                                      "audio": False},
             video_frame_callback=on_frame,
             # the analyser analyses on its own thread and returns each frame in about a millisecond: called on
             # every frame as it arrives, none is dropped; inline (FEL_LIVE_INLINE=1) it needs streamlit-webrtc's
@@ -127,7 +130,7 @@ with video_col:
                "(camera icon in the address bar) and that no other app holds the camera.")
     st.subheader("Record this session")
     R.privacy_note()
-    R.controls(analyser, playing, detector, settings, source)
+    R.controls(analyser, playing, detector, settings, source, camera_size=CAMERA_SIZE)
 
 
 @st.fragment(run_every=0.7 if playing else None)
@@ -137,7 +140,7 @@ def live_panel() -> None:
         st.info("Press **START** under the video to begin.", icon=":material/play_circle:")
         return
     R.status_line()
-    live.panel(snap, playing, show_stress)
+    live.panel(snap, playing, show_stress, asked=CAMERA_SIZE)
 
 
 @st.fragment(run_every=2.0 if playing and R.current() is not None and R.current().active else None)

@@ -178,23 +178,55 @@ def class_counts(counts: dict) -> go.Figure:
     return fig
 
 
-def reliability_diagram(per_model: dict[str, list[dict]], height: int = 380,
+RELIABLE_SHARE = 0.01  # a confidence bin with fewer faces than this share of them (or than RELIABLE_MIN) says little
+RELIABLE_MIN = 20
+
+
+def reliability_diagram(per_model: dict[str, list[dict]], height: int = 440,
                         title: str = "Reliability: confidence against accuracy") -> go.Figure:
-    """One line per model through its confidence bins (core.calibration.reliability): a calibrated model's
-    points sit on the diagonal; below it, the model is over-confident. The hover says each bin's faces."""
-    fig = go.Figure()
+    """Per model, its accuracy in each confidence bin (core.calibration.reliability) against the bin's mean
+    confidence: a calibrated model's points sit on the diagonal; below it, the model is over-confident. Below,
+    the faces in each bin. A line joins only bins with enough faces (RELIABLE_SHARE of them, at least
+    RELIABLE_MIN): a bin of 3 faces at 100% is drawn as a hollow point, with no line leading to it."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.06)
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#9ca3af", dash="dash"),
-                    name="calibrated", hoverinfo="skip")
+                    name="calibrated", hoverinfo="skip", row=1, col=1)
     for i, (model, bins) in enumerate(per_model.items()):
-        full = [b for b in bins if b["count"]]
-        fig.add_scatter(x=[b["confidence"] for b in full], y=[b["accuracy"] for b in full],
-                        mode="lines+markers", name=model, line=dict(color=model_color(i)),
-                        marker=dict(size=[6 + 14 * (b["count"] / max(x["count"] for x in full)) ** 0.5 for b in full]),
-                        customdata=[[b["count"], b["lo"], b["hi"]] for b in full],
-                        hovertemplate="confidence %{customdata[1]:.2f}-%{customdata[2]:.2f}: mean %{x:.1%}, "
-                                      "right %{y:.1%} of %{customdata[0]} faces<extra>" + model + "</extra>")
-    fig.update_layout(**LAYOUT, height=height, title=title,
-                      xaxis=dict(title="confidence", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
-                      yaxis=dict(title="accuracy", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb"),
+        color = model_color(i)
+        total = sum(b["count"] for b in bins) or 1
+        enough = max(RELIABLE_MIN, RELIABLE_SHARE * total)
+        hover = ("confidence %{customdata[1]:.2f}-%{customdata[2]:.2f}: mean %{x:.1%}, right %{y:.1%} of "
+                 "%{customdata[0]:,} faces<extra>" + model + "</extra>")
+        # one point per bin with enough faces; None between them breaks the line over a thin or empty bin
+        xs, ys, data = [], [], []
+        for b in bins:
+            full = b["count"] >= enough
+            xs.append(b["confidence"] if full else None)
+            ys.append(b["accuracy"] if full else None)
+            data.append([b["count"], b["lo"], b["hi"]])
+        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=model, line=dict(color=color), connectgaps=False,
+                        marker=dict(size=8), customdata=data, hovertemplate=hover, legendgroup=model,
+                        row=1, col=1)
+        thin = [b for b in bins if 0 < b["count"] < enough]
+        if thin:
+            fig.add_scatter(x=[b["confidence"] for b in thin], y=[b["accuracy"] for b in thin], mode="markers",
+                            name=f"{model}: under {enough:,.0f} faces", legendgroup=model, showlegend=False,
+                            marker=dict(size=7, color="rgba(0,0,0,0)", line=dict(color=color, width=1.5)),
+                            customdata=[[b["count"], b["lo"], b["hi"]] for b in thin], hovertemplate=hover,
+                            row=1, col=1)
+        fig.add_bar(x=[(b["lo"] + b["hi"]) / 2 for b in bins], y=[b["count"] for b in bins],
+                    width=[0.8 * (b["hi"] - b["lo"]) / max(len(per_model), 1) for b in bins],
+                    offset=[(-0.4 + 0.8 * i / max(len(per_model), 1)) * (b["hi"] - b["lo"]) for b in bins],
+                    marker_color=color, name=f"{model}: faces", legendgroup=model, showlegend=False,
+                    customdata=[[b["lo"], b["hi"]] for b in bins],
+                    hovertemplate="confidence %{customdata[0]:.2f}-%{customdata[1]:.2f}: %{y:,} faces<extra>"
+                                  + model + "</extra>", row=2, col=1)
+    fig.update_layout(**LAYOUT, height=height, title=title, barmode="overlay",
                       legend=dict(yanchor="top", y=0.98, xanchor="left", x=0.02))  # above the diagonal: rarely used
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb")
+    fig.update_xaxes(title="confidence", row=2, col=1)
+    fig.update_yaxes(title="accuracy", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb", row=1, col=1)
+    fig.update_yaxes(title="faces", gridcolor="#e5e7eb", rangemode="tozero", row=2, col=1)
     return fig

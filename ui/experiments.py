@@ -51,6 +51,20 @@ def result_sources(run: Run) -> dict[str, dict]:
     return out
 
 
+def hardest_class(per: list[dict]) -> tuple[str, str | None]:
+    """(what the "Hardest class" metric says, its help): the class recognised least, or how many tie for it
+    (six classes at 0% have no hardest one among them), or "–" where all are recognised alike."""
+    if not per:
+        return "–", None
+    low = min(p["recall"] for p in per)
+    tied = [p["class"] for p in per if p["recall"] == low]
+    if len(tied) == len(per):
+        return "–", f"every class {fmt_pct(low)} recognised"
+    if len(tied) == 1:
+        return tied[0], f"{fmt_pct(low)} recognised"
+    return f"{len(tied)} tied", f"{', '.join(tied)}: each {fmt_pct(low)} recognised"
+
+
 def results_view(run: Run) -> None:
     sources = result_sources(run)
     state = display_state(run)
@@ -67,11 +81,8 @@ def results_view(run: Run) -> None:
                 "the same, however rare")
     c[2].metric("Faces", f"{int(r.get('n') or sum(map(sum, r.get('confusion', [[0]])))):,}")
     per = r.get("per_class") or []
-    worst = min(per, key=lambda p: p["recall"]) if per else None
-    if worst and all(p["recall"] == worst["recall"] for p in per):
-        worst = None  # all equal: no class is the hardest
-    c[3].metric("Hardest class", worst["class"] if worst else "–",
-                help=f"{fmt_pct(worst['recall'])} recognised" if worst else None)
+    value, why = hardest_class(per)
+    c[3].metric("Hardest class", value, help=why)
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.confusion_heatmap(r["confusion"], r["classes"], title="Confusion matrix (row share, count)",
                                       height=400), key=f"exp_cm_{run.id}")

@@ -37,9 +37,11 @@ def current() -> LiveRecorder | None:
     return st.session_state.get(KEY)
 
 
-def controls(analyser, playing: bool, detector, settings, source: str | None) -> None:
+def controls(analyser, playing: bool, detector, settings, source: str | None,
+             camera_size: tuple[int, int] | None = None) -> None:
     """Record / Stop recording. Record needs the camera on; Stop (or the camera stopping) closes the
-    recording and the Video page opens it."""
+    recording and the Video page opens it. `camera_size`: what the page asks of the camera (a recording
+    is kept at that size when the browser sends smaller frames)."""
     rec = current()
     if rec is not None and rec.active and not playing:
         _stop(analyser, rec, "The camera stopped: the recording was closed.")
@@ -58,7 +60,7 @@ def controls(analyser, playing: bool, detector, settings, source: str | None) ->
             predictors = [analyser.predictor] if analyser.predictor is not None else []
             try:
                 rec = LiveRecorder.start(predictors, detector, settings, annotate=annotate,
-                                         sources=[source] if predictors else None)
+                                         sources=[source] if predictors else None, size=camera_size)
             except OSError as e:  # a read-only or full video folder: said, and the live view goes on unrecorded
                 st.error(f"**Nothing is being recorded:** the video folder `{video_dir()}` cannot be written "
                          f"({e.strerror or e}). Set FEL_VIDEO_DIR to a folder you can write to, or free some "

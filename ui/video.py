@@ -208,6 +208,38 @@ def state_messages(a: VideoAnalysis, state: str) -> None:
     note = a.settings().get("detector_note")
     if note:
         st.caption(note)
+    for line in (size_note(a), small_faces_note(status)):
+        if line:
+            st.info(line, icon=":material/info:")
+
+
+def _area(size: str) -> int:
+    w, _, h = size.partition("x")
+    return int(w) * int(h) if w.isdigit() and h.isdigit() else 0
+
+
+def size_note(a: VideoAnalysis) -> str | None:
+    """A recording whose frames came smaller than it is kept at: how many, and why (#42: 320×240 without a word)."""
+    sizes, clip = a.status().get("frame_sizes") or {}, a.settings().get("clip") or {}
+    kept = (clip.get("width") or 0) * (clip.get("height") or 0)
+    small = {k: n for k, n in sizes.items() if 0 < _area(k) < kept}
+    if not small:
+        return None
+    which = ", ".join(k.replace("x", "×") for k in sorted(small, key=_area))
+    return (f"The browser sent {which} frames for {sum(small.values())} of the {sum(sizes.values())} frames: browsers "
+            "lower the resolution when their CPU or the network falls short. They are scaled up to the recording's "
+            f"{clip['width']}×{clip['height']}.")
+
+
+def small_faces_note(status: dict) -> str | None:
+    """Faces the analysis saw but left out as smaller than *Smallest face*, and the setting that keeps them."""
+    small = status.get("small_faces") or {}
+    if not small.get("count"):
+        return None
+    n = small["count"]
+    return (f"{n} face{'s' if n > 1 else ''} smaller than *Smallest face* ({small['min_face']:.0%} of the frame) "
+            f"{'were' if n > 1 else 'was'} left out (seen at {small['at_s']:.1f} s). To follow "
+            f"{'them' if n > 1 else 'it'}, analyse again with *Smallest face* at {small['keeps_them']:.0%} or less.")
 
 
 def _data_uri(path) -> str | None:
@@ -221,21 +253,25 @@ def summary_frame(a: VideoAnalysis, tracks: list[dict], models: list[dict]):
     import pandas as pd
 
     rows = []
-    for t in tracks:
+    for t in tracks:  # shares as whole percents (ProgressColumn's "percent" writes 98.67% beside 58%)
         thumb = a.thumb(t["track"])
         r = {"face": _data_uri(thumb) if thumb else None, "track": f"#{t['track']}", "first (s)": t["first_s"],
              "last (s)": t["last_s"], "on screen (s)": t["seen_s"]}
         for i, m in enumerate(t["models"]):
             tag = "" if len(t["models"]) == 1 else f" · {i + 1}"
             r[f"emotion{tag}"] = m.get("emotion")
-            r[f"share{tag}"] = (m.get("share") or {}).get(m.get("emotion"))
+            r[f"share{tag}"] = _percent((m.get("share") or {}).get(m.get("emotion")))
             r[f"mean P(stress){tag}"] = m.get("mean_p_stress")
             r[f"peak P(stress){tag}"] = m.get("peak_p_stress")
             r[f"longest stress (s){tag}"] = m.get("longest_stress_s")
         if t.get("agreement"):
-            r["agreement"] = t["agreement"].get("share")
+            r["agreement"] = _percent(t["agreement"].get("share"))
         rows.append(r)
     return pd.DataFrame(rows)
+
+
+def _percent(share) -> int | None:
+    return None if share is None else int(round(100 * float(share)))
 
 
 def summary_table(a: VideoAnalysis, tracks: list[dict], models: list[dict]) -> None:
@@ -243,9 +279,11 @@ def summary_table(a: VideoAnalysis, tracks: list[dict], models: list[dict]) -> N
     config = {"face": st.column_config.ImageColumn("face", width="small")}
     for c in df.columns:
         if c.startswith("share") or c == "agreement":
-            config[c] = st.column_config.ProgressColumn(c, format="percent", min_value=0, max_value=1)
+            config[c] = st.column_config.ProgressColumn(c, format="%d%%", min_value=0, max_value=100)
         elif "P(stress)" in c:
             config[c] = st.column_config.NumberColumn(c, format="%.2f")
+        elif c.endswith("(s)") or "(s) ·" in c:  # times to a tenth of a second, as the timelines say them
+            config[c] = st.column_config.NumberColumn(c, format="%.1f")
     st.dataframe(df, hide_index=True, width="stretch", column_config=config, key=f"video_tracks_{a.id}",
                  row_height=64)
 
@@ -268,6 +306,22 @@ def track_sections(a: VideoAnalysis, rows: list[dict], tracks: list[dict], model
         if basis:
             st.plotly_chart(vc.agreement_figure(rows, t["track"], models, basis), width="stretch",
                             key=f"video_agree_{a.id}_{t['track']}")
+
+
+def annotated_player(a: VideoAnalysis) -> None:
+    """The annotated copy, played in the page where the browser can play it (H.264 in MP4)."""
+    ann = a.annotated_path()
+    if ann is None:
+        return
+    info = a.status().get("annotated") or {}
+    st.subheader("Annotated video")
+    if ann.suffix == ".mp4" and info.get("codec", "libx264") == "libx264":
+        st.video(str(ann))
+        if info.get("width"):
+            st.caption(f"{info['width']}×{info['height']}, every face boxed and labelled as the analysis saw it.")
+    else:
+        st.caption(f"The annotated copy is {info.get('format') or ann.suffix[1:].upper()}, which browsers cannot play: "
+                   "download it below and open it in a video player (VLC plays it).")
 
 
 def scrubber(a: VideoAnalysis, rows: list[dict], models: list[dict]) -> None:
@@ -361,6 +415,7 @@ def results(a: VideoAnalysis, state: str) -> None:
         st.plotly_chart(vc.tracks_overview(tracks), width="stretch", key=f"video_overview_{a.id}")
     st.subheader("Timelines")
     track_sections(a, rows, tracks, models)
+    annotated_player(a)
     st.subheader("Frame by frame")
     scrubber(a, rows, models)
     st.subheader("Downloads")

@@ -181,5 +181,6 @@ def stream_caption(snap: dict) -> str:
     anything)."""
     from html import escape
 
-    return (f"<span class='fel-muted'>faces: {len(snap['faces'])} · frames processed: {snap['frames']} · "
+    size = f"camera {snap['size'][0]}×{snap['size'][1]} · " if snap.get("size") else ""
+    return (f"<span class='fel-muted'>faces: {len(snap['faces'])} · frames processed: {snap['frames']} · {size}"
             f"model: {escape(str(snap.get('model') or 'none'))}</span>")

@@ -13,7 +13,10 @@ Choices, said once:
   is a NEW track (the tracker matches boxes, not faces: it cannot tell who came back);
 - smoothing counts analysed frames (3 at 10 frames/s: about 0.3 s);
 - boxes and landmarks are in the clip's own pixels (as shown, after rotation), whatever size the frame
-  was analysed at.
+  was analysed at;
+- faces smaller than `min_face` are left out, and said: the first analysed frame and one every PROBE_EVERY_S
+  are also searched for faces down to half that size (`small_faces` in the status: how many, when, and the
+  setting that would keep them), so the page can say why a face it did not follow was left out.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ MAX_FPS = 60.0
 PROGRESS_EVERY_S = 0.5
 TRACKS_EVERY_S = 2.0
 THUMB_HEIGHT = 128
+PROBE_EVERY_S = 5.0     # how often an analysis looks for faces below its smallest face (see the docstring)
 
 
 @dataclass
@@ -149,27 +153,39 @@ def prepare_folder(out) -> VideoAnalysis:
 
 
 class Thumbnails:
-    """A picture of each track's face: written when it first appears, replaced when it is seen larger."""
+    """A picture of each track's face: the one its (first) model was most confident on, so the picture shows the
+    emotion the track is summed up by, not whatever face it had on its first frame; without a model, the one
+    it was seen largest on. Rewritten only when clearly better (a smoothed confidence creeps up frame by frame)."""
+
+    BETTER = 0.02  # confidence a new picture must add
 
     def __init__(self, analysis: VideoAnalysis):
         self.analysis = analysis
-        self.best: dict[int, float] = {}
+        self.best: dict[int, tuple[float, float]] = {}  # track -> (confidence, or -1 without one; box area)
 
     def wants(self, faces: list[dict]) -> bool:
         """Whether `update` would write a picture for any of these faces (so a caller can skip the image)."""
-        return any(self._larger(f) for f in faces)
+        return any(self._better(f) for f in faces)
 
-    def _larger(self, face: dict) -> bool:
+    @staticmethod
+    def _merit(face: dict) -> tuple[float, float]:
+        conf = face.get("confidence")
         _, _, w, h = face["box"]
-        return float(w * h) > self.best.get(face["id"], 0.0) * 1.2
+        return (float(conf) if isinstance(conf, (int, float)) and math.isfinite(conf) else -1.0, float(w * h))
+
+    def _better(self, face: dict) -> bool:
+        old = self.best.get(face["id"])
+        if old is None:
+            return True
+        conf, area = self._merit(face)
+        return conf > old[0] + self.BETTER if conf >= 0 or old[0] >= 0 else area > old[1] * 1.2
 
     def update(self, image, faces: list[dict]) -> None:
         for f in faces:
-            x, y, w, h = f["box"]
-            if not self._larger(f):
+            if not self._better(f):
                 continue
-            area = float(w * h)
-            self.best[f["id"]] = area
+            self.best[f["id"]] = self._merit(f)
+            x, y, w, h = f["box"]
             self._write(image, f["id"], x, y, w, h)
 
     def _write(self, image, track: int, x, y, w, h) -> None:
@@ -295,6 +311,7 @@ class _Run:
             detect_every=1, full_search_every=1, smoothing=settings.smoothing, show_stress=True, margin=settings.margin,
             align=settings.align, show_landmarks=False))
         self.rows: list[dict] = []
+        self.probe, self.probed_at, self.small = _smaller_search(detector), None, None
         self.t0 = time.perf_counter()
         self.position = (0, 0.0)   # (frame index, time) reached
         self.frames_done = 0
@@ -353,11 +370,23 @@ class _Run:
 
     def _analyse(self, fr, writer: LineWriter, thumbs: Thumbnails) -> list[dict]:
         faces = self.pipeline.step(fr.image, "rgb", detect=True)
+        if self.probe is not None and (self.probed_at is None or fr.time_s - self.probed_at >= PROBE_EVERY_S):
+            self.probed_at = fr.time_s
+            self._look_for_smaller(fr)
         row = {"frame": fr.index, "time_s": round(fr.time_s, 4), "faces": [face_record(f, fr.scale) for f in faces]}
         writer.write(row)
         self.rows.append(row)
         thumbs.update(fr.image, faces)
         return faces
+
+    def _look_for_smaller(self, fr) -> None:
+        """Faces smaller than the analysis keeps, on this frame: the most seen on one frame is kept for the status."""
+        short = min(fr.image.shape[:2])
+        sides = [max(f.w, f.h) / short for f in self.probe.detect(fr.image, color="rgb")]
+        small = [v for v in sides if v < self.s.min_face]
+        if small and (self.small is None or len(small) > self.small["count"]):
+            self.small = {"count": len(small), "at_s": round(fr.time_s, 2), "min_face": self.s.min_face,
+                          "keeps_them": max(0.01, math.floor(min(small) * 100) / 100)}
 
     def _progress(self) -> dict:
         elapsed = max(time.perf_counter() - self.t0, 1e-6)
@@ -401,12 +430,28 @@ class _Run:
                   "frames_read": self.frames_done, "clip_name": self.info.name}
         if reader.warning:
             fields["warning"] = reader.warning
+        if self.small:
+            fields["small_faces"] = self.small
         if outcome != "finished":
             fields.update(stopped_at_s=round(self.position[1], 3), stopped_at_frame=self.position[0])
         if reason:
             fields["error" if outcome == "failed" else "reason"] = reason
         self.a.set_status(outcome, **fields)
         self.a.stop_path.unlink(missing_ok=True)
+
+
+def _smaller_search(detector):
+    """The same family of detector looking for faces down to half its smallest face (None where it cannot be made,
+    or it already keeps every size): what tells an analysis that it left faces out."""
+    from ..predict.detectors import create_detector
+
+    name, min_size = getattr(detector, "detector_name", None), float(getattr(detector, "min_size", 0.0) or 0.0)
+    if not name or min_size <= 0.02:
+        return None
+    try:
+        return create_detector(name, min_size=min_size / 2, detect_width=getattr(detector, "detect_width", 480))
+    except Exception:  # noqa: BLE001 - a hint only: no hint where the detector cannot be made again
+        return None
 
 
 def read_settings(analysis: VideoAnalysis) -> VideoSettings:

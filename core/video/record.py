@@ -56,7 +56,8 @@ class LiveRecorder:
     """Frames in from a live stream (`feed`), an analysis folder out. Start one with `LiveRecorder.start`."""
 
     def __init__(self, analysis: VideoAnalysis, models: list[dict], live: LiveSettings | None = None,
-                 annotate: bool = False, idle_s: float = IDLE_S, queue_frames: int = QUEUE_FRAMES):
+                 annotate: bool = False, idle_s: float = IDLE_S, queue_frames: int = QUEUE_FRAMES,
+                 size: tuple[int, int] | None = None):
         self.analysis = analysis
         self.models = models
         self.annotate = bool(annotate)
@@ -75,6 +76,9 @@ class LiveRecorder:
         self._recent: deque = deque()
         self._recent_lock = threading.Lock()
         self._drawer = FramePipeline(settings=live or LiveSettings())  # draws the annotated copy's labels
+        self._asked = tuple(size) if size else None  # the size asked of the camera (the page's constraint)
+        self.size: tuple[int, int] | None = None      # the recording's: every box and the copy are in its pixels
+        self.sizes: dict[str, int] = {}               # "WxH" -> frames that came at that size
         self._thread = threading.Thread(target=self._write_loop, name=f"recorder-{analysis.id}", daemon=True)
         self._thread.start()
 
@@ -83,7 +87,7 @@ class LiveRecorder:
               root=None, sources=None, name: str | None = None, **kw) -> "LiveRecorder":
         """A new recording in the video folder (or `root`), running at once. `predictors` and `detector`
         are the live analyser's (only their names and classes are recorded); `sources`: where each model
-        came from."""
+        came from; `size`: the (width, height) asked of the camera (see `_first_frame`)."""
         name = name or time.strftime("Webcam %Y-%m-%d %H:%M:%S")
         a = VideoAnalysis.create("webcam", root, source=SOURCE)
         sources = list(sources or [None] * len(predictors))
@@ -176,7 +180,8 @@ class LiveRecorder:
                         encoder = self._open_encoder(rgb)
                 self._write(fr, rgb, lines, thumbs)
                 if encoder is not None:
-                    encoder.write(self._drawer.draw(rgb.copy(), fr.faces), self._last_t)
+                    picture, faces = self._at_size(rgb, fr.faces)
+                    encoder.write(self._drawer.draw(picture, faces), self._last_t)
                 if now - reported >= PROGRESS_EVERY_S:
                     reported = now
                     a.write_progress(**self._progress())
@@ -197,8 +202,15 @@ class LiveRecorder:
         return all([m["name"] for m in f["models"]] == [m["name"] for m in self.models] for f in faces)
 
     def _first_frame(self, rgb: np.ndarray) -> None:
+        """The recording's size: the first frame's, or the size asked of the camera where that is larger with the
+        same shape. A browser starts a stream small and raises its resolution as it goes (and lowers it when its
+        CPU or the network falls short): a recording started early is not kept at 320x240 for that."""
         s = self.analysis.settings()
         h, w = rgb.shape[:2]
+        if self._asked and self._asked[0] * self._asked[1] > w * h and \
+                abs(self._asked[0] / self._asked[1] - w / h) < 0.02:
+            w, h = self._asked
+        self.size = (int(w), int(h))
         s["clip"].update(width=w, height=h)
         s["analysis_width"], s["analysis_height"] = w, h
         self.analysis.write_settings(s)
@@ -207,7 +219,7 @@ class LiveRecorder:
         from .encode import AnnotatedWriter
 
         try:
-            enc = AnnotatedWriter(self.analysis.dir / "annotated", rgb.shape[1], rgb.shape[0], 30)
+            enc = AnnotatedWriter(self.analysis.dir / "annotated", *self.size, 30)
         except Exception as e:  # noqa: BLE001 - the record stands without its copy
             self.analysis.set_status("running", annotated={"error": f"no annotated copy ({e})"})
             return None
@@ -217,7 +229,10 @@ class LiveRecorder:
     def _write(self, fr: _Frame, rgb: np.ndarray | None, lines: LineWriter, thumbs: Thumbnails) -> None:
         t = max(fr.time_s - self._t0, self._last_t)  # never back in time
         self._last_t = t
-        row = {"frame": fr.index, "time_s": round(t, 4), "faces": [face_record(f) for f in fr.faces]}
+        h, w = fr.image.shape[:2]
+        self.sizes[f"{w}x{h}"] = self.sizes.get(f"{w}x{h}", 0) + 1
+        scale = (self.size[0] / w, self.size[1] / h)  # boxes in the recording's pixels, whatever size this frame came at
+        row = {"frame": fr.index, "time_s": round(t, 4), "faces": [face_record(f, scale) for f in fr.faces]}
         lines.write(row)
         self._summary.add(row)
         self.written += 1
@@ -227,6 +242,19 @@ class LiveRecorder:
             self._recent.append(row)
             while self._recent and self._recent[0]["time_s"] < t - RECENT_S:
                 self._recent.popleft()
+
+    def _at_size(self, rgb: np.ndarray, faces: list[dict]) -> tuple[np.ndarray, list[dict]]:
+        """A frame (a copy) and its faces at the recording's size, for the annotated copy."""
+        h, w = rgb.shape[:2]
+        if (w, h) == self.size:
+            return rgb.copy(), faces
+        import cv2
+
+        sx, sy = self.size[0] / w, self.size[1] / h
+        scaled = [{**f, "box": [f["box"][0] * sx, f["box"][1] * sy, f["box"][2] * sx, f["box"][3] * sy],
+                   "landmarks": [(px * sx, py * sy) for px, py in f["landmarks"]] if f.get("landmarks") else None}
+                  for f in faces]
+        return cv2.resize(rgb, self.size, interpolation=cv2.INTER_LINEAR), scaled
 
     def _progress(self) -> dict:
         t = self._last_t
@@ -265,7 +293,7 @@ class LiveRecorder:
                 reason = "; ".join(([reason] if reason else []) + causes) + "; not saved: " + ", ".join(unsaved)
             fields = {"ended": time.time(), "analysed": self.written, "tracks": len(tracks), "frames_read": self.fed,
                       "dropped": self.dropped, "elapsed_s": round(self._last_t, 2), "speed": 1.0,
-                      "analysed_per_s": p["analysed_per_s"]}
+                      "analysed_per_s": p["analysed_per_s"], "frame_sizes": dict(self.sizes)}
             if encoder is not None or self.annotate:
                 fields["annotated"] = annotated
             if outcome != "finished":
