@@ -49,6 +49,33 @@ def test_the_frame_engine_shows_no_box_where_no_face_is(clip):
     assert score["max_delay_s"] <= 0.2 and score["face_frames_found"] >= 0.85, score
 
 
+def test_no_box_is_carried_onto_frames_shown_after_a_cut_while_the_analysis_lags(clip):
+    """The Webcam page shows every frame with the latest analysis's boxes, which may be of an older frame: after
+    a cut, the boxes of the scene before must not be drawn (nor recorded) on the frames of the new one."""
+    import threading
+
+    from core.predict.frame import LiveAnalyser
+
+    faces, frames = clip
+    one = [rgb for t, rgb in frames if t < HOLD]
+    three = [rgb for t, rgb in frames if HOLD <= t < 2 * HOLD]
+    la = LiveAnalyser(None, _detector(), inline=True)
+    fed = []
+    la.record_into(type("Sink", (), {"feed": lambda self, image, faces, t, color: fed.append(faces)})())
+    for rgb in one[:4]:
+        la.process(rgb, color="rgb")
+    assert len(fed[-1]) == 1  # the face of the first scene, confirmed and shown
+    gate, step = threading.Event(), la.pipeline.step
+    la.pipeline.step = lambda *a, **k: gate.wait(60) and step(*a, **k)  # the next analysis takes its time
+    la.inline = False
+    fed.clear()
+    for rgb in three[:6]:  # the cut: new frames shown while the analysis of the first of them runs
+        la.process(rgb, color="rgb")
+    gate.set()
+    assert la.wait_idle()
+    assert fed == [[]] * 6, [[f["box"] for f in x] for x in fed]
+
+
 @pytest.fixture
 def camera(monkeypatch):
     """streamlit-webrtc's streamer replaced by one that says it plays (tests/test_app_recording.py)."""

@@ -65,6 +65,7 @@ def test_a_recording_keeps_the_cameras_size_says_what_came_smaller_and_plays_on_
     assert status["frame_sizes"] == {"320x240": 8, "640x480": 8}
     with av.open(str(a.annotated_path())) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (640, 480)
+    assert {f["track"] for r in a.frames() for f in r["faces"]} == {1}  # one face, one track across the change
     boxes = [r["faces"][0]["box"] for r in a.frames() if r["faces"]]
     early, late = boxes[1], boxes[-1]  # a face found on a 320x240 frame, and on a 640x480 one: the same pixels
     assert all(abs(e - v) <= 0.1 * late[2] for e, v in zip(early, late)), (early, late)

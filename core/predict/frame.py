@@ -79,6 +79,21 @@ def face_label(summary: dict | None, face_id: int, show_stress: bool = True) -> 
     return f"#{face_id} {shown} {summary['confidence']:.0%}", sub, sub_cls
 
 
+def scale_box(box, sx: float, sy: float) -> list[float]:
+    x, y, w, h = box
+    return [x * sx, y * sy, w * sx, h * sy]
+
+
+def scale_faces(faces: list[dict], sx: float, sy: float) -> list[dict]:
+    """Faces (as `FramePipeline.step` gives them) with their boxes and landmarks in pixels `sx`, `sy` times as
+    large: for a frame of another size than the one analysed."""
+    if sx == 1 and sy == 1:
+        return faces
+    return [{**f, "box": scale_box(f["box"], sx, sy),
+             "landmarks": [(px * sx, py * sy) for px, py in f["landmarks"]] if f.get("landmarks") else None}
+            for f in faces]
+
+
 class FramePipeline:
     """Detector + tracker + crops + predictors + smoothing for a stream of frames (one per call to `step`).
 
@@ -102,6 +117,7 @@ class FramePipeline:
         self.tracker = FaceTracker()
         self.frames = 0
         self._followed = 0  # detections since the last full search
+        self._size: tuple[int, int] | None = None  # the last frame's (width, height)
 
     def set_predictors(self, predictors) -> None:
         """Other models, other classes: every track starts smoothing afresh."""
@@ -115,6 +131,7 @@ class FramePipeline:
         probabilities also at the top level."""
         s, tracker = self.settings, self.tracker
         tracker.confirm, tracker.min_score = max(1, int(s.confirm)), float(s.min_score)
+        self._follow_size(image)
         # a shown box that no longer looks as it did (the face went, the scene was cut): search the whole frame now
         changed = detect is None and s.recheck and self._looks_changed(image)
         if detect is None:
@@ -172,6 +189,18 @@ class FramePipeline:
         self._followed += 1
         return True
 
+    def _follow_size(self, image) -> None:
+        """A stream whose size changes (a browser lowers or raises its resolution as its CPU and network allow):
+        the tracks' boxes follow, so each face keeps its track and its box stays on it."""
+        size = (int(image.shape[1]), int(image.shape[0]))
+        if self._size is not None and size != self._size:
+            sx, sy = size[0] / self._size[0], size[1] / self._size[1]
+            for t in self.tracker.tracks:
+                t.box = tuple(int(round(v)) for v in scale_box(t.box, sx, sy))
+                t.landmarks = tuple((int(round(x * sx)), int(round(y * sy))) for x, y in t.landmarks) \
+                    if t.landmarks else t.landmarks
+        self._size = size
+
     def _looks_changed(self, image) -> bool:
         """Whether a shown box no longer shows what it showed when a detection last found its face."""
         return any(t.look is not None and looks_changed(t.look, box_look(image, t.box)) for t in self.tracker.active())
@@ -209,6 +238,7 @@ class FramePipeline:
         self.tracker.reset()
         self.frames = 0
         self._followed = 0
+        self._size = None
 
 
 class LiveAnalyser:
@@ -254,6 +284,8 @@ class LiveAnalyser:
         self._lags: deque = deque(maxlen=30)
         self.frame_size: tuple[int, int] | None = None  # (width, height) of the last frame shown: what the browser sends
         self._faces: list[dict] = []
+        self._faces_looks: dict = {}     # face id -> what its box showed on the analysed frame (tracking.box_look)
+        self._faces_size = None          # the analysed frame's (width, height)
         self._faces_frame = 0        # the shown-frame number the latest answer was computed on
         self._sink = None
         self.on_frame = None  # called with the analyser after each frame, outside its lock (a test's counters)
@@ -318,8 +350,9 @@ class LiveAnalyser:
         else:
             self._worker.submit((image, color, number, time_s))
         with self._state:
-            faces, error, sink = self._faces, self.error, self._sink
+            faces, looks, size, error, sink = self._faces, self._faces_looks, self._faces_size, self.error, self._sink
             lag = number - self._faces_frame
+        faces = self._still_there(image, faces, looks, size)
         out = image.copy()  # the analysis may still be reading `image`
         if sink is not None:
             sink.feed(image, faces, time_s, color)
@@ -336,6 +369,17 @@ class LiveAnalyser:
             self.on_frame(self)
         return out
 
+    def _still_there(self, image, faces: list[dict], looks: dict, size) -> list[dict]:
+        """The latest answer's faces for the frame shown now, which may be newer than the one analysed (and of
+        another size): boxes in its pixels, and only those whose box still shows what it showed then. Where the
+        picture was cut, or the face went, in the frames since, no box is left on the empty place."""
+        h, w = image.shape[:2]
+        if size and size != (w, h):
+            faces = scale_faces(faces, w / size[0], h / size[1])
+        if not self.settings.recheck or not looks:
+            return faces
+        return [f for f in faces if not looks_changed(looks.get(f["id"]), box_look(image, f["box"]))]
+
     def _analyse(self, item) -> None:
         """One analysis (on the worker's thread, or the stream's when inline): the faces and their labels."""
         image, color, number, time_s = item
@@ -346,9 +390,11 @@ class LiveAnalyser:
                 faces, error = self.pipeline.step(image, color), None
             except Exception as e:  # noqa: BLE001 - a live stream must survive anything a model does
                 faces, error = [], f"{type(e).__name__}: {e}"
+            looks = {f["id"]: box_look(image, f["box"]) for f in faces} if self.settings.recheck else {}
         now = time.perf_counter()
         with self._state:
             self._faces, self.error, self._faces_frame = faces, error, number
+            self._faces_looks, self._faces_size = looks, (int(image.shape[1]), int(image.shape[0]))
             self.analyses += 1
             self._analysis_ms.append((now - t0) * 1000)
             self.analysis_fps = self._analysis_rate.add(now, time_s)

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..predict.frame import FramePipeline, LiveSettings
+from ..predict.frame import FramePipeline, LiveSettings, scale_faces
 from .analyse import PROGRESS_EVERY_S, Thumbnails, face_record, model_meta
 from .store import LineWriter, VideoAnalysis
 from .summary import Summariser
@@ -250,11 +250,8 @@ class LiveRecorder:
             return rgb.copy(), faces
         import cv2
 
-        sx, sy = self.size[0] / w, self.size[1] / h
-        scaled = [{**f, "box": [f["box"][0] * sx, f["box"][1] * sy, f["box"][2] * sx, f["box"][3] * sy],
-                   "landmarks": [(px * sx, py * sy) for px, py in f["landmarks"]] if f.get("landmarks") else None}
-                  for f in faces]
-        return cv2.resize(rgb, self.size, interpolation=cv2.INTER_LINEAR), scaled
+        return cv2.resize(rgb, self.size, interpolation=cv2.INTER_LINEAR), \
+            scale_faces(faces, self.size[0] / w, self.size[1] / h)
 
     def _progress(self) -> dict:
         t = self._last_t
