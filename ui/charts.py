@@ -223,10 +223,12 @@ def reliability_diagram(per_model: dict[str, list[dict]], height: int = 440,
                     customdata=[[b["lo"], b["hi"]] for b in bins],
                     hovertemplate="confidence %{customdata[0]:.2f}-%{customdata[1]:.2f}: %{y:,} faces<extra>"
                                   + model + "</extra>", row=2, col=1)
+    title += "<br><sup>hollow: a bin with too few faces to say much</sup>"
     fig.update_layout(**LAYOUT, height=height, title=title, barmode="overlay",
                       legend=dict(yanchor="top", y=0.98, xanchor="left", x=0.02))  # above the diagonal: rarely used
+    fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))  # room for the title's second line
     fig.update_xaxes(range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb")
     fig.update_xaxes(title="confidence", row=2, col=1)
-    fig.update_yaxes(title="accuracy", range=[0, 1], tickformat=".0%", gridcolor="#e5e7eb", row=1, col=1)
+    fig.update_yaxes(title="accuracy", range=[-0.03, 1.05], tickformat=".0%", gridcolor="#e5e7eb", row=1, col=1)
     fig.update_yaxes(title="faces", gridcolor="#e5e7eb", rangemode="tozero", row=2, col=1)
     return fig
