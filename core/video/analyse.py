@@ -7,10 +7,12 @@ Choices, said once:
 - the detector runs on every analysed frame (`step(..., detect=True)`): a recording has no frame budget to
   save, and boxes reused from an older frame would drift off a moving face; and it searches the whole frame
   each time (`full_search_every=1`), not only near the faces it follows as the webcam does, so a face that
-  walks in is found on the frame it appears;
-- a face the detector misses once is still followed (the tracker's one-frame grace, as on the webcam) and
-  recorded with `held: true`; one missing for longer ends its track, so a face that leaves and comes back
-  is a NEW track (the tracker matches boxes, not faces: it cannot tell who came back);
+  walks in is found on the frame it appears, and recorded from the next analysed frame, which confirms it
+  (core.predict.tracking: a track is shown once two detections found it, as on the webcam);
+- a face the detector misses once is still followed where its box still looks as it did (the tracker's
+  one-frame grace, as on the webcam) and recorded with `held: true`; one missing for longer ends its track,
+  so a face that leaves and comes back is a NEW track (the tracker matches boxes, not faces: it cannot tell
+  who came back);
 - smoothing counts analysed frames (3 at 10 frames/s: about 0.3 s);
 - boxes and landmarks are in the clip's own pixels (as shown, after rotation), whatever size the frame
   was analysed at;
