@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from core.video import VideoSettings, analyse_video
+from core.video.synth import Face, face_patches, scene_frames, write_clip
 
-from core.video import VideoSettings, analyse_video  # noqa: E402
-from core.video.synth import Face, face_patches, scene_frames, write_clip  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _app_test(func, **kwargs):

@@ -6,19 +6,16 @@ the Video page and the CLI share, and through the Webcam page: a recording keeps
 Video page counts only the faces that were there."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from core.video.phantoms import score_shown
+from core.video.synth import cut_faces, face_patches, scene_frames
 
-from core.video.phantoms import score_shown  # noqa: E402
-from core.video.synth import cut_faces, face_patches, scene_frames  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SIZE, FPS, HOLD, SECONDS = (640, 480), 15, 1.0, 4.0
 

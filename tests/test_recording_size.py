@@ -5,7 +5,6 @@ is now kept at the size the page asks of the camera (smaller frames scaled up, t
 Video page says what the browser sent, and plays the H.264 copy in the page."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,8 +12,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture
