@@ -142,3 +142,33 @@ def test_pages_start_on_the_models_that_agree_most_with_people(tmp_path):
     models = discover_models(tmp_path, runs="none")
     assert best_model(models).name.startswith("fer-fast") or "fer-fast" in best_model(models).path
     assert "fer-fast" in webcam_model(models).path
+
+
+def test_cards_pair_on_ferplus_and_tabulate_both_label_sets(tmp_path):
+    """Two cards made by `card` on a small FER2013 + FER+ pair (one FER2013 model, one FER+ model): the table of
+    both label sets lists both, and they pair on FER+'s test although they learned different labels."""
+    import json
+
+    from core.data.synthetic import write_synthetic_ferplus
+    from core.workflows.card import card
+    from core.workflows.card_pairs import paired_table
+    from core.workflows.label_sets import label_sets_table
+    from tests.helpers import biased_checkpoint
+
+    csv_path, _ = write_synthetic_ferplus(tmp_path / "kaggle", n_per_class=10)
+    happy = biased_checkpoint(tmp_path / "happy.pt", favourite=3)
+    neutral = biased_checkpoint(tmp_path / "neutral8.pt", classes=list(FERPLUS_CLASSES), favourite=6)
+    cards = []
+    for path in (happy, neutral):
+        c = card(path, csv_path)
+        assert {"fer2013", "ferplus"} <= set(c)
+        out = path.with_name(path.stem + ".card.json")
+        out.write_text(json.dumps(c, default=str))
+        cards.append(out)
+    table = label_sets_table(cards)
+    assert "| happy | FER2013 |" in table and "| neutral8 | FER+ votes |" in table
+    own = paired_table(cards, csv_path, n_boot=200)
+    assert "| happy |" not in own.split("Not paired")[0]  # different classes and faces: no pair on own labels
+    fp = paired_table(cards, csv_path, n_boot=200, labels="ferplus")
+    assert "FER+'s votes, the official majority test" in fp
+    assert "| happy | neutral8 |" in fp or "| neutral8 | happy |" in fp
