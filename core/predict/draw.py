@@ -16,6 +16,7 @@ CLASS_COLORS = {
     "sad": (37, 99, 235),
     "surprise": (6, 182, 212),
     "neutral": (100, 116, 139),
+    "contempt": (190, 24, 93),  # FER+'s eighth emotion
     "no_stress": (22, 163, 74),
     "stress": (234, 88, 12),
 }
