@@ -15,7 +15,7 @@ import pytest
 
 from core.config import TrainConfig
 from core.data.synthetic import write_synthetic_csv
-from tests.browser import ROOT, assert_no_exception, browser_page, goto_page, require_browser, screenshot, \
+from harness.browser import ROOT, assert_no_exception, browser_page, goto_page, require_browser, screenshot, \
     serve_app, wait_for_app
 from tests.helpers import biased_checkpoint
 

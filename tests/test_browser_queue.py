@@ -12,7 +12,7 @@ import pytest
 
 from core.config import TrainConfig
 from core.runs import Run
-from tests.browser import assert_no_exception, browser_page, goto_page, require_browser, screenshot, serve_app, \
+from harness.browser import assert_no_exception, browser_page, goto_page, require_browser, screenshot, serve_app, \
     wait_for_app
 
 pytestmark = pytest.mark.browser
