@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ def cached(path: Path, layout, image_size, val_fraction, seed, loader, use_cache
         try:
             with np.load(target, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except Exception:  # a broken cache is only a cache: rebuild it
+        except Exception:  # noqa: BLE001 - a broken cache is only a cache: rebuild it
             target.unlink(missing_ok=True)
     arrays = loader(path, image_size, val_fraction, seed)
     if use_cache:
