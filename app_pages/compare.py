@@ -150,7 +150,9 @@ with photos_tab:
         if len(res.faces) > len(shown):
             st.caption(f"{len(res.faces)} faces: the first {len(shown)} are shown in detail; the table below has all.")
         for face in shown:
-            cmp.show_face(face, predictors, show_cam, key=f"{pic_i}-{pic.key}-{face.number}", first=face is shown[0])
+            people = pic.people[face.number - 1] if pic.people and isinstance(face.number, int) else None
+            cmp.show_face(face, predictors, show_cam, key=f"{pic_i}-{pic.key}-{face.number}", first=face is shown[0],
+                          people=people)
         all_rows += res.rows()
 
     if all_rows:

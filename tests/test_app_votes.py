@@ -91,3 +91,5 @@ def test_compare_data_set_faces_show_fer2013_and_the_people(kaggle_pair, tmp_pat
     # every face drawn is one whose FER2013 label is not the people's top emotion
     assert all(top.split(", ")[0].split(" ", 1)[1] != true for top, true in zip(glance["people"], glance["true"]))
     assert any("FER+'s ten votes" in c.value for c in at.caption)
+    said = [c.value for c in at.caption if c.value.startswith("FER+'s ten people said: ")]
+    assert len(said) == len(glance)  # each face's card says what the people said

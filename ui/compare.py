@@ -262,17 +262,22 @@ def _face_answers(face: FaceResult, key: str, first: bool) -> None:
     emo = face.emotion_answers
     if emo:
         per_model = {a.model: dict(zip(a.classes, a.probs)) for a in emo}
-        st.plotly_chart(charts.probability_chart(per_model, list(emo[0].classes), height=280), width="stretch",
+        classes = list(dict.fromkeys(c for a in emo for c in a.classes))  # every class any model has (contempt too)
+        st.plotly_chart(charts.probability_chart(per_model, classes, height=280), width="stretch",
                         key=f"{key}-probs", config={"displayModeBar": False})
     for a in face.answers:
         if a.is_stress_model:
             st.caption(f"{a.model} (stress model): P(stress) = {a.p_stress:.0%}")
 
 
-def show_face(face: FaceResult, predictors: list, show_cam: bool, key: str, first: bool = False) -> None:
-    """One face's card: what the models saw (and where our CNNs looked), each model's answer, their agreement."""
+def show_face(face: FaceResult, predictors: list, show_cam: bool, key: str, first: bool = False,
+              people: str | None = None) -> None:
+    """One face's card: what the models saw (and where our CNNs looked), each model's answer, their agreement;
+    `people`: FER+'s votes for the face in words, where known."""
     with st.container(border=True):
         st.markdown(f"#### Face {face.number}" + (f" · true label: **{face.truth}**" if face.truth else ""))
+        if people:
+            st.caption(f"FER+'s ten people said: {people}")
         if not face.answers:
             st.warning("No model gave a result for this face.")
             return
