@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
 
 CANVAS_SIZES = ((640, 480), (480, 360), (800, 600), (1280, 720))
 BACKGROUNDS = ("plain", "noise", "gradient")
@@ -66,6 +67,7 @@ def parse_args(argv=None):
     p.add_argument("--no-turned", action="store_true", help="skip the rows of each detector with the turned search")
     p.add_argument("--threads", type=int, default=2, help="torch threads for the classifier (default 2)")
     p.add_argument("--seed", type=int, default=0)
+    add_result_arg(p, "bench-detection")  # the tilt test: NAME-tilt (NAME-tilt-val with --tilt-split val)
     return p.parse_args(argv)
 
 
@@ -326,6 +328,10 @@ def main(argv=None) -> int:
     print(f"({n_faces} faces on {len(canvases)} canvases; ms: median of {args.rounds} rounds x {len(frames)} "
           f"frames of 640x480 with 1-4 faces, interleaved"
           + ("; 'yunet, raw': the same boxes without the landmark refinement)" if "yunet, raw" in timed else ")"))
+    save(args, {"canvases": len(canvases), "faces": n_faces, "groups": groups, "settings": settings,
+                "detectors": {name: {"recall": r["recall"], **{g: r[g] for g in ROTATION_GROUPS}, "fp": r["fp"],
+                                     "ms": timing[name][0], "cpu_ms": timing[name][1]}
+                              for name, r in results.items()}})
 
     default = default_detector_name()
     if default in results and "haar" in results:
@@ -390,6 +396,10 @@ def tilt_report(args, images, labels, detectors: dict, settings: dict) -> None:
         print(f"{label:<11} {str(r['found']) + '/' + str(r['n']):>11} {r['direct']:>11.2%} {r['plain']:>7.2%} "
               f"{r['aligned']:>8.2%} {100 * (r['aligned'] - r['plain']):>+6.2f}p {r['angle_err']:>13.1f} deg "
               f"{r['seconds']:>5.0f}")
+    if args.result != "none":
+        args.result += "-tilt" + ("-val" if args.tilt_split == "val" else "")
+    save(args, {"split": args.tilt_split, "faces": len(pick), "tilt": args.tilt, "detector": name,
+                "model": predictor.name, "rows": {k: {f: v for f, v in r.items() if f != "seconds"} for k, r in rows.items()}})
     up, tilt = rows["upright"], rows[f"+-{args.tilt:g} deg"]
     if up.get("found") and tilt.get("found"):
         cost = 100 * (up["plain"] - up["aligned"])

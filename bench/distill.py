@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
 
 
 def main():
@@ -27,6 +28,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10, help="timed steps per side")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    add_result_arg(ap, "bench-distill")
     args = ap.parse_args()
 
     from core.config import TrainConfig
@@ -59,6 +61,10 @@ def main():
     print(f"  student alone      {alone:6.3f} s / step   30 epochs: {per_run(alone):5.0f} min")
     print(f"  with the teacher   {with_teacher:6.3f} s / step   30 epochs: {per_run(with_teacher):5.0f} min")
     print(f"  the teacher adds {with_teacher - alone:.3f} s / step: {with_teacher / alone:.2f}x the student's step")
+    save(args, {"student": args.student, "width": args.width, "teacher": teacher.name, "batch": args.batch,
+                "threads": args.threads, "steps": args.steps, "alone_s": alone, "with_teacher_s": with_teacher,
+                "ratio": with_teacher / alone, "alone_30_epochs_min": per_run(alone),
+                "with_teacher_30_epochs_min": per_run(with_teacher)})
 
 
 if __name__ == "__main__":

@@ -23,14 +23,11 @@ one face and one with five. Paths timed (median ms per frame after warm-up):
   5th detection (the page's default) and near each tracked face on the others; Haar cannot, and searches
   the whole frame each time. The default is also timed searching the whole frame on every detection
   (`full_search_every=1`), so the share of the gain that comes from following is shown apart
-- the webcam frame callback (core.predict.frame.LiveAnalyser.process: the frame above, drawing and counters)
-  with the default detector, recording off and recording on (core.video.record.LiveRecorder fed by the
-  analyser, its writer thread writing to a temporary folder; and once more with the annotated H.264 video):
-  the cost of recording as the stream feels it (issue 35: within 15%)
+
+(What recording costs the live stream: bench/recording.py.)
 
 Targets: the fast path runs at >= 30 frames/s with one face, and >= 3x faster than DeepFace.analyze;
-the webcam frame with the default detector is >= 1.5x faster than with Haar (issue 18); the webcam frame with
-recording on is within 15% of recording off (issue 35).
+the webcam frame with the default detector is >= 1.5x faster than with Haar (issue 18).
 Nothing here asserts: it prints figures (median wall ms per frame, and the process CPU ms, which a
 busy machine inflates less). The paths are interleaved frame by frame, so load from elsewhere hits
 them alike. Timings depend on the machine and on its load.
@@ -55,11 +52,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from deepface_ready import ready_deepface  # noqa: E402  (bench/ is on the path when a bench runs)
+from result_file import add_result_arg, save  # noqa: E402
 
 FAST_FPS_TARGET = 30.0
 DEEPFACE_RATIO_TARGET = 3.0
 DETECTOR_RATIO_TARGET = 1.5  # the webcam frame with the default detector against Haar
-RECORDING_COST_TARGET = 0.15  # the webcam frame with recording on against off
 WEBCAM_DETECT = {"min_size": 0.10, "detect_width": 480}  # the Webcam page's defaults
 
 
@@ -79,6 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--detect-every", type=int, default=3, help="webcam frames per detection (default 3)")
     p.add_argument("--full-every", type=int, default=5,
                    help="detections per whole-frame search, for a detector that can follow faces (default 5)")
+    add_result_arg(p, "bench-inference")
     return p.parse_args(argv)
 
 
@@ -249,30 +247,6 @@ def main(argv=None) -> int:
             pipe.step(frame)
         return run
 
-    def callback(det, predictor, full_every, annotate, root, recorders):
-        """The Webcam page's frame callback (LiveAnalyser.process, BGR in and out), one analyser per frame as
-        for one stream each; `annotate` None: not recording, else recording (with the annotated video or not)
-        into `root`, each frame timed at 30 frames/s."""
-        from core.predict.frame import LiveAnalyser
-        from core.video.record import LiveRecorder
-
-        analysers = {}
-
-        def run(frame):
-            la = analysers.get(id(frame))
-            if la is None:
-                # inline: the analysis on this thread, timed with the frame (the page analyses on its own thread)
-                la = analysers[id(frame)] = LiveAnalyser(predictor, det, LiveSettings(
-                    detect_every=args.detect_every, full_search_every=full_every), inline=True)
-                if annotate is not None:
-                    recorders.append(LiveRecorder.start([predictor], det, la.settings, annotate=annotate,
-                                                        root=root / "videos"))
-                    la.record_into(recorders[-1])
-                la.n, la.bgr = 0, np.ascontiguousarray(frame[..., ::-1])  # a camera's frames are BGR
-            la.process(la.bgr, color="bgr", time_s=la.n / 30.0)
-            la.n += 1
-        return run
-
     webcam_arch = webcam.arch + (" int8" if webcam.meta.quantized else "")
     paths = [("detection only", detector.detect),
              ("detection + fast (mini_xception)", ours(fast)),
@@ -286,13 +260,6 @@ def main(argv=None) -> int:
         if hasattr(live[other], "follow"):
             whole_name = f"  same, {other} searching the whole frame"
             paths.append((whole_name, one_thread(stream(live[other], webcam, 1))))
-    recorders, record_names = [], {}
-    default_live = live.get(default_name, live["haar"])
-    for key, label, annotate in (("off", "webcam callback, recording off", None),
-                                 ("on", "  same, recording on", False),
-                                 ("video", "  same, recording on + annotated video", True)):
-        record_names[key] = label
-        paths.append((label, one_thread(callback(default_live, webcam, args.full_every, annotate, tmp, recorders))))
     if args.threads != 1:
         paths += [("  same, 1 torch thread: fast", one_thread(ours(fast))),
                   (f"  same, 1 torch thread: accurate ({accurate.arch})", one_thread(ours(accurate)))]
@@ -370,27 +337,18 @@ def main(argv=None) -> int:
                       for n in frames))
     else:
         print("webcam frame with another detector than Haar: not measured (none available here)")
-    for rec in recorders:
-        rec.stop()
-    off = {n: results[(record_names["off"], n)]["mean_ms"] for n in frames}
-    print(f"\nwebcam callback with {default_name} (LiveAnalyser.process), recording off / on, MEAN ms per frame "
-          "(frames dropped from the record: the writer thread fell behind):")
-    worst = 0.0
-    for key in ("on", "video"):
-        recs = [r for r in recorders if r.annotate == (key == "video")]
-        line = []
-        for n in frames:
-            on = results[(record_names[key], n)]["mean_ms"]
-            cost = on / off[n] - 1.0
-            worst = max(worst, cost) if key == "on" else worst
-            line.append(f"{n} face(s) {off[n]:.1f} -> {on:.1f} ms ({cost:+.0%})")
-        kept = sum(r.written for r in recs)
-        print(f"  {record_names[key].strip():<44} " + ", ".join(line)
-              + f"; {kept} frames written, {sum(r.dropped for r in recs)} dropped")
-    print(f"target: webcam frame with recording on within {RECORDING_COST_TARGET:.0%} of off: {worst:+.0%} at worst "
-          f"-> {'MET' if worst <= RECORDING_COST_TARGET else 'NOT MET'}")
     print(f"(load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())}; "
           f"figures from a busy machine are slower than the code)")
+    keys = {paths[0][0]: "detection", fast_name: "fast", acc_name: "accurate", flip_name: "page", one_name: "fast_1_thread",
+            f"  same, 1 torch thread: accurate ({accurate.arch})": "accurate_1_thread",
+            "DeepFace.analyze (opencv detector)": "deepface", **{v: f"stream_{k}" for k, v in live_names.items()}}
+    if whole_name:
+        keys[whole_name] = f"stream_{next(n for n in live if n != 'haar')}_whole"
+    save(args, {"threads": args.threads, "detect_every": args.detect_every, "full_every": args.full_every,
+                "default_detector": default_name, "models": {"fast": fast.name, "accurate": accurate.name,
+                                                             "webcam": webcam_arch, "webcam_name": webcam.name},
+                "paths": {keys.get(name, name.strip()): {f"{n}_faces": results[(name, n)] for n in frames}
+                          for name, _ in paths}})
     return 0
 
 

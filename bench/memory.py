@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
 
 
 def measure(fn) -> dict:
@@ -39,6 +40,7 @@ def main():
     ap.add_argument("--train-model", default="vgg", help="architecture for the training steps (width 32)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
+    add_result_arg(ap, "bench-memory")
     args = ap.parse_args()
 
     from core.data.augment import augment
@@ -89,6 +91,12 @@ def main():
     print(f"evaluation: {e0 / ours['evaluation, batch 128']['s']:.2f}x faster than before "
           f"({base['evaluation, batch 128']['s'] / ours['evaluation, batch 128']['s']:.2f}x at the same batch)")
     print(f"training steps: {base['training steps']['s'] / ours['training steps']['s']:.2f}x faster")
+    save(args, {"model": args.model, "train_model": args.train_model, "steps": args.steps, "threads": args.threads,
+                "glibc": {"evaluation_512": base["evaluation, batch 512 (before)"],
+                          "evaluation_128": base["evaluation, batch 128"], "training": base["training steps"]},
+                "kept": {"evaluation_128": ours["evaluation, batch 128"], "training": ours["training steps"]},
+                "evaluation_speedup": e0 / ours["evaluation, batch 128"]["s"],
+                "training_speedup": base["training steps"]["s"] / ours["training steps"]["s"]})
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
 
 
 def main(argv=None):
@@ -32,6 +33,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=5, help="untimed faces at the start of each turn (default 5)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model-dir", default=None, help="where shipped checkpoints are (default: model/)")
+    add_result_arg(ap, "bench-per-face")
     a = ap.parse_args(argv)
 
     from core.predict import CNNPredictor, best_model, discover_models, set_inference_threads
@@ -56,11 +58,15 @@ def main(argv=None):
     print(f"ms per face, median of {a.rounds * a.block}, {a.threads} threads; x default = the default's time / this one's "
           f"(default: {default.name}, the most accurate shipped model)\n")
     print(f"{'model':<26} {'PrivateTest':>11} {'ms':>7} {'x default':>10} {'ms +flip':>9} {'x default':>10}")
+    rows = {}
     for m in sorted(models, key=lambda m: ms[(m.name, None)]):
         plain, flip = ms[(m.name, None)], ms[(m.name, "flip")]
         acc = f"{m.accuracy:.2%}" if m.accuracy is not None else "-"
         print(f"{m.name:<26} {acc:>11} {plain:7.2f} {ms[(default.name, None)] / plain:9.2f}x "
               f"{flip:9.2f} {ms[(default.name, 'flip')] / flip:9.2f}x")
+        rows[m.name] = {"arch": m.arch, "accuracy": m.accuracy, "ms": plain, "ms_flip": flip,
+                        "x_default": ms[(default.name, None)] / plain, "x_default_flip": ms[(default.name, "flip")] / flip}
+    save(a, {"threads": a.threads, "faces_timed": a.rounds * a.block, "default": default.name, "models": rows})
 
 
 if __name__ == "__main__":

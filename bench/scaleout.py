@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
+
 
 def core(args: list, env: dict) -> float:
     """Run `python -m core ARGS` to its end; its wall time in seconds (an error ends the bench, with its output)."""
@@ -48,7 +50,7 @@ def fresh_env(tmp: Path, name: str) -> dict:
     return env
 
 
-def bench_search(a, data: str, tmp: Path) -> None:
+def bench_search(a, data: str, tmp: Path) -> dict:
     times = {}
     for workers in (1, 2):  # the cores shared out: one worker has them all, two have half each
         spec = tmp / f"spec{workers}.json"
@@ -67,9 +69,11 @@ def bench_search(a, data: str, tmp: Path) -> None:
               f"{times[workers]:7.1f} s", flush=True)
     print(f"search: 2 workers / 1 worker, same {a.trials * 2} trials: {times[1] / times[2]:.2f}x faster "
           f"({os.cpu_count()} cores; storage {'given' if a.storage else 'SQLite'})")
+    return {"trials": a.trials * 2, "storage": a.storage.split(":", 1)[0].split("+", 1)[0] if a.storage else "sqlite",
+            "one_worker_s": times[1], "two_workers_s": times[2], "speedup": times[1] / times[2]}
 
 
-def bench_ddp(a, data: str, tmp: Path) -> None:
+def bench_ddp(a, data: str, tmp: Path) -> dict:
     """One process with one thread and with every core, then two processes sharing the cores; the images/s
     of the last epoch (the first carries the warm-up)."""
     from core.runs import list_runs
@@ -90,6 +94,10 @@ def bench_ddp(a, data: str, tmp: Path) -> None:
     one = max(figures[1, 1], figures[1, cores])
     print(f"DDP: 2 processes / the better single process: {figures[2, cores][0] / one[0]:.2f}x the images/s, "
           f"{one[1] / figures[2, cores][1]:.2f}x faster wall ({cores} cores)")
+    return {"epochs": a.ddp_epochs, "one_process_ips": one[0], "two_processes_ips": figures[2, cores][0],
+            "speedup": figures[2, cores][0] / one[0], "wall_speedup": one[1] / figures[2, cores][1],
+            "runs": {f"{n} process(es), {t} thread(s)": {"ips": ips, "wall_s": wall}
+                     for (n, t), (ips, wall) in figures.items()}}
 
 
 def main():
@@ -105,6 +113,7 @@ def main():
     ap.add_argument("--model", default="model48")
     ap.add_argument("--width", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=32)
+    add_result_arg(ap, "bench-scaleout")
     a = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="fel-scaleout-"))
@@ -114,10 +123,12 @@ def main():
 
         data = str(write_synthetic_csv(tmp / "synthetic.csv", n_per_class=300))
     print(f"data {data}; {os.cpu_count()} cores; model {a.model} width {a.width}, batch {a.batch_size}", flush=True)
+    figures = {"data": "synthetic" if not a.data else Path(data).name, "model": a.model, "width": a.width}
     if a.only in (None, "search"):
-        bench_search(a, data, tmp)
+        figures["search"] = bench_search(a, data, tmp)
     if a.only in (None, "ddp"):
-        bench_ddp(a, data, tmp)
+        figures["ddp"] = bench_ddp(a, data, tmp)
+    save(a, figures)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("teachers", nargs="+", help="model names, run ids or checkpoint paths")
     p.add_argument("--split", choices=["val", "test"], default="val", help="val = PublicTest (default)")
     p.add_argument("--data", default=None, help="data set (default: FER2013 found as the CLI finds it)")
+    add_result_arg(p, "bench-teachers")
     args = p.parse_args(argv)
 
     import torch
@@ -40,11 +43,14 @@ def main(argv=None) -> int:
         return float((logits.argmax(1) == y).float().mean())
 
     print(f"{args.split} ({len(y)} faces)")
+    acc = {}
     for t in args.teachers:
-        print(f"  {t:<60} {accuracy(make_teacher(t, ds.classes, 48)):.2%}", flush=True)
+        acc[t] = accuracy(make_teacher(t, ds.classes, 48))
+        print(f"  {t:<60} {acc[t]:.2%}", flush=True)
     if len(args.teachers) > 1:
-        print(f"  {'averaged: ' + ','.join(args.teachers):<60} "
-              f"{accuracy(make_teacher(','.join(args.teachers), ds.classes, 48)):.2%}")
+        acc["averaged"] = accuracy(make_teacher(",".join(args.teachers), ds.classes, 48))
+        print(f"  {'averaged: ' + ','.join(args.teachers):<60} {acc['averaged']:.2%}")
+    save(args, {"split": args.split, "faces": len(y), "accuracy": acc})
     return 0
 
 

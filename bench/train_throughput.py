@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
+from result_file import add_result_arg, save  # noqa: E402  (bench/ is on the path when a bench runs)
 
 
 class PerImageDataset(torch.utils.data.Dataset):
@@ -96,7 +97,7 @@ def ours(cfg_kwargs, data) -> float:
     return row["images_per_s"]
 
 
-def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> None:
+def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> dict:
     """Median seconds per training step, old loop vs new, for vgg and resnet at width 32."""
     from core.config import TrainConfig
     from core.models import create_model
@@ -109,6 +110,7 @@ def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> Non
              "40 px crops only": (False, 40, False), "channels_last + 40 px crops": (True, 40, False)}
     if cpu_has_native_bf16():  # what the loop does on such a CPU
         kinds["now (+ bf16 autocast)"] = (True, 40, True)
+    out = {"batch": batch, "threads": threads, "rounds": rounds, "bf16": cpu_has_native_bf16(), "archs": {}}
     for arch in ("vgg", "resnet"):
         setups = {}
         for label, (cl, crop, amp) in kinds.items():
@@ -129,14 +131,18 @@ def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> Non
                     times.append(time.perf_counter() - t0)
         base = float(np.median(setups["before (NCHW, 48 px)"][5]))
         print(f"{arch} width 32, batch {batch}, {threads} threads:")
+        out["archs"][arch] = {}
         for label, (cfg, model, opt, layout, gen, times) in setups.items():
             med = float(np.median(times))
             flops = step_flops(model, cfg, batch)
             print(f"  {label:<30} {med:6.3f} s / step   {base / med:4.2f}x   {flops / 1e9:6.1f} GFLOP / step, "
                   f"{flops / med / 1e9:5.0f} GFLOP/s")
+            out["archs"][arch][label] = {"s": med, "speedup": base / med, "gflop": flops / 1e9,
+                                         "gflops": flops / med / 1e9}
     print("(GFLOP: the forward and backward pass's multiply-adds x 2, counted by torch.utils.flop_counter; "
           "an x86 core with AVX2 does at most 32 float32 FLOP a cycle, about 100 GFLOP/s at 3 GHz; "
           "'+ bf16 autocast' is measured only on a CPU with bf16 in hardware, AVX512-BF16 or AMX)")
+    return out
 
 
 def step_flops(model, cfg, batch: int) -> float:
@@ -159,7 +165,10 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", action="store_true", help="only the step speed-ups of vgg and resnet, before vs now")
+    add_result_arg(ap, "bench-train-throughput")
     args = ap.parse_args()
+    if args.steps and args.result == "bench-train-throughput":  # the other measurement has a file of its own
+        args.result = "bench-train-steps"
 
     from core.data import default_data_path, load_dataset, pixel_stats
     from core.models import create_model
@@ -177,7 +186,7 @@ def main():
         x, y = x[keep], y[keep]
     mean, std = pixel_stats(x)
     if args.steps:
-        step_speedups(x, y, args.threads)
+        save(args, step_speedups(x, y, args.threads))
         return
     print(f"{args.model}, {len(y)} training images, batch {args.batch_size}, {args.threads} threads, "
           f"{os.cpu_count()} cores")
@@ -197,6 +206,10 @@ def main():
     a, b = data_path_only(x[:, 0].numpy(), y.numpy(), mean, std, args.batch_size)
     print(f"input pipeline alone, no model: ours {a:,.0f} images/s, per-image loader {b:,.0f} images/s "
           f"({a / b:.1f}x); the rest of a step is the model")
+    save(args, {"model": args.model, "images": len(y), "batch": args.batch_size, "threads": args.threads,
+                "step": {"ours": ours_ips, "per_image_workers_0": results[0], "per_image_workers_2": results[2],
+                         "ratio": ours_ips / best},
+                "input_pipeline": {"ours": a, "per_image": b, "ratio": a / b}})
 
 
 if __name__ == "__main__":

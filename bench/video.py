@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from deepface_ready import ready_deepface  # noqa: E402  (bench/ is on the path when a bench runs)
+from result_file import add_result_arg, save  # noqa: E402
 
 RATE = 10.0
 REALTIME_TARGET = 1.0
@@ -54,6 +55,7 @@ def parse_args(argv=None):
     p.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--annotate", action="store_true", help="also time the one-face clip with the annotated copy")
     p.add_argument("--rss-child", metavar="CLIP", help=argparse.SUPPRESS)  # internal: one analysis, print its RSS
+    add_result_arg(p, "bench-video")
     return p.parse_args(argv)
 
 
@@ -202,6 +204,9 @@ def main(argv=None) -> int:
               f"{getattr(detector, 'detector_name', type(detector).__name__)}" + (f" ({note})" if note else ""))
         time_ours(clips[1], predictors, detector)  # warm-up: first forward passes, first detections
         ours = {n: time_ours(c, predictors, detector) for n, c in clips.items()}
+        figures = {"seconds": args.seconds, "rate": RATE, "model": predictors[0].name,
+                   "detector": getattr(detector, "detector_name", type(detector).__name__),
+                   "ours": {f"{n}_faces": r for n, r in ours.items()}}
         print(f"\n{'clip':<10} {'tracks':>6} {'faces/fr':>8} {'analysed':>8} {'wall s':>7} {'cpu s':>6} "
               f"{'frames/s':>8} {'ms/frame':>8} {'cpu ms':>7} {'x real time':>11} {'(cpu)':>6}")
         for n, r in ours.items():
@@ -211,7 +216,7 @@ def main(argv=None) -> int:
         print("(x real time = clip duration / wall time; (cpu) = clip duration / CPU time of the analysis, what it "
               "runs at with a core to itself)")
         if args.annotate:
-            r = time_ours(clips[1], predictors, detector, annotate=True)
+            r = figures["annotated_1_face"] = time_ours(clips[1], predictors, detector, annotate=True)
             print(f"1 face + annotated H.264 copy: {r['fps']:.1f} analysed frames/s, {r['realtime']:.2f}x real time")
         rt = ours[1]["realtime"]
         print(f"\ntarget: faster than real time at {RATE:g} frames/s with one face: {rt:.2f}x wall "
@@ -225,6 +230,8 @@ def main(argv=None) -> int:
                     frames = analysed_frames(clip, args.deepface_frames)
                     ms, cpu = time_deepface(df, frames)
                     ratios[n] = ms / ours[n]["ms_per_analysed"]
+                    figures.setdefault("deepface", {})[f"{n}_faces"] = {"ms": ms, "cpu_ms": cpu, "frames": len(frames),
+                                                                        "ratio": ratios[n]}
                     print(f"DeepFace.analyze, {n} face(s): {ms:.1f} ms per frame, {cpu:.1f} ms CPU ({len(frames)} "
                           f"frames); ours {ours[n]['ms_per_analysed']:.1f} ms, {ours[n]['cpu_ms_per_analysed']:.1f} ms "
                           f"CPU per analysed frame (decoding included) -> {ratios[n]:.1f}x wall, "
@@ -239,6 +246,7 @@ def main(argv=None) -> int:
             for secs in (10, 60):
                 clip = make_clip(tmp / f"rss-{secs}.mp4", one_face(), secs, patches)
                 rss[secs] = r = measure_rss(clip)
+                figures.setdefault("rss", {})[f"{secs}_s"] = r
                 if "error" in r:
                     print(f"  {secs:>3} s clip: failed ({r['error']})")
                     continue
@@ -246,8 +254,10 @@ def main(argv=None) -> int:
                       f"{r['before_mb']:.0f} MB), {r['analysed']} frames analysed in {r['wall_s']:.1f} s")
                 clip.unlink(missing_ok=True)
             if all("error" not in r for r in rss.values()):
+                figures["rss"]["ratio"] = rss[60]["peak_mb"] / rss[10]["peak_mb"]
                 print(f"  ratio peak RSS 60 s / 10 s: {rss[60]['peak_mb'] / rss[10]['peak_mb']:.2f} "
                       "(frames are streamed: memory does not grow with the clip)")
+        save(args, figures)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"(load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())}; figures from a busy machine are "

@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from result_file import add_result_arg, save  # (bench/ is on the path when a bench runs)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -183,6 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--slow-ms", type=float, default=200,
                     help="also measure the 1-face clip with every analysis this much slower (a slow model); 0: not")
     ap.add_argument("--json", help="also write the figures to this file")
+    add_result_arg(ap, "bench-webcam-browser")
     args = ap.parse_args(argv)
     samples = ROOT / "sample_images"
     results = {}
@@ -215,6 +217,7 @@ def main(argv=None) -> int:
               "a box trails its face)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    save(args, {"fps": FPS, "seconds": args.seconds, "pan_px_per_frame": px_per_frame, "rows": results})
     return 0
 
 

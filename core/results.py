@@ -5,6 +5,11 @@ cards and page texts quote figures only from these files.
 
     write_result("bench-inference", {"1 face": {"haar_ms": 16.3, "yunet_ms": 10.1}}, command="python bench/...")
 
+A figure measured before these files existed may be kept only as a transcription that says so: `source` names
+where it was copied from, and the host and date are what is known (`write_result(..., source="transcribed
+from ...", host={"note": "not recorded"}, date="2026-12-03")`). `python -m core docs` renders the READMEs'
+figures from these files (core.docs); a page quotes one with `read_result` and `measured_where`.
+
 Layer 0: imports nothing of core but settings and files.
 """
 from __future__ import annotations
@@ -72,12 +77,17 @@ def result_path(name: str) -> Path:
     return results_dir() / f"{name}.json"
 
 
+def provenance(command: str | None = None) -> dict:
+    """Where a measurement comes from: the command that made it, the commit, the date (UTC) and the host."""
+    return {"command": command or " ".join(["python"] + sys.argv), "commit": current_commit(),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "host": host_info()}
+
+
 def write_result(name: str, figures: dict, command: str | None = None, **extra) -> Path:
     """Write one measurement, `results/<name>.json`: its figures and where they come from (the command, the
-    commit, the date, the host). Replaces an earlier measurement of the same name (git keeps the history)."""
-    record = {"name": name, "command": command or " ".join(["python"] + sys.argv),
-              "commit": current_commit(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "host": host_info(), **extra, "figures": figures}
+    commit, the date, the host). Replaces an earlier measurement of the same name (git keeps the history).
+    `extra` adds fields, or replaces the provenance's (a transcription's own host and date)."""
+    record = {"name": name, **provenance(command), **extra, "figures": figures}
     path = result_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, record)
@@ -88,3 +98,42 @@ def read_result(name: str) -> dict | None:
     """A measurement written by write_result, or None where no file holds it."""
     data = read_json(result_path(name), default=None)
     return data if isinstance(data, dict) and isinstance(data.get("figures"), dict) else None
+
+
+def list_results() -> list[str]:
+    """The names of the measurements in the results folder, sorted."""
+    folder = results_dir()
+    return sorted(p.stem for p in folder.glob("*.json") if _NAME.fullmatch(p.stem)) if folder.is_dir() else []
+
+
+def host_label(host) -> str:
+    """A host in a few words: "AMD EPYC, 2 cores, load 5.9" (what a figure's reader needs to weigh it)."""
+    if not isinstance(host, dict) or not host.get("cpu"):
+        return str((host or {}).get("note") or "host not recorded") if isinstance(host, dict) else "host not recorded"
+    parts = [str(host["cpu"])]
+    if host.get("cores"):
+        parts.append(f"{host['cores']} cores")
+    if host.get("gpu"):
+        parts.append(str(host["gpu"]))
+    if host.get("load_1min") is not None:
+        parts.append(f"load {host['load_1min']:g}")
+    return ", ".join(parts)
+
+
+def same_host(host, here: dict | None = None) -> bool:
+    """Whether a record's host is this machine's kind: the same CPU model, cores and GPU."""
+    here = here or host_info()
+    return isinstance(host, dict) and all(host.get(k) == here.get(k) for k in ("cpu", "cores")) and \
+        (host.get("gpu") or None) == (here.get("gpu") or None)
+
+
+def measured_where(record: dict | None, here: dict | None = None) -> str:
+    """"" for a figure measured on this kind of machine; else where and when it was: "measured on AMD EPYC,
+    2 cores, load 5.9, 2026-12-07" (a page shows it beside a figure from another host)."""
+    if not record:
+        return ""
+    host = record.get("host")
+    if same_host(host, here):
+        return ""
+    date = str(record.get("date") or "")[:10]
+    return f"measured on {host_label(host)}" + (f", {date}" if date else "")
