@@ -17,8 +17,8 @@ checks the import graph, and that it has no circle):
     5  predict     predictors, the model catalogue, detectors, crops, tracking, the frame pipeline
     6  train       the training loop, optimiser, distillation, recipes, plots, DDP
     6  video       a clip's faces followed, their emotions over time, the analysis folder, the annotated copy
-    7  jobs, workflows                               queue, workers, searches; evaluate, compare, quantize,
-                                                    card, ship
+    7  jobs, workflows, docs                         queue, workers, searches; evaluate, compare, quantize,
+                                                    card, ship; the READMEs' figures rendered from results/
     8  cli         `python -m core ...`
 """
 __version__ = "0.2.0"

@@ -71,10 +71,10 @@ def current_commit() -> str:
         return ""
 
 
-def result_path(name: str) -> Path:
+def result_path(name: str, folder: Path | None = None) -> Path:
     if not _NAME.fullmatch(name):
         raise ValueError(f"a result's name is lower-case letters, digits, '.', '_' and '-', not {name!r}")
-    return results_dir() / f"{name}.json"
+    return Path(folder or results_dir()) / f"{name}.json"
 
 
 def provenance(command: str | None = None) -> dict:
@@ -94,15 +94,15 @@ def write_result(name: str, figures: dict, command: str | None = None, **extra) 
     return path
 
 
-def read_result(name: str) -> dict | None:
-    """A measurement written by write_result, or None where no file holds it."""
-    data = read_json(result_path(name), default=None)
+def read_result(name: str, folder: Path | None = None) -> dict | None:
+    """A measurement written by write_result, or None where no file holds it (or not as a measurement)."""
+    data = read_json(result_path(name, folder), default=None)
     return data if isinstance(data, dict) and isinstance(data.get("figures"), dict) else None
 
 
-def list_results() -> list[str]:
+def list_results(folder: Path | None = None) -> list[str]:
     """The names of the measurements in the results folder, sorted."""
-    folder = results_dir()
+    folder = Path(folder or results_dir())
     return sorted(p.stem for p in folder.glob("*.json") if _NAME.fullmatch(p.stem)) if folder.is_dir() else []
 
 

@@ -21,7 +21,7 @@ LAYERS = {
     "core.runs": 4,
     "core.predict": 5,
     "core.train": 6, "core.video": 6,
-    "core.jobs": 7, "core.workflows": 7,
+    "core.jobs": 7, "core.workflows": 7, "core.docs": 7,
     "core.cli": 8, "core.__main__": 9,
 }
 

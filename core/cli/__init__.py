@@ -1,5 +1,5 @@
 """Layer 8, the command line: `python -m core train | evaluate | compare | search | predict | video | runs | ship |
-quantize | card | models | detectors`, everything the app does, from a shell. The top layer: it may import any layer
+quantize | card | models | detectors | docs`, everything the app does, from a shell. The top layer: it may import any layer
 of core, and nothing in core imports it.
 
 Every failure a user can cause is one line on stderr and exit code 2, never a traceback.
@@ -13,7 +13,7 @@ from .common import fail
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import checkpoints, detectors, search, training
+    from . import checkpoints, detectors, docs, search, training
 
     p = argparse.ArgumentParser(prog="python -m core", description="Facial Emotion Lab: train, evaluate and use "
                                 "emotion CNNs on FER2013-style data.")
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoints.add_card(sub)
     training.add_models(sub)
     detectors.add_detectors(sub)
+    docs.add_docs(sub)
     return p
 
 

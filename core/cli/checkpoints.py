@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def cmd_compare(a) -> int:
     r = compare_models(a.a, a.b, data=a.data, split=a.split, tta=None if a.tta == "none" else a.tta,
                        n_boot=a.bootstrap, seed=a.seed)
     r.pop("probs"), r.pop("labels")  # every face's answer: the Experiments page's gallery, not the shell's
+    _write_result(a.result, f"compare.{_slug(a.a)}.{_slug(a.b)}.{a.split}.{a.tta}", r,
+                  f"python -m core compare {a.a} {a.b} --split {a.split} --tta {a.tta} --bootstrap {a.bootstrap} "
+                  f"--seed {a.seed}")
     if a.json:
         for side in ("a", "b"):
             r[side].pop("reliability")
@@ -102,6 +106,19 @@ def cmd_compare(a) -> int:
               f"{_span(pc['f1_interval'], 1, '+.3f'):>16}")
     print(r["verdict"])
     return 0
+
+
+def _slug(text: str) -> str:
+    """A model's name or path as a part of a results/ file's name."""
+    return re.sub(r"[^a-z0-9_-]+", "-", Path(str(text)).name.removesuffix(".pt").lower()).strip("-")[:30] or "model"
+
+
+def _write_result(name: str | None, default: str, figures: dict, command: str) -> None:
+    """A measuring command's result into results/ (core.results), unless `--result none`; says where on stderr."""
+    from ..results import write_result
+
+    if name != "none":
+        print(f"written: {write_result(name or default, figures, command=command)}", file=sys.stderr)
 
 
 def _span(interval, scale: float, fmt: str) -> str:
@@ -151,7 +168,7 @@ def cmd_quantize(a) -> int:
 def cmd_card(a) -> int:
     from ..settings import model_dir
     from ..workflows.card import calibrate_card, card, card_markdown, card_table, store_temperature, unusable_cards
-    from ..workflows.card_pairs import paired_table
+    from ..workflows.card_pairs import paired_result, paired_table
     from ..workflows.label_sets import label_sets_table
 
     if a.table:
@@ -165,7 +182,13 @@ def cmd_card(a) -> int:
             print("\n" + both)
         left_out = unusable_cards(paths)
         for labels in ("own", "ferplus"):  # each model on its own labels, then every emotion model on FER+'s
-            pairs = paired_table(paths, a.data, left_out=left_out, labels=labels)
+            result = paired_result(paths, a.data, left_out=left_out, labels=labels)
+            if result and result["rows"] and (a.result or not a.checkpoint):  # the shipped cards': the README's
+                kept = {**result, "rows": [{k: v for k, v in r.items() if k != "per_class"} for r in result["rows"]]}
+                suffix = "" if labels == "own" else ".ferplus"  # per class: `compare A B`
+                _write_result(a.result and a.result + suffix * (a.result != "none"), "card-pairs" + suffix, kept,
+                              "python -m core card --table")
+            pairs = paired_table(paths, a.data, left_out=left_out, labels=labels, rows=result)
             if pairs:
                 print("\n" + pairs)
         return 0
@@ -182,7 +205,9 @@ def cmd_card(a) -> int:
         return 0
     if len(a.checkpoint) != 1:
         raise ValueError("card measures one checkpoint at a time (or use --table with saved cards)")
-    c = card(a.checkpoint[0], a.data)
+    command = f"python -m core card {a.checkpoint[0]}" + (f" --data {a.data}" if a.data else "") + \
+        (" --write-temperature" if a.write_temperature else "")
+    c = card(a.checkpoint[0], a.data, command=command)
     views = c["calibration_by_view"]
     _warn(c["calibration"])
     if a.write_temperature:
@@ -245,6 +270,8 @@ def add_compare(sub) -> None:
                    "at least 100)")
     c.add_argument("--seed", type=int, default=0, help="the resamples' seed (default 0)")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--result", metavar="NAME", help="the results/ file to write, results/NAME.json (default "
+                   "compare.A.B.SPLIT.TTA; none: write nothing)")
     c.set_defaults(fn=cmd_compare)
 
 
@@ -289,6 +316,9 @@ def add_card(sub) -> None:
     cd.add_argument("--predictions", action="store_true", help="for cards made before cards kept their answers: "
                     "store each checkpoint's PrivateTest answers in its saved card (default: every shipped model with "
                     "a card), for the pairs of --table; the card's other figures are kept")
+    cd.add_argument("--result", metavar="NAME", help="with --table: the results/ file the pairs are written to, "
+                    "results/NAME.json (default card-pairs when tabulating every shipped card, the README's pair "
+                    "table; none: write nothing)")
     cd.add_argument("--tta", nargs="+", default=["none", "flip", "tencrop"], choices=("none", "flip", "tencrop"),
                     help="with --predictions: the views whose answers are stored; with --calibrate: the views a "
                     "temperature is fitted for (the plain one always) (default all three)")

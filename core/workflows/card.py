@@ -24,6 +24,7 @@ from ..files import write_json
 from ..labels import STRESS_CLASSES, TTA_LABELS, TTA_MODES, is_stress_task, tta_mode, tta_name
 from ..models import count_parameters
 from ..models.checkpoint import update_checkpoint
+from ..results import provenance
 from .card_pairs import KEY as PREDICTIONS
 from .card_pairs import predictions_record
 from .evaluation import Subject, open_subject
@@ -49,12 +50,14 @@ def latency_ms_per_face(model, input_size: int = 48, threads: int = 2, repeats: 
     return float(np.median(times) * 1000)
 
 
-def card(path, data=None) -> dict:
-    """Every figure of a model card, measured now, on one load of the checkpoint and of the data set."""
+def card(path, data=None, command: str | None = None) -> dict:
+    """Every figure of a model card, measured now, on one load of the checkpoint and of the data set, with where
+    they come from (the command, the commit, the date, the host: core.results.provenance)."""
     subject = open_subject(path, data)
     meta, model = subject.meta, subject.model
     quantized = meta.quantized or {}
-    out = {"checkpoint": str(path), "model": meta.model, "model_kwargs": meta.model_kwargs,
+    out = {**provenance(command or f"python -m core card {path}"), "checkpoint": str(path), "model": meta.model,
+           "model_kwargs": meta.model_kwargs,
            "params": quantized.get("float_params") or count_parameters(model), "classes": list(meta.classes),
            "training": meta.training, "run_id": meta.run_id, "config": meta.config}
     if quantized:

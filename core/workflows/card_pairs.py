@@ -185,12 +185,14 @@ def on_ferplus(cards: dict) -> dict:
 
 
 def paired_table(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed: int = 0,
-                 labels_of: Callable | None = None, left_out: dict | None = None, labels: str = "own") -> str:
+                 labels_of: Callable | None = None, left_out: dict | None = None, labels: str = "own",
+                 rows: dict | None = None) -> str:
     """Markdown: one row per pair of saved cards on the same faces, B - A in accuracy points with its 95%
     interval, the faces only one of them gets right, McNemar's p unadjusted and Holm-adjusted over every pair of
     the table, and whether the difference is significant (on the adjusted p); then the cards left out, and why
     (`left_out`, name -> why: cards the caller found unusable, e.g. damaged). `labels="ferplus"` pairs the cards on
-    FER+'s official test (every emotion card's ferplus block), whatever labels each model learned."""
+    FER+'s official test (every emotion card's ferplus block), whatever labels each model learned. `rows`:
+    paired_result's, measured before (results/card-pairs.json)."""
     cards = {}
     for p in paths:
         try:
@@ -201,8 +203,8 @@ def paired_table(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed
         return ""  # one card: nothing to pair, nothing to say
     if labels == "ferplus":
         cards, labels_of = on_ferplus(cards), labels_of or ferplus_labels(data)
-    out = paired_rows(cards, labels_of or dataset_labels(data), tta, n_boot, seed,
-                      {n: why for n, why in (left_out or {}).items() if n in cards})
+    out = rows if rows is not None else paired_rows(cards, labels_of or dataset_labels(data), tta, n_boot, seed,
+                                                    {n: why for n, why in (left_out or {}).items() if n in cards})
     lines = []
     if out["rows"]:
         r0, m = out["rows"][0], len(out["rows"])
@@ -230,3 +232,29 @@ def _pair_row(r: dict) -> str:
     return (f"| {r['names'][0]} | {r['names'][1]} | {r['a']['accuracy']['value']:.2%} | "
             f"{r['b']['accuracy']['value']:.2%} | {100 * d['value']:+.1f} points ({100 * lo:+.1f} to {100 * hi:+.1f}) | "
             f"{c['only_a']} / {c['only_b']} | {r['mcnemar_p']:.2g} | {r['mcnemar_p_holm']:.2g} | {sig} |")
+
+
+def paired_result(paths, data=None, tta: str = "none", n_boot: int = N_BOOT, seed: int = 0,
+                  left_out: dict | None = None, labels: str = "own") -> dict | None:
+    """What `card --table` measures and keeps in results/ (card-pairs.json; card-pairs.ferplus.json on FER+'s
+    labels): paired_rows of the saved cards at `paths` (None for fewer than two), with the view, the resamples, how
+    many pairs are significant, and each card's stored answers' print (so a card measured again later shows in the
+    record). paired_table(paths, labels=..., rows=it) renders it again."""
+    cards = {}
+    for p in paths:
+        try:
+            cards[Path(p).name.removesuffix(".card.json")] = json.loads(Path(p).read_text())
+        except (OSError, ValueError):
+            continue
+    if len(cards) < 2:
+        return None
+    labels_of = dataset_labels(data)
+    if labels == "ferplus":
+        cards, labels_of = on_ferplus(cards), ferplus_labels(data)
+    out = paired_rows(cards, labels_of, tta, n_boot, seed, {n: why for n, why in (left_out or {}).items() if n in cards})
+    answers = {n: hashlib.sha256(a.encode()).hexdigest()[:16] for n, c in cards.items()
+               if isinstance(c, dict) and isinstance(a := (c.get(KEY) or {}).get(tta), str)}
+    counts = {"pairs": len(out["rows"]), "significant": sum(bool(r.get("significant")) for r in out["rows"]),
+              "significant_unadjusted": sum(r["mcnemar_p"] < ALPHA for r in out["rows"])}
+    return {"labels": labels, "tta": tta, "n_boot": n_boot, "seed": seed, "cards": list(cards),
+            "answers_sha256": answers, **counts, **out}

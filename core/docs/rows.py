@@ -1,0 +1,195 @@
+"""The README's table of bench figures: a few rows (what was measured, the figure) per measurement, by the
+bench that made it (a measurement's kind is its name up to the first dot: bench-per-face.epyc is a
+bench-per-face). A field a measurement lacks leaves its row out, or its part of a row."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .markers import Missing
+
+Rows = list[tuple[str, str]]
+
+
+def _get(d, *path, default=None):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return default
+        d = d[key]
+    return d
+
+
+def per_face(f: dict) -> Rows:
+    models = f["models"]
+    fastest = min(models, key=lambda n: models[n]["ms"])
+    listed = ", ".join(f"`{n}` {m['ms']:.2f}" for n, m in models.items())
+    return [(f"one face through each shipped emotion model (preprocessing + forward pass, {f['threads']} threads, "
+             f"median), ms; x: `{f['default']}`'s time over the model's",
+             f"{listed}; `{fastest}` {models[fastest]['x_default']:.1f}x faster than `{f['default']}` "
+             f"({models[fastest]['x_default_flip']:.1f}x with the mirror average)")]
+
+
+def inference(f: dict) -> Rows:
+    p, m = f["paths"], f["models"]
+    rows = []
+    fast = _get(p, "fast", "1_faces")
+    df = p.get("deepface")
+    if fast:
+        rows.append((f"webcam frame, 640x480, 1 face: Haar detection + `{m['fast']}` (one forward pass)",
+                     f"{fast['ms']:.1f} ms ({fast['fps']:.1f} frames/s)"))
+    if df and fast:
+        rows.append(("`DeepFace.analyze` on the same frames, 1 / 5 faces",
+                     f"{df['1_faces']['ms']:.1f} / {df['5_faces']['ms']:.1f} ms: the frame above is "
+                     f"{df['1_faces']['ms'] / fast['ms']:.1f}x / {df['5_faces']['ms'] / p['fast']['5_faces']['ms']:.1f}x "
+                     "faster"))
+    page = p.get("page")
+    if page:
+        text = (f"{page['1_faces']['ms']:.1f} ms ({page['1_faces']['fps']:.1f} frames/s) / "
+                f"{page['5_faces']['ms']:.1f} ms")
+        if df:
+            text += (f": {df['1_faces']['ms'] / page['1_faces']['ms']:.1f}x / "
+                     f"{df['5_faces']['ms'] / page['5_faces']['ms']:.1f}x faster than `DeepFace.analyze`")
+        rows.append((f"the same frame with the Webcam page's model (`{m['webcam']}`, mirror average, 1 thread), "
+                     "1 / 5 faces", text))
+    other = f.get("default_detector")
+    haar, det, whole = p.get("stream_haar"), p.get(f"stream_{other}"), p.get(f"stream_{other}_whole")
+    if haar and det and other != "haar":
+        parts = [f"{n} face{'s' if n > 1 else ''} {haar[f'{n}_faces']['mean_ms']:.1f} / "
+                 f"{det[f'{n}_faces']['mean_ms']:.1f} ({haar[f'{n}_faces']['mean_ms'] / det[f'{n}_faces']['mean_ms']:.2f}x)"
+                 for n in (1, 5)]
+        cpu = " / ".join(f"{haar[f'{n}_faces']['mean_cpu_ms'] / det[f'{n}_faces']['mean_cpu_ms']:.2f}x" for n in (1, 5))
+        text = "; ".join(parts) + f"; CPU ms {cpu}"
+        if whole:
+            text += (f". {other} searching the whole frame on every detection: " + ", ".join(
+                f"{haar[f'{n}_faces']['mean_ms'] / whole[f'{n}_faces']['mean_ms']:.2f}x ({n} face{'s' if n > 1 else ''})"
+                for n in (1, 5)))
+        rows.append((f"a webcam stream's frame as the page runs it (detection every {f['detect_every']} frames, "
+                     f"{other} following the faces and searching the whole frame every {f['full_every']}th detection; "
+                     f"`{m['webcam']}` + mirror, 1 thread), Haar / {other}, mean ms", text))
+    return rows
+
+
+def recording(f: dict) -> Rows:
+    rows = []
+    for n, r in f["faces"].items():
+        off, on, video = r["off"], r["on"], r["video"]
+        rows.append((f"the Webcam page's frame callback, camera at {f['fps']:g} frames/s, {n} face{'s' if n != '1' else ''} "
+                     f"(`{f['model']}` + mirror, {f['detector']}, analysis on its own thread): recording off / on / on "
+                     "with the annotated video",
+                     f"frames shown/s {off['shown_fps']:.1f} / {on['shown_fps']:.1f} / {video['shown_fps']:.1f}; "
+                     f"labels/s {off['labels_fps']:.1f} / {on['labels_fps']:.1f} / {video['labels_fps']:.1f}; callback "
+                     f"{off['callback_ms']:.1f} / {on['callback_ms']:.1f} / {video['callback_ms']:.1f} ms; CPU "
+                     f"{off['cpu_cores']:.2f} / {on['cpu_cores']:.2f} / {video['cpu_cores']:.2f} cores; frames left "
+                     f"out of the record {on['dropped']:.0f} / {video['dropped']:.0f}"))
+    return rows
+
+
+def data_load(f: dict) -> Rows:
+    return [(f"FER2013 load ({f['images']:,} images), first (parse) / cached",
+             f"{f['cold_s']:.1f} s / {f['cached_s']:.2f} s")]
+
+
+def memory(f: dict) -> Rows:
+    g, k = f["glibc"], f["kept"]
+    return [(f"evaluating `{f['model'].rsplit('/', 1)[-1].removesuffix('.pt')}` on PrivateTest, glibc's malloc "
+             "defaults (batch 512, as before) / core keeps freed memory (batch 128)",
+             f"{g['evaluation_512']['s']:.1f} s / {k['evaluation_128']['s']:.1f} s ({f['evaluation_speedup']:.2f}x); "
+             f"kernel time {g['evaluation_512']['sys']:.1f} s / {k['evaluation_128']['sys']:.1f} s"),
+            (f"{f['steps']} training steps of {f['train_model']} (batch 128), glibc's defaults / core's",
+             f"{g['training']['s']:.1f} s / {k['training']['s']:.1f} s ({f['training_speedup']:.2f}x)")]
+
+
+def train_throughput(f: dict) -> Rows:
+    s, i = f["step"], f["input_pipeline"]
+    return [("training input pipeline alone, images/s",
+             f"ours {i['ours']:,.0f}, per-image PIL loader {i['per_image']:,.0f} ({i['ratio']:.1f}x)"),
+            (f"a whole training step, {f['model']}, images/s",
+             f"ours {s['ours']:,.0f}, per-image loader {max(s['per_image_workers_0'], s['per_image_workers_2']):,.0f} "
+             f"({s['ratio']:.2f}x)")]
+
+
+def train_steps(f: dict) -> Rows:
+    parts, gflops = [], []
+    for arch, kinds in f["archs"].items():
+        before = kinds["before (NCHW, 48 px)"]
+        now_key = "now (+ bf16 autocast)" if "now (+ bf16 autocast)" in kinds else "channels_last + 40 px crops"
+        now = kinds[now_key]
+        alone = ", ".join(f"{label} {kinds[key]['speedup']:.2f}x" for key, label in (
+            ("channels_last only", "channels_last alone"), ("40 px crops only", "crops alone"),
+            ("channels_last + 40 px crops", "both")) if key in kinds)
+        parts.append(f"{arch} {before['s']:.3f} / {now['s']:.3f} s ({now['speedup']:.2f}x; {alone})")
+        gflops += [k["gflops"] for k in kinds.values()]
+    now = "channels_last where safe + 40 px crops" + (" + bf16 autocast" if f.get("bf16") else "")
+    return [(f"a training step of vgg / resnet (width 32, batch {f['batch']}, {f['threads']} threads), the loop before "
+             f"(NCHW, 48 px, float32) / now ({now})",
+             "; ".join(parts) + f"; {min(gflops):.0f}-{max(gflops):.0f} GFLOP/s")]
+
+
+def distill(f: dict) -> Rows:
+    return [(f"a training step of {f['batch']} for the {f['student']} (width {f['width']}), alone / distilling from "
+             f"`{f['teacher']}`", f"{f['alone_s']:.2f} s / {f['with_teacher_s']:.2f} s ({f['ratio']:.1f}x)")]
+
+
+def video(f: dict) -> Rows:
+    o1, o4 = f["ours"]["1_faces"], f["ours"]["4_faces"]
+    text = (f"{o1['wall_s']:.1f} s / {o4['wall_s']:.1f} s: {o1['realtime']:.2f}x / {o4['realtime']:.2f}x faster than "
+            "real time")
+    df = f.get("deepface")
+    if df:
+        text += (f"; {df['1_faces']['ratio']:.1f}x / {df['4_faces']['ratio']:.1f}x faster per analysed frame than "
+                 f"`DeepFace.analyze` ({df['1_faces']['ms']:.0f} / {df['4_faces']['ms']:.0f} ms)")
+    rows = [(f"a {f['seconds']:g} s 640x480 30 fps clip analysed at {f['rate']:g} frames/s (`{f['model']}`, "
+             f"{f['detector']}), 1 face / 4 faces", text)]
+    rss = f.get("rss") or {}
+    if all("peak_mb" in (rss.get(k) or {}) for k in ("10_s", "60_s")):
+        rows.append(("peak memory of one analysis, 10 s / 60 s clip",
+                     f"{rss['10_s']['peak_mb']:.0f} MB / {rss['60_s']['peak_mb']:.0f} MB ({rss['ratio']:.2f}x)"))
+    return rows
+
+
+def scaleout(f: dict) -> Rows:
+    rows = []
+    s, d = f.get("search"), f.get("ddp")
+    if s:
+        rows.append((f"a {s['trials']}-trial search ({s['storage']}), 1 worker / 2 workers",
+                     f"{s['one_worker_s']:.1f} / {s['two_workers_s']:.1f} s ({s['speedup']:.2f}x)"))
+    if d:
+        rows.append(("one DDP epoch, 2 CPU processes / the best single process, images/s",
+                     f"{d['two_processes_ips']:,.0f} / {d['one_process_ips']:,.0f} ({d['speedup']:.2f}x)"))
+    return rows
+
+
+def teachers(f: dict) -> Rows:
+    acc = f["accuracy"]
+    split = dict(val="PublicTest", test="PrivateTest")[f["split"]]
+    return [(f"teachers on {split}, each and their probabilities averaged",
+             ", ".join(f"{'averaged' if n == 'averaged' else f'`{n}`'} {a:.2%}" for n, a in acc.items()))]
+
+
+def webcam_browser(f: dict) -> Rows:
+    r = f["rows"]
+    before, after = r.get("1 face(s), before (inline)"), r.get("1 face(s), after (newest frame)")
+    if not (before and after):
+        return []
+    return [(f"the Webcam page in headless Chromium, fake camera at {f['fps']} frames/s, 1 face: frames shown per "
+             "second, analysis on the stream's thread (before) / on its own thread (now)",
+             f"{before['new_fps']:.1f} / {after['new_fps']:.1f}; labels/s {before['labels_fps']:.1f} / "
+             f"{after['labels_fps']:.1f}; the labels trail by {after['lag_frames']:.2f} frames")]
+
+
+ROWS: dict[str, Callable[[dict], Rows]] = {
+    "bench-per-face": per_face, "bench-inference": inference, "bench-recording": recording,
+    "bench-data-load": data_load, "bench-memory": memory, "bench-train-throughput": train_throughput,
+    "bench-train-steps": train_steps, "bench-distill": distill, "bench-video": video, "bench-scaleout": scaleout,
+    "bench-teachers": teachers, "bench-webcam-browser": webcam_browser,
+}
+
+
+def figure_rows(name: str, record: dict) -> Rows:
+    """The rows of one measurement (Missing where its kind has none, or it lacks a figure they need)."""
+    kind = ROWS.get(name.split(".", 1)[0])
+    if kind is None:
+        raise Missing(f"no rows for a measurement named {name} (kinds: {', '.join(ROWS)})")
+    try:
+        return kind(record["figures"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        raise Missing(f"results/{name}.json lacks a figure: {type(e).__name__} {e}") from None
