@@ -328,10 +328,10 @@ def main(argv=None) -> int:
     print(f"({n_faces} faces on {len(canvases)} canvases; ms: median of {args.rounds} rounds x {len(frames)} "
           f"frames of 640x480 with 1-4 faces, interleaved"
           + ("; 'yunet, raw': the same boxes without the landmark refinement)" if "yunet, raw" in timed else ")"))
-    save(args, {"canvases": len(canvases), "faces": n_faces, "groups": groups, "settings": settings,
-                "detectors": {name: {"recall": r["recall"], **{g: r[g] for g in ROTATION_GROUPS}, "fp": r["fp"],
-                                     "ms": timing[name][0], "cpu_ms": timing[name][1]}
-                              for name, r in results.items()}})
+    figures = {"canvases": len(canvases), "faces": n_faces, "groups": groups, "settings": settings,
+               "detectors": {name: {"recall": r["recall"], **{g: r[g] for g in ROTATION_GROUPS}, "fp": r["fp"],
+                                    "ms": timing[name][0], "cpu_ms": timing[name][1]}
+                             for name, r in results.items()}}
 
     default = default_detector_name()
     if default in results and "haar" in results:
@@ -352,9 +352,11 @@ def main(argv=None) -> int:
         if name in detectors:
             f = framing(detectors[name], sample, args.seed + 6)
             if f.get("found"):
+                figures.setdefault("framing", {})[name] = {**f, "box_over_frame": 1 / f["ratio"]}
                 print(f"{name:<8} found {f['found']}: FER2013 frame / box {f['ratio']:.3f} -> margin "
                       f"{(f['ratio'] - 1) / 2:+.3f}; frame centre - box centre: x {f['dx']:+.3f}, y {f['dy']:+.3f} "
                       "(shares of the box)")
+    save(args, figures)
 
     if not args.no_tilt:
         tilt_report(args, *tilt_faces, detectors, settings)
