@@ -97,6 +97,10 @@ def ours(cfg_kwargs, data) -> float:
     return row["images_per_s"]
 
 
+KEYS = {"before (NCHW, 48 px)": "before", "channels_last only": "channels_last", "40 px crops only": "crops",
+        "channels_last + 40 px crops": "channels_last_crops", "now (+ bf16 autocast)": "bf16"}  # in results/
+
+
 def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> dict:
     """Median seconds per training step, old loop vs new, for vgg and resnet at width 32."""
     from core.config import TrainConfig
@@ -137,8 +141,8 @@ def step_speedups(x8, y, threads: int, rounds: int = 7, batch: int = 128) -> dic
             flops = step_flops(model, cfg, batch)
             print(f"  {label:<30} {med:6.3f} s / step   {base / med:4.2f}x   {flops / 1e9:6.1f} GFLOP / step, "
                   f"{flops / med / 1e9:5.0f} GFLOP/s")
-            out["archs"][arch][label] = {"s": med, "speedup": base / med, "gflop": flops / 1e9,
-                                         "gflops": flops / med / 1e9}
+            out["archs"][arch][KEYS[label]] = {"label": label, "s": med, "speedup": base / med, "gflop": flops / 1e9,
+                                               "gflops": flops / med / 1e9}
     print("(GFLOP: the forward and backward pass's multiply-adds x 2, counted by torch.utils.flop_counter; "
           "an x86 core with AVX2 does at most 32 float32 FLOP a cycle, about 100 GFLOP/s at 3 GHz; "
           "'+ bf16 autocast' is measured only on a CPU with bf16 in hardware, AVX512-BF16 or AMX)")

@@ -33,6 +33,8 @@ def cards_provenance(src: Sources, names: list[str]) -> str:
         else:
             key = f"Measured by `{one}` before cards kept their host and date"
         groups.setdefault(key, []).append(name)
+    if len(names) == 1:
+        return next(iter(groups)) + "."
     return " ".join(f"{key}: {', '.join(ns)}." for key, ns in groups.items())
 
 
@@ -124,6 +126,21 @@ def block_text(src: Sources, args: list[str]) -> str:
     return TEXTS[args[0]](src.result(args[1] if len(args) > 1 else TEXTS[args[0]].result), here=None)
 
 
+def block_detection(src: Sources, args: list[str]) -> str:
+    """Face detectors side by side (bench/detection.py), from one measurement or several."""
+    if not args:
+        raise Missing("the table takes the measurements' names")
+    records = [src.result(n) for n in args]
+    try:
+        table = detection_table([r["figures"] for r in records])
+    except (KeyError, TypeError, ValueError) as e:
+        raise Missing(f"{' '.join(args)} lacks a figure: {type(e).__name__} {e}") from None
+    lines = [provenance_line(r) for r in records]
+    if len(lines) > 1:
+        lines = [f"({i + 1}) {line}" for i, line in enumerate(lines)]
+    return table + "\n\n" + "\n\n".join(lines)
+
+
 def _table(render) -> Callable[[Sources, list[str]], str]:
     def block(src: Sources, args: list[str]) -> str:
         if len(args) != 1:
@@ -140,7 +157,7 @@ BLOCKS: dict[str, Callable[[Sources, list[str]], str]] = {
     "cards": block_cards, "card": block_card, "card-pairs": block_card_pairs, "calibration": block_calibration,
     "card-summary": block_card_summary, "figures": block_figures, "text": block_text,
     "per-face": _table(per_face_table), "webcam-browser": _table(webcam_browser_table),
-    "detection": _table(detection_table), "tilt": _table(tilt_table),
+    "detection": block_detection, "tilt": _table(tilt_table),
 }
 
 

@@ -1,44 +1,54 @@
 """One figure quoted in a sentence: `<!--fig EXPR FORMAT-->text<!--/fig-->`.
 
-EXPR is a value, or values joined by + - * / (worked left to right, spaces around each sign): a value is a number
-or SOURCE:PATH (core.docs.sources), e.g. `card/vgg-distilled:val_none.accuracy - card/seed-vgg:val_none.accuracy`.
+EXPR is a value, or arithmetic on values (+ - * / and parentheses, a space on either side of each sign): a value is
+a number or SOURCE:PATH (core.docs.sources), e.g. `card/vgg-distilled:val_none.accuracy - card/seed-vgg:val_none.accuracy`.
 FORMAT is Python's format spec (`.2%`, `.1f`, `,d`, `+.3f`; `s` for text), after optional letters: `p` takes the
 value x 100 (points), `x` writes it as a ratio ("7.7x"), `a` takes its absolute value (a cost named as such).
 """
 from __future__ import annotations
 
+import ast
 import operator
 
 from .markers import Missing
 
-OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 FLAGS = "pxa"
 
 
 def evaluate(expr: str, value) -> object:
-    """The value of EXPR, `value(ref)` giving each SOURCE:PATH's."""
-    tokens = expr.split()
-    if not tokens or len(tokens) % 2 == 0:
-        raise Missing(f"{expr!r} is not VALUE [OP VALUE ...]")
-    result = _operand(tokens[0], value)
-    for op, tok in zip(tokens[1::2], tokens[2::2]):
-        if op not in OPS:
-            raise Missing(f"{expr!r}: {op!r} is not one of + - * /")
-        b = _operand(tok, value)
-        try:
-            result = OPS[op](float(result), float(b))
-        except (TypeError, ValueError, ZeroDivisionError) as e:
-            raise Missing(f"{expr!r}: {e}") from None
-    return result
-
-
-def _operand(tok: str, value):
-    if ":" in tok:
-        return value(tok)
+    """The value of EXPR, `value(ref)` giving each SOURCE:PATH's: one value as it is (text too), or arithmetic on
+    numbers with the usual precedence and parentheses, a space on either side of each sign."""
+    tokens = expr.replace("(", " ( ").replace(")", " ) ").split()
+    values, words = {}, []
+    for tok in tokens:
+        if ":" in tok:
+            values[f"v{len(values)}"] = value(tok)
+            words.append(f"v{len(values) - 1}")
+        else:
+            words.append(tok)
+    if len(words) == 1 and words[0] in values:
+        return values[words[0]]
     try:
-        return float(tok)
-    except ValueError:
-        raise Missing(f"{tok!r} is neither a number nor SOURCE:PATH") from None
+        tree = ast.parse(" ".join(words), mode="eval").body
+    except SyntaxError:
+        raise Missing(f"{expr!r} is not VALUE [OP VALUE ...]") from None
+    return _number(tree, values, expr)
+
+
+def _number(node, values: dict, expr: str) -> float:
+    try:
+        if isinstance(node, ast.BinOp) and type(node.op) in OPS:
+            return OPS[type(node.op)](_number(node.left, values, expr), _number(node.right, values, expr))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -_number(node.operand, values, expr)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.Name) and node.id in values:
+            return float(values[node.id])
+    except (TypeError, ValueError, ZeroDivisionError) as e:
+        raise Missing(f"{expr!r}: {e}") from None
+    raise Missing(f"{expr!r}: only numbers, SOURCE:PATH, + - * / and parentheses")
 
 
 def formatted(v, fmt: str) -> str:

@@ -110,12 +110,10 @@ def train_throughput(f: dict) -> Rows:
 def train_steps(f: dict) -> Rows:
     parts, gflops = [], []
     for arch, kinds in f["archs"].items():
-        before = kinds["before (NCHW, 48 px)"]
-        now_key = "now (+ bf16 autocast)" if "now (+ bf16 autocast)" in kinds else "channels_last + 40 px crops"
-        now = kinds[now_key]
+        before, now = kinds["before"], kinds.get("bf16") or kinds["channels_last_crops"]
         alone = ", ".join(f"{label} {kinds[key]['speedup']:.2f}x" for key, label in (
-            ("channels_last only", "channels_last alone"), ("40 px crops only", "crops alone"),
-            ("channels_last + 40 px crops", "both")) if key in kinds)
+            ("channels_last", "channels_last alone"), ("crops", "crops alone"), ("channels_last_crops", "both"))
+            if key in kinds)
         parts.append(f"{arch} {before['s']:.3f} / {now['s']:.3f} s ({now['speedup']:.2f}x; {alone})")
         gflops += [k["gflops"] for k in kinds.values()]
     now = "channels_last where safe + 40 px crops" + (" + bf16 autocast" if f.get("bf16") else "")

@@ -7,18 +7,23 @@ import json
 from pathlib import Path
 
 from ..results import host_label, list_results, read_result
-from ..settings import model_dir, results_dir
+from ..files import read_lines
+from ..settings import model_dir, results_dir, shipped_graphs_dir
 from .markers import Missing
 
 CARD = "card/"  # a source named card/NAME is model/NAME.card.json; any other name is results/NAME.json
+HISTORY = "history/"  # history/NAME: a shipped model's training history, graphs/NAME/metrics.jsonl (one line an epoch)
+AGGREGATES = {"min": min, "max": max, "sum": sum, "mean": lambda v: sum(v) / len(v),
+              "median": lambda v: sorted(v)[len(v) // 2]}
 
 
 class Sources:
     """The records a rendering reads: `result(name)`, `card(name)`, `cards()`, and `value("SOURCE:PATH")`."""
 
-    def __init__(self, models: Path | None = None, results: Path | None = None):
+    def __init__(self, models: Path | None = None, results: Path | None = None, graphs: Path | None = None):
         self.models = Path(models) if models else model_dir()
         self.folder = Path(results) if results else results_dir()
+        self.graphs = Path(graphs) if graphs else shipped_graphs_dir()
         self._results: dict = {}
         self._cards: dict | None = None
         self.problems: list[str] = []  # parts left out while rendering (a block that shows the rest says why here)
@@ -68,7 +73,38 @@ class Sources:
         source, sep, path = ref.partition(":")
         if not sep or not path:
             raise Missing(f"{ref!r} is not SOURCE:PATH")
+        if source.startswith(HISTORY):
+            return self.history(source[len(HISTORY):], path, ref)
         return field(self.record(source), path, ref)
+
+    def history(self, name: str, path: str, ref: str = ""):
+        """A figure of a shipped model's training history: `epochs` (how many), `best.FIELD` (of the epoch with
+        the best val_acc: best.epoch), or EPOCHS.FIELD.AGGREGATE over a span of epochs: `all`, `A-B` (inclusive)
+        or `lastN`, then min, max, mean, median or sum (last12.val_acc.min, all.seconds.sum)."""
+        rows = [r for r in read_lines(self.graphs / name / "metrics.jsonl") if isinstance(r.get("epoch"), int)]
+        if not rows:
+            raise Missing(f"no training history graphs/{name}/metrics.jsonl")
+        parts = path.split(".")
+        if parts == ["epochs"]:
+            return len(rows)
+        if parts[0] == "best" and len(parts) == 2:
+            return field(max(rows, key=lambda r: r.get("val_acc", float("-inf"))), parts[1], ref)
+        if len(parts) != 3 or parts[2] not in AGGREGATES:
+            raise Missing(f"{ref}: a history's figure is epochs, best.FIELD or EPOCHS.FIELD.AGGREGATE")
+        span, key, agg = parts
+        if span.startswith("last") and span[4:].isdigit():
+            chosen = rows[-int(span[4:]):]
+        elif span == "all":
+            chosen = rows
+        else:
+            lo, _, hi = span.partition("-")
+            if not (lo.isdigit() and hi.isdigit()):
+                raise Missing(f"{ref}: {span!r} is not all, A-B or lastN")
+            chosen = [r for r in rows if int(lo) <= r["epoch"] <= int(hi)]
+        values = [r[key] for r in chosen if isinstance(r.get(key), (int, float))]
+        if not values:
+            raise Missing(f"{ref}: no {key} in epochs {span}")
+        return AGGREGATES[agg](values)
 
 
 def field(data, path: str, ref: str = ""):
@@ -99,8 +135,8 @@ def provenance_line(record: dict, what: str = "Measured") -> str:
     host = record.get("host") if isinstance(record.get("host"), dict) else {}
     versions = ", ".join(f"{k.capitalize() if k == 'python' else k} {host[k]}" for k in ("python", "torch")
                          if host.get(k))
-    extra = "; ".join(x for x in (versions, f"commit {str(record['commit'])[:12]}" if record.get("commit") else "")
-                      if x)
+    commit = f"commit {str(record['commit'])[:12]}" if record.get("commit") and not record.get("source") else ""
+    extra = "; ".join(x for x in (versions, commit) if x)
     date = str(record.get("date") or "")[:10] or "on a date not recorded"
     line = f"{what} {date} by `{record.get('command') or '?'}` on {host_label(host)}" + (f" ({extra})" if extra else "")
     if record.get("source"):

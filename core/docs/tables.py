@@ -41,22 +41,29 @@ def _detector_label(name: str) -> str:
     return engine + (" + turned search" if turns else "") + (" (photos' default)" if name == "yunet +turns" else "")
 
 
-def detection_table(f: dict) -> str:
-    d = f["detectors"]
-    cpu = any(r.get("cpu_ms") is not None for r in d.values())
-    lines = [f"{f['faces']} faces on {f['canvases']} canvases ({f['groups']['upright']} upright, "
-             f"{f['groups']['+-15']} at ±15°, {f['groups']['+-30']} at ±30°).", "",
+def detection_table(records: list[dict]) -> str:
+    """Detectors' recall and speed, one row each, from one measurement or several (the rows of the second and
+    later ones marked with its number, whose line under the table says where and when it was measured)."""
+    first = records[0]
+    cpu = any(r.get("cpu_ms") is not None for f in records for r in f["detectors"].values())
+    groups = first.get("groups")
+    counts = (f" ({groups['upright']} upright, {groups['+-15']} at ±15°, {groups['+-30']} at ±30°)" if groups else "")
+    lines = [f"{first['faces']} faces on {first['canvases']} canvases{counts}.", "",
              "| detector | recall | upright | ±15° | ±30° | false positives / canvas | ms / 640x480 frame |"
              + (" cpu ms / frame |" if cpu else ""), "|---|---|---|---|---|---|---|" + ("---|" if cpu else "")]
-    for name, r in d.items():
-        if name == "yunet, raw":
-            continue
-        ms = f"{r['ms']:.1f}"
-        if name == "yunet" and "yunet, raw" in d:
-            ms += f" ({d['yunet, raw']['ms']:.1f} without landmark refinement)"
-        lines.append(f"| {_detector_label(name)} | {r['recall']:.1%} | {r['upright']:.1%} | {r['+-15']:.1%} | "
-                     f"{r['+-30']:.1%} | {r['fp']:.3f} | {ms} |" + (f" {r['cpu_ms']:.1f} |" if cpu else ""))
-    return "\n".join(lines)
+    for i, f in enumerate(records):
+        d = f["detectors"]
+        mark = f" ({i + 1})" if len(records) > 1 and i else ""
+        for name, r in d.items():
+            if name == "yunet, raw":
+                continue
+            ms = f"{r['ms']:.1f}"
+            if name == "yunet" and "yunet, raw" in d:
+                ms += f" ({d['yunet, raw']['ms']:.1f} without landmark refinement)"
+            lines.append(f"| {_detector_label(name)}{mark} | {r['recall']:.1%} | {r['upright']:.1%} | {r['+-15']:.1%} | "
+                         f"{r['+-30']:.1%} | {r['fp']:.3f} | {ms} |" + (f" {r['cpu_ms']:.1f} |" if cpu else ""))
+    notes = [f"({i + 1}) {f['note']}" if len(records) > 1 else f["note"] for i, f in enumerate(records) if f.get("note")]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def tilt_table(f: dict) -> str:
