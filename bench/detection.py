@@ -401,7 +401,8 @@ def tilt_report(args, images, labels, detectors: dict, settings: dict) -> None:
     if args.result != "none":
         args.result += "-tilt" + ("-val" if args.tilt_split == "val" else "")
     save(args, {"split": args.tilt_split, "faces": len(pick), "tilt": args.tilt, "detector": name,
-                "model": predictor.name, "rows": {k: {f: v for f, v in r.items() if f != "seconds"} for k, r in rows.items()}})
+                "model": predictor.name, "rows": {"upright" if k == "upright" else "tilted":
+                                                  {f: v for f, v in r.items() if f != "seconds"} for k, r in rows.items()}})
     up, tilt = rows["upright"], rows[f"+-{args.tilt:g} deg"]
     if up.get("found") and tilt.get("found"):
         cost = 100 * (up["plain"] - up["aligned"])

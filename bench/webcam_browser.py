@@ -217,7 +217,10 @@ def main(argv=None) -> int:
               "a box trails its face)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    save(args, {"fps": FPS, "seconds": args.seconds, "pan_px_per_frame": px_per_frame, "rows": results})
+    slug = {"before (inline)": "inline", "after (newest frame)": "newest"}  # results/ keys: one word each
+    save(args, {"fps": FPS, "seconds": args.seconds, "pan_px_per_frame": px_per_frame, "rows": {
+        ("1-face-slow-" if "ms analysis" in key else f"{key[0]}-face{'s' * (key[0] != '1')}-")
+        + slug[key.rpartition(", ")[2]]: {"label": key, **r} for key, r in results.items()}})
     return 0
 
 

@@ -165,7 +165,7 @@ def teachers(f: dict) -> Rows:
 
 def webcam_browser(f: dict) -> Rows:
     r = f["rows"]
-    before, after = r.get("1 face(s), before (inline)"), r.get("1 face(s), after (newest frame)")
+    before, after = r.get("1-face-inline"), r.get("1-face-newest")
     if not (before and after):
         return []
     return [(f"the Webcam page in headless Chromium, fake camera at {f['fps']} frames/s, 1 face: frames shown per "

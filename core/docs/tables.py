@@ -28,7 +28,7 @@ def webcam_browser_table(f: dict) -> str:
     lines = ["| clip | path | new frames/s shown | labels/s | server ms per frame | analysis ms | label lag (frames) "
              "| server / browser CPU (cores) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, r in f["rows"].items():
-        clip, path = _clip_and_path(key)
+        clip, path = _clip_and_path(r.get("label", key))
         shown = f"{r['new_fps']:.1f}" if path.startswith("before") else f"**{r['new_fps']:.1f}**"
         lines.append(f"| {clip} | {path} | {shown} | {r['labels_fps']:.1f} | {r['frame_ms']:.1f} | "
                      f"{r['analysis_ms']:.1f} | {r['lag_frames']:.2f} | {r['server_cpu']:.2f} / {r['browser_cpu']:.2f} |")
@@ -66,12 +66,22 @@ def detection_table(records: list[dict]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+BEFORE = {"margin_015": "crops, margin 0.15 (before)", "turn_48px": "turned on the 48 px crop (before)"}
+
+
 def tilt_table(f: dict) -> str:
+    """Classification of re-detected upright and tilted faces, cropped as they are and turned upright; with the
+    ways it was done before where the measurement kept them."""
+    before = f.get("before") or {}
     lines = [f"{f['faces']:,} {dict(test='PrivateTest', val='PublicTest')[f['split']]} faces, detector {f['detector']}, "
              f"model {f['model']} (mirror average); accuracy over the faces found:", "",
-             "| faces | found | the 48x48 images as they are | crops | + turned upright |", "|---|---|---|---|---|"]
+             "| faces | found | the 48x48 images as they are | " + "".join(f"{BEFORE.get(k, k)} | " for k in before)
+             + "crops | + turned upright |", "|---|---|---|" + "---|" * len(before) + "---|---|"]
     for label, r in f["rows"].items():
+        key = "upright" if label == "upright" else "tilted"
         what = "upright" if label == "upright" else f"turned ±{f['tilt']:g} degrees"
-        lines.append(f"| {what} | {r['found']:,} of {r['n']:,} | {r['direct']:.2%} | {r['plain']:.2%} | "
-                     f"{r['aligned']:.2%} ({100 * (r['aligned'] - r['plain']):+.2f}) |")
+        found = f"{r['found']:,} of {r['n']:,}" if "found" in r else f"{r['n']:,}"
+        direct = f"{r['direct']:.2%}" if "direct" in r else "-"
+        lines.append(f"| {what} | {found} | {direct} | " + "".join(f"{b[key]:.2%} | " for b in before.values())
+                     + f"{r['plain']:.2%} | {r['aligned']:.2%} ({100 * (r['aligned'] - r['plain']):+.2f}) |")
     return "\n".join(lines)
