@@ -184,7 +184,7 @@ with batch_tab:
         else:
             n = st.slider("Sample size (faces)", 50, 3600, step=50, key=keep("batch_n", default=500),
                           help="A random, fixed sample of the test split (3,589 faces in FER2013). "
-                               "DeepFace takes about 10-30 ms per face on a CPU: all of them take a while.")
+                               "DeepFace is slow on a CPU: all of them take a while.")
             st.caption(f"From the test split of `{data_path}`.")
             use_split = True
     else:

@@ -12,8 +12,10 @@ import streamlit as st
 
 from core import jobs
 from core.data import default_data_path
+from core.docs.texts import page_text
 from core.labels import TTA_CHOICES, TTA_LABELS, TTA_VIEWS, tta_mode, tta_name
 from core.predict.loading import clear_caches
+from core.results import read_result
 from core.runs import Run, slug
 from core.settings import model_dir as default_model_dir
 from core.settings import readable_by_app
@@ -155,11 +157,13 @@ def _toggle_promoted(run_id: str) -> None:
 
 def int8_copy_view(run: Run) -> None:
     """Make an int8 copy of the run's best checkpoint in the models folder (core.quantize): the same answers
-    within a fraction of a point, faster on a CPU (2x for seed-vgg), so a better model still keeps the webcam smooth."""
+    within a fraction of a point, faster on a CPU (as measured: results/bench-per-face.json), so a better model still
+    keeps the webcam smooth."""
     ss = st.session_state
     st.markdown("**A faster copy for the webcam**")
-    st.caption("An int8 copy of this run's best checkpoint: faster on a CPU (`seed-vgg`'s runs 2x faster) for "
-               "nearly the same accuracy (both are measured and shown). It joins your models on the Webcam and Compare pages. "
+    measured = page_text("int8-speedup", read_result("bench-per-face"))
+    st.caption("An int8 copy of this run's best checkpoint: faster on a CPU" + (f" ({measured})" if measured else "")
+               + " for nearly the same accuracy (both are measured and shown). It joins your models on the Webcam and Compare pages. "
                "No retraining: a few thousand training images calibrate it, in about a minute.")
     key = f"exp_int8_name_{run.id}"
     if key not in ss:

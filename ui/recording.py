@@ -8,6 +8,8 @@ import html
 
 import streamlit as st
 
+from core.docs.texts import page_text
+from core.results import read_result
 from core.settings import video_dir
 from core.video.record import RECENT_S, LiveRecorder
 
@@ -19,10 +21,15 @@ KEY = "webcam_recorder"          # the LiveRecorder of this browser session (or 
 VIDEO_KEY = "video_open"          # the Video page opens this analysis first (ui.video.KEY)
 MAX_LIVE_TIMELINES = 2
 ENDINGS = {"stopped": "was stopped", "interrupted": "was interrupted", "failed": "failed"}
-ANNOTATED_COST = ("Also writes the video you see, boxes and labels included, as an H.264 MP4 in the recording's "
-                  "folder. It costs disk (several MB a minute at 640×480) and CPU: every frame is encoded, and on a "
-                  "2-core computer the live video ran up to a third slower with it in `bench/inference.py` (about "
-                  "10% without it). Frames the recorder cannot keep up with are left out of the record, and counted.")
+
+
+def annotated_cost() -> str:
+    """The toggle's help: what the annotated video costs, quoted from its measurement (results/bench-recording.json,
+    made by bench/recording.py; where and when it was measured when that was another kind of machine)."""
+    measured = page_text("recording-cost", read_result("bench-recording"))
+    return ("Also writes the video you see, boxes and labels included, as an H.264 MP4 in the recording's folder. "
+            "It costs disk space and CPU: every frame is encoded. " + (measured + " " if measured else "")
+            + "Frames the recorder cannot keep up with are left out of the record, and counted.")
 
 
 def privacy_note() -> None:
@@ -48,7 +55,7 @@ def controls(analyser, playing: bool, detector, settings, source: str | None,
         rec = current()
     recording = rec is not None and rec.active
     annotate = st.toggle("Save the annotated video", value=False, key="webcam_record_video", disabled=recording,
-                         help=ANNOTATED_COST)
+                         help=annotated_cost())
     if recording:
         if st.button("Stop recording", type="primary", icon=":material/stop_circle:", key="webcam_record_stop"):
             _stop(analyser, rec, None)

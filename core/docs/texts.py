@@ -36,7 +36,15 @@ def _recording_cost(f: dict) -> str:
             + "; ".join(parts) + ".")
 
 
-TEXTS = {"recording-cost": Text("bench-recording", _recording_cost)}
+def _int8_speedup(f: dict) -> str:
+    """How much faster an int8 copy answers than its float original, from bench/per_face.py's figures."""
+    m = f["models"]
+    return (f"`seed-vgg-int8` answered a face {m['seed-vgg']['ms'] / m['seed-vgg-int8']['ms']:.1f}x faster than "
+            "`seed-vgg` in `bench/per_face.py`")
+
+
+TEXTS = {"recording-cost": Text("bench-recording", _recording_cost),
+         "int8-speedup": Text("bench-per-face", _int8_speedup)}
 
 
 def page_text(name: str, record: dict | None, here: dict | None = None) -> str:
