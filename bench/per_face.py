@@ -64,9 +64,10 @@ def main(argv=None):
         acc = f"{m.accuracy:.2%}" if m.accuracy is not None else "-"
         print(f"{m.name:<26} {acc:>11} {plain:7.2f} {ms[(default.name, None)] / plain:9.2f}x "
               f"{flip:9.2f} {ms[(default.name, 'flip')] / flip:9.2f}x")
-        rows[m.name] = {"arch": m.arch, "accuracy": m.accuracy, "ms": plain, "ms_flip": flip,
-                        "x_default": ms[(default.name, None)] / plain, "x_default_flip": ms[(default.name, "flip")] / flip}
-    save(a, {"threads": a.threads, "faces_timed": a.rounds * a.block, "default": default.name, "models": rows})
+        rows[Path(m.path).stem] = {"arch": m.arch, "accuracy": m.accuracy, "ms": plain, "ms_flip": flip,
+                                   "x_default": ms[(default.name, None)] / plain,
+                                   "x_default_flip": ms[(default.name, "flip")] / flip}  # keyed by the file's name
+    save(a, {"threads": a.threads, "faces_timed": a.rounds * a.block, "default": Path(default.path).stem, "models": rows})
 
 
 if __name__ == "__main__":
