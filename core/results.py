@@ -127,13 +127,20 @@ def same_host(host, here: dict | None = None) -> bool:
         (host.get("gpu") or None) == (here.get("gpu") or None)
 
 
+def busy(host) -> bool:
+    """Whether a host was busy when it measured: more runnable work (load) than cores."""
+    return isinstance(host, dict) and isinstance(host.get("load_1min"), (int, float)) and \
+        host["load_1min"] > (host.get("cores") or 1)
+
+
 def measured_where(record: dict | None, here: dict | None = None) -> str:
-    """"" for a figure measured on this kind of machine; else where and when it was: "measured on AMD EPYC,
-    2 cores, load 5.9, 2026-12-07" (a page shows it beside a figure from another host)."""
+    """"" for a figure measured on this kind of machine, not busy; else where and when it was: "measured on AMD
+    EPYC, 2 cores, load 5.9, 2026-12-07" (a page shows it beside the figure)."""
     if not record:
         return ""
     host = record.get("host")
-    if same_host(host, here):
+    if same_host(host, here) and not busy(host):
         return ""
     date = str(record.get("date") or "")[:10]
-    return f"measured on {host_label(host)}" + (f", {date}" if date else "")
+    where = f"here, on a busy machine ({host_label(host)})" if same_host(host, here) else f"on {host_label(host)}"
+    return f"measured {where}" + (f", {date}" if date else "")

@@ -10,7 +10,7 @@ from core.docs.figures import render_figure
 from core.docs.render import render_docs, render_file
 from core.docs.sources import Sources, provenance_line
 from core.docs.texts import page_text
-from core.results import measured_where, write_result
+from core.results import host_info, measured_where, write_result
 
 from tests.test_layers import ROOT
 
@@ -94,13 +94,15 @@ def test_the_recording_cost_sentence_comes_from_its_measurement():
             "video": {"shown_fps": 29.8, "labels_fps": 18.0, "labels_change": -0.25, "cpu_added": 0.31}}
     record = {"figures": {"faces": {"1": rows}}, "host": HOST, "date": "2026-12-07T20:00:00+00:00"}
     here = dict(HOST, load_1min=0.2)
-    text = page_text("recording-cost", record, here=here)
-    assert "with one face the video stayed at 30 frames/s, the labels changed 23 times a second (-5%; -25% with " \
-           "the annotated video) and recording took 0.06 of a core more (0.31 with the annotated video)" in text
-    assert "measured on" not in text.lower()  # measured on this kind of machine: no host to name
+    text = page_text("recording-cost", dict(record, host=dict(HOST, load_1min=1.5)), here=here)
+    assert "with one face the video stayed at 30 frames/s while recording, and the labels changed 23 times a second " \
+           "(-5%; -25% with the annotated video); the recorder took 0.06 of a core (0.31 of a core with the " \
+           "annotated video)." in text
+    assert "measured" not in text.lower()  # measured on this kind of machine, not busy: no host to name
     elsewhere = page_text("recording-cost", record, here=dict(HOST, cpu="Intel Xeon"))
     assert elsewhere.endswith("(Measured on AMD EPYC, 2 cores, load 6.1, 2026-12-07.)")
     assert measured_where(record, here=dict(HOST, cores=16)) == "measured on AMD EPYC, 2 cores, load 6.1, 2026-12-07"
+    assert measured_where(record, here=here) == "measured here, on a busy machine (AMD EPYC, 2 cores, load 6.1), 2026-12-07"
     assert page_text("recording-cost", None) == "" and page_text("recording-cost", {"figures": {}}) == ""
 
 
@@ -115,10 +117,15 @@ def test_the_webcam_page_quotes_the_recording_cost_only_from_its_measurement(tmp
     rows = {"off": {"shown_fps": 30.0, "labels_fps": 24.0, "cpu_cores": 0.5},
             "on": {"shown_fps": 30.0, "labels_fps": 23.0, "labels_change": -0.04, "cpu_added": 0.05},
             "video": {"shown_fps": 29.0, "labels_fps": 15.0, "labels_change": -0.375, "cpu_added": 0.4}}
-    write_result("bench-recording", {"faces": {"1": rows}}, command="python bench/recording.py")
+    write_result("bench-recording", {"faces": {"1": rows}}, command="python bench/recording.py",
+                 host=dict(host_info(), load_1min=0.1))
     text = annotated_cost()
     assert "the video stayed at 30 frames/s" in text and "-38% with the annotated video" in text
-    assert "Measured on" not in text  # this machine measured it
+    assert "the recorder took 0.05 of a core" in text
+    assert "easured" not in text  # this kind of machine measured it, not busy: no host to name
+    write_result("bench-recording", {"faces": {"1": rows}}, command="python bench/recording.py",
+                 host=dict(host_info(), load_1min=5.0 * (host_info()["cores"] or 1)))
+    assert "(Measured here, on a busy machine (" in annotated_cost()
 
 
 def test_the_int8_caption_quotes_the_per_face_bench(results):
