@@ -123,7 +123,12 @@ def block_text(src: Sources, args: list[str]) -> str:
     """A page's sentence about a measurement (core.docs.texts), as the page shows it."""
     if not args or args[0] not in TEXTS:
         raise Missing(f"no text {args[:1]}: one of {', '.join(TEXTS)}")
-    return TEXTS[args[0]](src.result(args[1] if len(args) > 1 else TEXTS[args[0]].result), here=None)
+    text = TEXTS[args[0]]
+    record = src.result(args[1] if len(args) > 1 else text.result)
+    try:
+        return text.render(record["figures"]) + " " + provenance_line(record)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        raise Missing(f"results/{record['name']}.json lacks a figure: {type(e).__name__} {e}") from None
 
 
 def block_detection(src: Sources, args: list[str]) -> str:
