@@ -66,6 +66,7 @@ def test_ship_and_card(synthetic_csv, tmp_path, monkeypatch):
     assert meta.run_id == run.id and meta.training["epochs"] == 1
     assert meta.temperature > 0 and meta.temperature == run.summary()["calibration"]["temperature"]
     c = card(path, data=synthetic_csv)
+    assert c["command"] == f"python -m core card {path}" and c["date"] and c["host"]["cores"]  # where it was measured
     assert c["temperature"] == pytest.approx(meta.temperature) and 0 <= c["ece_calibrated"] <= 1
     assert "Calibration on PrivateTest" in card_markdown(c)
     assert 0 <= c["test_flip"]["accuracy"] <= 1 and c["latency_ms_per_face_2_threads"] > 0
