@@ -140,9 +140,7 @@ def block_detection(src: Sources, args: list[str]) -> str:
         table = detection_table([r["figures"] for r in records])
     except (KeyError, TypeError, ValueError) as e:
         raise Missing(f"{' '.join(args)} lacks a figure: {type(e).__name__} {e}") from None
-    lines = [provenance_line(r) for r in records]
-    if len(lines) > 1:
-        lines = [f"({i + 1}) {line}" for i, line in enumerate(lines)]
+    lines = [f"({i + 1}) {provenance_line(r)}" if i else provenance_line(r) for i, r in enumerate(records)]
     return table + "\n\n" + "\n\n".join(lines)
 
 

@@ -62,7 +62,7 @@ def detection_table(records: list[dict]) -> str:
                 ms += f" ({d['yunet, raw']['ms']:.1f} without landmark refinement)"
             lines.append(f"| {_detector_label(name)}{mark} | {r['recall']:.1%} | {r['upright']:.1%} | {r['+-15']:.1%} | "
                          f"{r['+-30']:.1%} | {r['fp']:.3f} | {ms} |" + (f" {r['cpu_ms']:.1f} |" if cpu else ""))
-    notes = [f"({i + 1}) {f['note']}" if len(records) > 1 else f["note"] for i, f in enumerate(records) if f.get("note")]
+    notes = [f"({i + 1}) {f['note']}" if i else f["note"] for i, f in enumerate(records) if f.get("note")]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
