@@ -29,27 +29,24 @@ def per_face(f: dict) -> Rows:
 
 
 def inference(f: dict) -> Rows:
-    p, m = f["paths"], f["models"]
+    p, m = f["paths"], dict(f["models"])
+    m["webcam"] = str(m.get("webcam_name") or m["webcam"]).removesuffix(" +flip")
     rows = []
-    fast = _get(p, "fast", "1_faces")
-    df = p.get("deepface")
-    if fast:
-        rows.append((f"webcam frame, 640x480, 1 face: Haar detection + `{m['fast']}` (one forward pass)",
-                     f"{fast['ms']:.1f} ms ({fast['fps']:.1f} frames/s)"))
-    if df and fast:
-        rows.append(("`DeepFace.analyze` on the same frames, 1 / 5 faces",
-                     f"{df['1_faces']['ms']:.1f} / {df['5_faces']['ms']:.1f} ms: the frame above is "
-                     f"{df['1_faces']['ms'] / fast['ms']:.1f}x / {df['5_faces']['ms'] / p['fast']['5_faces']['ms']:.1f}x "
-                     "faster"))
-    page = p.get("page")
+    det, fast, one = (_get(p, k, "1_faces") for k in ("detection", "fast", "fast_1_thread"))
+    if det and fast:
+        text = f"{det['ms']:.1f} ms / " + (f"{one['ms']:.1f} ms / " if one else "") + f"{fast['ms']:.1f} ms"
+        rows.append((f"webcam frame, 640x480, 1 face: Haar detection alone / + `{m['fast']}`"
+                     + (" with 1 torch thread" if one else "") + f" / with {f['threads']} threads", text))
+    df, page = p.get("deepface"), p.get("page")
     if page:
         text = (f"{page['1_faces']['ms']:.1f} ms ({page['1_faces']['fps']:.1f} frames/s) / "
                 f"{page['5_faces']['ms']:.1f} ms")
         if df:
             text += (f": {df['1_faces']['ms'] / page['1_faces']['ms']:.1f}x / "
-                     f"{df['5_faces']['ms'] / page['5_faces']['ms']:.1f}x faster than `DeepFace.analyze`")
-        rows.append((f"the same frame with the Webcam page's model (`{m['webcam']}`, mirror average, 1 thread), "
-                     "1 / 5 faces", text))
+                     f"{df['5_faces']['ms'] / page['5_faces']['ms']:.1f}x faster than `DeepFace.analyze` "
+                     f"({df['1_faces']['ms']:.0f} / {df['5_faces']['ms']:.0f} ms)")
+        rows.append((f"the same frame with the Webcam page's model (`{m['webcam']}`, mirror average, 1 thread; Haar), "
+                     "1 / 5 faces" + (", and `DeepFace.analyze` on it" if df else ""), text))
     other = f.get("default_detector")
     haar, det, whole = p.get("stream_haar"), p.get(f"stream_{other}"), p.get(f"stream_{other}_whole")
     if haar and det and other != "haar":
