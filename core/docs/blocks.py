@@ -68,8 +68,12 @@ def block_card_pairs(src: Sources, args: list[str]) -> str:
 
     record = src.result(args[0] if args else "card-pairs")
     f = record["figures"]
-    text = paired_table([src.card_path(n) for n in f.get("cards", [])], tta=f.get("tta", "none"),
-                        n_boot=f.get("n_boot", 2000), seed=f.get("seed", 0), rows=f)
+    try:
+        text = paired_table([src.card_path(n) for n in f.get("cards", [])], tta=f.get("tta", "none"),
+                            n_boot=f.get("n_boot", 2000), seed=f.get("seed", 0), rows=f)
+    except (KeyError, TypeError, ValueError) as e:  # rows kept by an older card --table than the table's code
+        raise Missing(f"results/{record['name']}.json lacks {e}: `python -m core card --table` measures it again") \
+            from None
     if not text:
         raise Missing("no pair in results/card-pairs.json")
     return text + "\n\n" + provenance_line(record)
