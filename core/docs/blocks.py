@@ -27,7 +27,7 @@ def cards_provenance(src: Sources, names: list[str]) -> str:
     groups: dict[str, list[str]] = {}
     for name in names:
         card = src.card(name)
-        one = CARD_COMMAND.format(name if len(names) == 1 else "<name>")
+        one = (card.get("command") or CARD_COMMAND.format(name)) if len(names) == 1 else CARD_COMMAND.format("<name>")
         if card.get("date") or card.get("host"):
             key = provenance_line({**card, "command": one}).removesuffix(".")
         else:

@@ -119,9 +119,16 @@ def train_steps(f: dict) -> Rows:
              "; ".join(parts) + f"; {min(gflops):.0f}-{max(gflops):.0f} GFLOP/s")]
 
 
+def _span(v, fmt: str) -> str:
+    """A figure, or the range of several runs' ("0.21-0.44")."""
+    return "-".join(format(x, fmt) for x in v) if isinstance(v, list) else format(v, fmt)
+
+
 def distill(f: dict) -> Rows:
-    return [(f"a training step of {f['batch']} for the {f['student']} (width {f['width']}), alone / distilling from "
-             f"`{f['teacher']}`", f"{f['alone_s']:.2f} s / {f['with_teacher_s']:.2f} s ({f['ratio']:.1f}x)")]
+    runs = f" ({f['runs']} runs)" if f.get("runs") else ""
+    return [(f"a training step of {f['batch']} for the {f['student']} (width {f['width']}, {f['threads']} threads), "
+             f"alone / distilling from `{f['teacher']}`{runs}",
+             f"{_span(f['alone_s'], '.2f')} s / {_span(f['with_teacher_s'], '.2f')} s ({_span(f['ratio'], '.1f')}x)")]
 
 
 def video(f: dict) -> Rows:
