@@ -133,3 +133,24 @@ def test_the_int8_caption_quotes_the_per_face_bench(results):
                      here={})
     assert text.startswith("`seed-vgg-int8` answered a face 2.0x faster than `seed-vgg`")
     assert page_text("int8-speedup", {"figures": PER_FACE}) == ""  # the record lacks the pair: no figure
+
+
+def test_cards_are_tabulated_with_where_they_were_measured(tmp_path):
+    """The cards' table is made from whatever cards there are (a new one joins it by itself), and says where and
+    when each was measured, or that an older card did not record it."""
+    view = {"accuracy": 0.6, "macro_f1": 0.5, "per_class": [{"class": "a", "f1": 0.5}]}
+    card = {"model": "vgg", "model_kwargs": {"width": 8}, "params": 1234, "classes": ["a", "b"], "training": {},
+            **{f"{s}_{t}": view for s in ("val", "test") for t in ("none", "flip", "tencrop")},
+            "latency_ms_per_face_2_threads": 1.5}
+    measured = {"command": "python -m core card model/new.pt", "date": "2026-12-08T10:00:00+00:00", "host": HOST}
+    (tmp_path / "old.card.json").write_text(json.dumps(card))
+    (tmp_path / "new.card.json").write_text(json.dumps({**card, **measured}))
+    (tmp_path / "README.md").write_text("<!-- results:cards -->\n<!-- /results -->\n<!-- results:card new -->\n"
+                                        "<!-- /results -->\n")
+    r = render_file(tmp_path / "README.md", Sources(tmp_path, tmp_path))
+    assert r.problems == []
+    assert "| new | vgg, width 8 | 1,234 | - | 60.00% |" in r.new and "| old | vgg, width 8 |" in r.new
+    assert ("Measured 2026-12-08 by `python -m core card model/<name>.pt` on AMD EPYC, 2 cores, load 6.1 (Python "
+            "3.11.2, torch 2.13.0+cpu): new.") in r.new
+    assert "Measured by `python -m core card model/<name>.pt` before cards kept their host and date: old." in r.new
+    assert "Measured 2026-12-08 by `python -m core card model/new.pt` on AMD EPYC" in r.new  # the one card's block
