@@ -87,8 +87,8 @@ def data_load(f: dict) -> Rows:
 
 def memory(f: dict) -> Rows:
     g, k = f["glibc"], f["kept"]
-    return [(f"evaluating `{f['model'].rsplit('/', 1)[-1].removesuffix('.pt')}` on PrivateTest, glibc's malloc "
-             "defaults (batch 512, as before) / core keeps freed memory (batch 128)",
+    return [(f"evaluating `{f['model'].rsplit('/', 1)[-1].removesuffix('.pt')}` on PrivateTest ({f['threads']} torch "
+             "threads), glibc's malloc defaults (batch 512, as before) / core keeps freed memory (batch 128)",
              f"{g['evaluation_512']['s']:.1f} s / {k['evaluation_128']['s']:.1f} s ({f['evaluation_speedup']:.2f}x); "
              f"kernel time {g['evaluation_512']['sys']:.1f} s / {k['evaluation_128']['sys']:.1f} s"),
             (f"{f['steps']} training steps of {f['train_model']} (batch 128), glibc's defaults / core's",
@@ -97,9 +97,9 @@ def memory(f: dict) -> Rows:
 
 def train_throughput(f: dict) -> Rows:
     s, i = f["step"], f["input_pipeline"]
-    return [("training input pipeline alone, images/s",
+    return [(f"training input pipeline alone ({f['threads']} torch threads), images/s",
              f"ours {i['ours']:,.0f}, per-image PIL loader {i['per_image']:,.0f} ({i['ratio']:.1f}x)"),
-            (f"a whole training step, {f['model']}, images/s",
+            (f"a whole training step, {f['model']} ({f['threads']} torch threads), images/s",
              f"ours {s['ours']:,.0f}, per-image loader {max(s['per_image_workers_0'], s['per_image_workers_2']):,.0f} "
              f"({s['ratio']:.2f}x)")]
 
