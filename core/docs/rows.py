@@ -112,11 +112,12 @@ def train_steps(f: dict) -> Rows:
             ("channels_last", "channels_last alone"), ("crops", "crops alone"), ("channels_last_crops", "both"))
             if key in kinds)
         parts.append(f"{arch} {before['s']:.3f} / {now['s']:.3f} s ({now['speedup']:.2f}x; {alone})")
-        gflops += [k["gflops"] for k in kinds.values()]
+        gflops += [k["gflops"] for k in kinds.values() if "gflops" in k]
     now = "channels_last where safe + 40 px crops" + (" + bf16 autocast" if f.get("bf16") else "")
+    rate = (f"{min(gflops):.0f}-{max(gflops):.0f} GFLOP/s" if gflops else
+            f"float32 {_span(f['gflops_float32'], '.0f')} GFLOP/s, bf16 {_span(f['gflops_bf16'], '.0f')}")
     return [(f"a training step of vgg / resnet (width 32, batch {f['batch']}, {f['threads']} threads), the loop before "
-             f"(NCHW, 48 px, float32) / now ({now})",
-             "; ".join(parts) + f"; {min(gflops):.0f}-{max(gflops):.0f} GFLOP/s")]
+             f"(NCHW, 48 px, float32) / now ({now})", "; ".join(parts) + f"; {rate}")]
 
 
 def _span(v, fmt: str) -> str:
