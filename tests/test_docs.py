@@ -32,7 +32,7 @@ def results(tmp_path, monkeypatch):
 def test_the_committed_readmes_are_their_rendering():
     """README.md and model/README.md as committed are what `python -m core docs` makes of results/ and the cards:
     a figure edited by hand, or a measurement rerun without rendering, fails here (with the difference)."""
-    for r in render_docs(src=Sources(ROOT / "model", ROOT / "results")):
+    for r in render_docs(src=Sources(ROOT / "model", ROOT / "results", ROOT / "graphs")):
         assert r.problems == [], f"{r.path}: {r.problems}"
         assert not r.changed, f"{r.path} differs from its rendering (python -m core docs):\n{r.diff()[:6000]}"
 
