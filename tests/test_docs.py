@@ -146,7 +146,7 @@ def test_cards_are_tabulated_with_where_they_were_measured(tmp_path):
     (tmp_path / "old.card.json").write_text(json.dumps(card))
     (tmp_path / "new.card.json").write_text(json.dumps({**card, **measured}))
     (tmp_path / "README.md").write_text("<!-- results:cards -->\n<!-- /results -->\n<!-- results:card new -->\n"
-                                        "<!-- /results -->\n")
+                                        "<!-- /results -->\n<!-- results:label-sets -->\nold\n<!-- /results -->\n")
     r = render_file(tmp_path / "README.md", Sources(tmp_path, tmp_path))
     assert r.problems == []
     assert "| new | vgg, width 8 | 1,234 | - | 60.00% |" in r.new and "| old | vgg, width 8 |" in r.new
@@ -154,3 +154,4 @@ def test_cards_are_tabulated_with_where_they_were_measured(tmp_path):
             "3.11.2, torch 2.13.0+cpu): new.") in r.new
     assert "Measured by `python -m core card model/<name>.pt` before cards kept their host and date: old." in r.new
     assert "Measured 2026-12-08 by `python -m core card model/new.pt` on AMD EPYC" in r.new  # the one card's block
+    assert "<!-- results:label-sets -->\n<!-- /results -->" in r.new  # no card on both label sets yet: nothing

@@ -70,13 +70,23 @@ def block_card_pairs(src: Sources, args: list[str]) -> str:
     f = record["figures"]
     try:
         text = paired_table([src.card_path(n) for n in f.get("cards", [])], tta=f.get("tta", "none"),
-                            n_boot=f.get("n_boot", 2000), seed=f.get("seed", 0), rows=f)
+                            n_boot=f.get("n_boot", 2000), seed=f.get("seed", 0), labels=f.get("labels", "own"), rows=f)
     except (KeyError, TypeError, ValueError) as e:  # rows kept by an older card --table than the table's code
         raise Missing(f"results/{record['name']}.json lacks {e}: `python -m core card --table` measures it again") \
             from None
     if not text:
         raise Missing("no pair in results/card-pairs.json")
     return text + "\n\n" + provenance_line(record)
+
+
+def block_label_sets(src: Sources, args: list[str]) -> str:
+    """Every emotion card on both label sets, FER2013's and FER+'s (`card --table`'s second table); nothing until a
+    card holds both blocks."""
+    from ..workflows.label_sets import label_sets_table
+
+    names = card_names(src, args)
+    text = label_sets_table([src.card_path(n) for n in names])
+    return text + "\n\n" + cards_provenance(src, names) if text else ""
 
 
 def block_calibration(src: Sources, args: list[str]) -> str:
@@ -162,6 +172,7 @@ def _table(render) -> Callable[[Sources, list[str]], str]:
 
 BLOCKS: dict[str, Callable[[Sources, list[str]], str]] = {
     "cards": block_cards, "card": block_card, "card-pairs": block_card_pairs, "calibration": block_calibration,
+    "label-sets": block_label_sets,
     "card-summary": block_card_summary, "figures": block_figures, "text": block_text,
     "per-face": _table(per_face_table), "webcam-browser": _table(webcam_browser_table),
     "detection": block_detection, "tilt": _table(tilt_table),
