@@ -10,6 +10,10 @@ from .markers import Missing
 Rows = list[tuple[str, str]]
 
 
+def _threads(n) -> str:
+    return f"{n} thread" + ("s" if n != 1 else "")
+
+
 def _get(d, *path, default=None):
     for key in path:
         if not isinstance(d, dict) or key not in d:
@@ -22,7 +26,7 @@ def per_face(f: dict) -> Rows:
     models = f["models"]
     fastest = min(models, key=lambda n: models[n]["ms"])
     listed = ", ".join(f"`{n}` {m['ms']:.2f}" for n, m in models.items())
-    return [(f"one face through each shipped emotion model (preprocessing + forward pass, {f['threads']} threads, "
+    return [(f"one face through each shipped emotion model (preprocessing + forward pass, {_threads(f['threads'])}, "
              f"median), ms; x: `{f['default']}`'s time over the model's",
              f"{listed}; `{fastest}` {models[fastest]['x_default']:.1f}x faster than `{f['default']}` "
              f"({models[fastest]['x_default_flip']:.1f}x with the mirror average)")]
@@ -36,7 +40,7 @@ def inference(f: dict) -> Rows:
     if det and fast:
         text = f"{det['ms']:.1f} ms / " + (f"{one['ms']:.1f} ms / " if one else "") + f"{fast['ms']:.1f} ms"
         rows.append((f"webcam frame, 640x480, 1 face: Haar detection alone / + `{m['fast']}`"
-                     + (" with 1 torch thread" if one else "") + f" / with {f['threads']} threads", text))
+                     + (" with 1 torch thread" if one else "") + f" / with {_threads(f['threads'])}", text))
     df, page = p.get("deepface"), p.get("page")
     if page:
         text = (f"{page['1_faces']['ms']:.1f} ms ({page['1_faces']['fps']:.1f} frames/s) / "
@@ -89,8 +93,8 @@ def data_load(f: dict) -> Rows:
 
 def memory(f: dict) -> Rows:
     g, k = f["glibc"], f["kept"]
-    return [(f"evaluating `{f['model'].rsplit('/', 1)[-1].removesuffix('.pt')}` on PrivateTest ({f['threads']} torch "
-             "threads), glibc's malloc defaults (batch 512, as before) / core keeps freed memory (batch 128)",
+    return [(f"evaluating `{f['model'].rsplit('/', 1)[-1].removesuffix('.pt')}` on PrivateTest ({_threads(f['threads'])}), "
+             "glibc's malloc defaults (batch 512, as before) / core keeps freed memory (batch 128)",
              f"{g['evaluation_512']['s']:.1f} s / {k['evaluation_128']['s']:.1f} s ({f['evaluation_speedup']:.2f}x); "
              f"kernel time {g['evaluation_512']['sys']:.1f} s / {k['evaluation_128']['sys']:.1f} s"),
             (f"{f['steps']} training steps of {f['train_model']} (batch 128), glibc's defaults / core's",
@@ -99,9 +103,9 @@ def memory(f: dict) -> Rows:
 
 def train_throughput(f: dict) -> Rows:
     s, i = f["step"], f["input_pipeline"]
-    return [(f"training input pipeline alone ({f['threads']} torch threads), images/s",
+    return [(f"training input pipeline alone ({_threads(f['threads'])}), images/s",
              f"ours {i['ours']:,.0f}, per-image PIL loader {i['per_image']:,.0f} ({i['ratio']:.1f}x)"),
-            (f"a whole training step, {f['model']} ({f['threads']} torch threads), images/s",
+            (f"a whole training step, {f['model']} ({_threads(f['threads'])}), images/s",
              f"ours {s['ours']:,.0f}, per-image loader {max(s['per_image_workers_0'], s['per_image_workers_2']):,.0f} "
              f"({s['ratio']:.2f}x)")]
 
@@ -118,7 +122,7 @@ def train_steps(f: dict) -> Rows:
     now = "channels_last where safe + 40 px crops" + (" + bf16 autocast" if f.get("bf16") else "")
     rate = (f"{min(gflops):.0f}-{max(gflops):.0f} GFLOP/s" if gflops else
             f"float32 {_span(f['gflops_float32'], '.0f')} GFLOP/s, bf16 {_span(f['gflops_bf16'], '.0f')}")
-    return [(f"a training step of vgg / resnet (width 32, batch {f['batch']}, {f['threads']} threads), the loop before "
+    return [(f"a training step of vgg / resnet (width 32, batch {f['batch']}, {_threads(f['threads'])}), the loop before "
              f"(NCHW, 48 px, float32) / now ({now})", "; ".join(parts) + f"; {rate}")]
 
 
@@ -129,7 +133,7 @@ def _span(v, fmt: str) -> str:
 
 def distill(f: dict) -> Rows:
     runs = f" ({f['runs']} runs)" if f.get("runs") else ""
-    return [(f"a training step of {f['batch']} for the {f['student']} (width {f['width']}, {f['threads']} threads), "
+    return [(f"a training step of {f['batch']} for the {f['student']} (width {f['width']}, {_threads(f['threads'])}), "
              f"alone / distilling from `{f['teacher']}`{runs}",
              f"{_span(f['alone_s'], '.2f')} s / {_span(f['with_teacher_s'], '.2f')} s ({_span(f['ratio'], '.1f')}x)")]
 
