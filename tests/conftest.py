@@ -23,6 +23,7 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FEL_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("FEL_SHIPPED_GRAPHS_DIR", str(base / "shipped-graphs"))
     monkeypatch.setenv("FEL_VIDEO_DIR", str(base / "videos"))
+    monkeypatch.setenv("FEL_RESULTS_DIR", str(base / "results"))  # what a measuring command writes: not the repo's
     monkeypatch.delenv("FEL_STUDY_STORAGE", raising=False)
     return base
 

@@ -42,6 +42,11 @@ def test_compare_json_is_paired_valid_and_mirrors(two_models, synthetic_csv, cap
     lo, hi = ab["difference"]["accuracy"]["interval"]
     assert ba["difference"]["accuracy"]["interval"] == pytest.approx([-hi, -lo])
     assert ab["verdict"] and "probs" not in ab
+    from core.results import read_result  # the measurement kept with where it was made (results/, here a tmp folder)
+
+    kept = read_result("compare.alpha.beta.test.none")
+    assert kept["figures"]["mcnemar_p"] == ab["mcnemar_p"] and kept["command"].startswith("python -m core compare")
+    assert kept["host"]["cores"] and kept["date"]
 
 
 def test_compare_text_and_the_faces_behind_it(two_models, synthetic_csv, capsys):
