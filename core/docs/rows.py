@@ -74,7 +74,8 @@ def recording(f: dict) -> Rows:
     for n, r in f["faces"].items():
         off, on, video = r["off"], r["on"], r["video"]
         rows.append((f"the Webcam page's frame callback, camera at {f['fps']:g} frames/s, {n} face{'s' if n != '1' else ''} "
-                     f"(`{f['model']}` + mirror, {f['detector']}, analysis on its own thread): recording off / on / on "
+                     f"(`{str(f['model']).removesuffix(' +flip')}` + mirror, {f['detector']}, analysis on its own thread): "
+                     "recording off / on / on "
                      "with the annotated video",
                      f"frames shown/s {off['shown_fps']:.1f} / {on['shown_fps']:.1f} / {video['shown_fps']:.1f}; "
                      f"labels/s {off['labels_fps']:.1f} / {on['labels_fps']:.1f} / {video['labels_fps']:.1f}; callback "
