@@ -100,12 +100,6 @@ def read_result(name: str, folder: Path | None = None) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("figures"), dict) else None
 
 
-def list_results(folder: Path | None = None) -> list[str]:
-    """The names of the measurements in the results folder, sorted."""
-    folder = Path(folder or results_dir())
-    return sorted(p.stem for p in folder.glob("*.json") if _NAME.fullmatch(p.stem)) if folder.is_dir() else []
-
-
 def host_label(host) -> str:
     """A host in a few words: "AMD EPYC, 2 cores, load 5.9" (what a figure's reader needs to weigh it)."""
     if not isinstance(host, dict) or not host.get("cpu"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..results import host_label, list_results, read_result
+from ..results import host_label, read_result
 from ..files import read_lines
 from ..settings import model_dir, results_dir, shipped_graphs_dir
 from .markers import Missing
@@ -37,10 +37,6 @@ class Sources:
         if self._results[name] is None:
             raise Missing(f"no measurement results/{name}.json")
         return self._results[name]
-
-    def results(self, prefix: str) -> list[str]:
-        """The names of the measurements that start with `prefix`, sorted."""
-        return [n for n in list_results(self.folder) if n.startswith(prefix)]
 
     def cards(self) -> dict[str, dict]:
         """Every saved card (`model/*.card.json`), by model name, sorted; a damaged one as {"damaged": why}."""
