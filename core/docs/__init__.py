@@ -13,6 +13,9 @@ and a figure quoted in a sentence sits in an inline marker, its source, field an
 
     <!--fig card/accurate:test_none.accuracy .2%-->69.16%<!--/fig-->
 
+A source is a measurement's name (results/NAME.json, its figures), card/NAME (model/NAME.card.json) or
+history/NAME (a shipped model's training history, graphs/NAME/metrics.jsonl).
+
 A figure that no file holds renders as nothing (and `docs` names it); a figure from a transcription says so.
 
 Layer 7, beside the workflows whose card tables it reuses.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..results import host_label, read_result
 from ..files import read_lines
+from ..results import host_label, read_result
 from ..settings import model_dir, results_dir, shipped_graphs_dir
 from .markers import Missing
 
