@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def per_face_table(f: dict) -> str:
     lines = [f"One face through each shipped emotion model (`CNNPredictor.predict`: preprocessing and the forward "
-             f"pass; median of {f['faces_timed']:,} faces, {f['threads']} threads); x default: the time of "
+             f"pass; median of {f['faces_timed']:,} faces, {f['threads']} thread{'s' * (f['threads'] != 1)}); x default: the time of "
              f"`{f['default']}` (the most accurate shipped model) over the model's.", "",
              "| model | PrivateTest | ms | x default | ms + flip | x default |", "|---|---|---|---|---|---|"]
     for name, m in f["models"].items():
