@@ -63,3 +63,13 @@ class FixedDetector:
 
     def detect(self, image, color="rgb"):
         return [self.box]
+
+
+def page_texts(at, metric_help: bool = False) -> str:
+    """Every text an AppTest page shows (markdown, captions, alerts) and its metrics ("label: value", with their
+    help where `metric_help`), one per line: what a test reads a page's words from."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "success", "warning", "error"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label}: {m.value}" + (f" {m.help or ''}" if metric_help else "") for m in at.metric]
+    return "\n".join(parts)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.helpers import page_texts
 
 from core.config import TrainConfig
 from core.runs import list_shipped_runs
@@ -18,11 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "info", "success", "warning", "error"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [f"{m.label}: {m.value} {m.help or ''}" for m in at.metric]
-    return "\n".join(parts)
+    return page_texts(at, metric_help=True)
 
 
 def no_exception(at: AppTest) -> None:

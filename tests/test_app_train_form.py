@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 import core.data.dataset
 from core.data import is_cached
 from core.data.synthetic import write_synthetic_csv
-from tests.helpers import wait_for
+from tests.helpers import page_texts, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME, TRAIN = "Home.py", "app_pages/train.py"
@@ -26,11 +26,7 @@ def synthetic_default(synthetic_csv, monkeypatch):
 
 
 def texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "info", "success", "warning", "error"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [f"{m.label}: {m.value}" for m in at.metric]
-    return "\n".join(parts)
+    return page_texts(at)
 
 
 def no_exception(at: AppTest) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import biased_checkpoint, kill_live_workers, wait_for
+from tests.helpers import biased_checkpoint, kill_live_workers, page_texts, wait_for
 from streamlit.testing.v1 import AppTest
 
 from core import jobs as launcher
@@ -39,11 +39,7 @@ def page(name: str) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "info", "success", "warning", "error"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-    parts += [f"{m.label}: {m.value}" for m in at.metric]
-    return "\n".join(parts)
+    return page_texts(at)
 
 
 def n_charts(at: AppTest) -> int:
