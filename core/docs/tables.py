@@ -37,7 +37,8 @@ def webcam_browser_table(f: dict) -> str:
 
 def _detector_label(name: str) -> str:
     base, turns = name.removesuffix(" +turns"), name.endswith(" +turns")
-    engine = {"yunet@opencv": "yunet, OpenCV engine", "yunet@yuface": "yunet, yuface engine"}.get(base, base)
+    detector, _, engine = base.partition("@")  # a measurement of one engine of a detector ("yunet@opencv")
+    engine = f"{detector}, {'OpenCV' if engine == 'opencv' else engine} engine" if engine else base
     return engine + (" + turned search" if turns else "") + (" (photos' default)" if name == "yunet +turns" else "")
 
 
