@@ -71,14 +71,18 @@ def _pick_pair(models) -> tuple:
     c1, c2 = st.columns(2)
     a = model_picker(models, key="cmp_a", label="Model A", container=c1,
                      help="Our trained CNNs, or DeepFace's pre-trained emotion model (where its weights are present).")
-    kind = "emotion" if a == DEEPFACE else next(m.kind for m in models if str(m.path) == a)
-    others = [m for m in models if m.kind == kind and str(m.path) != a]  # B answers the same question as A
-    with_deepface = kind == "emotion" and a != DEEPFACE  # one model of ours is enough to compare with DeepFace
+    mine = None if a == DEEPFACE else next(m for m in models if str(m.path) == a)
+    kind, labels = ("emotion", "fer2013") if mine is None else (mine.kind, mine.labels)
+    # B answers the same question as A, on the same faces: a FER+ model beside FER+ models (FER+'s test keeps only
+    # the faces with a majority), a FER2013 one beside FER2013's and DeepFace
+    others = [m for m in models if m.kind == kind and m.labels == labels and str(m.path) != a]
+    with_deepface = kind == "emotion" and a != DEEPFACE and labels == "fer2013"
     if not others and not with_deepface:
-        c2.info(f"No other {kind} model to compare with.", icon=":material/info:")
+        c2.info(f"No other {kind} model of the same labels to compare with.", icon=":material/info:")
         return a, None, False
     b = model_picker(others, key="cmp_b", include_deepface=with_deepface, label="Model B", container=c2,
-                     help="A model answering the same classes as A.")
+                     help="A model answering the same classes as A, from the same labels (FER+ models pair with FER+ "
+                          "models here; `python -m core card --table` pairs every model on FER+'s test).")
     ready = True
     for side, col in ((a, c1), (b, c2)):
         if side == DEEPFACE:
