@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.data import default_data_path  # cheap: finds the file, reads nothing
 from core.predict.detectors import available_detectors, default_detector_name, unavailable_reason
+from core.results import read_result
 from core.settings import model_dir, runs_root
 from ui import loaders as L
 from ui import widgets as w
@@ -11,11 +12,23 @@ from ui.page import available_pages, page_link, setup_page
 
 setup_page()
 
+
+def labels_note() -> str:
+    """Why FER2013 is hard, and what FER+ changes, with the measured agreement where results/ holds it."""
+    measured = read_result("ferplus-labels")
+    share = (measured or {}).get("figures", {}).get("fer2013_agreement")
+    said = (f"FER+'s ten people chose FER2013's label as their most voted emotion on {share:.0%} of the faces "
+            "(`python bench/ferplus_labels.py`). " if isinstance(share, float) else "")
+    return ("FER2013's label is one person's guess per face. " + said + "Models that learned FER+'s votes answer "
+            "more as people would. Expect mistakes, especially between *fear*, *sad* and *surprise*.")
+
+
 st.title("Facial Emotion Lab")
 st.markdown(
     "See **facial emotion recognition** at work: live on your webcam, on your own photos, and in numbers. "
     "Every face is found, cut out as a 48×48 grey image (the **FER2013** format) and classified into seven "
-    "emotions: *angry, disgust, fear, happy, sad, surprise, neutral*. "
+    "emotions: *angry, disgust, fear, happy, sad, surprise, neutral*, or eight by models that learned what ten people "
+    "said of each face (**FER+**), which adds *contempt*. "
     "The **stress view** folds them into two: *angry, fear* and *sad* count as **stress**, the rest as **no stress**. "
     "Compare **DeepFace**'s pre-trained model with CNNs you train yourself."
 )
@@ -122,6 +135,5 @@ with st.expander("How it works"):
         "4. **Stress**: P(stress) = P(angry) + P(fear) + P(sad) for an emotion model (disgust, happy, surprise, "
         "neutral and a FER+ model's contempt count as no stress), or a dedicated stress model.\n"
         "5. **Explain**: Grad-CAM shows which parts of the face drove a CNN's decision.\n\n"
-        "FER2013 is hard: people agree with its labels only about 65% of the time, and good CNNs reach about 70% "
-        "test accuracy. Expect mistakes, especially between *fear*, *sad* and *surprise*."
+        + labels_note()
     )

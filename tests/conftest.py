@@ -12,6 +12,12 @@ from core.native import before_tensorflow  # noqa: E402
 
 before_tensorflow()  # some tests import TensorFlow themselves (importorskip): Triton first, as core does (core/native.py)
 
+# YuNet's model file where ../shared has it, as .ci/run sets it: the suite runs the pages' default detector, not
+# the Haar fallback, also when it is run by hand without the variable
+_YUNET = ROOT.parent / "shared" / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
+if not os.environ.get("FEL_YUNET_MODEL") and _YUNET.is_file():
+    os.environ["FEL_YUNET_MODEL"] = str(_YUNET)
+
 # ---------------------------------------------------------------- core (project lead)
 
 
