@@ -109,8 +109,9 @@ def host_label(host) -> str:
         parts.append(f"{host['cores']} cores")
     if host.get("gpu"):
         parts.append(str(host["gpu"]))
-    if host.get("load_1min") is not None:
-        parts.append(f"load {host['load_1min']:g}")
+    load = host.get("load_1min")
+    if load is not None:  # a number, or a span a caller wrote ("0.7-2.1")
+        parts.append(f"load {load:g}" if isinstance(load, (int, float)) else f"load {load}")
     return ", ".join(parts)
 
 

@@ -166,26 +166,33 @@ def test_old_cards_get_their_answers_from_the_shell(synthetic_csv, tmp_path):
 
 @pytest.mark.fer2013
 def test_shipped_cards_answers_are_fer2013_privatetest_and_their_accuracy(fer2013_dataset):
-    """Every shipped card's stored answers are of FER2013's PrivateTest (its labels' print) and score the card's
-    own PrivateTest accuracy; every emotion model is paired with every other (no model is run)."""
+    """Every shipped card's stored answers are of its own labels' PrivateTest (FER2013's, or FER+'s official test for
+    a model of FER+'s eight classes: the labels' print) and score the card's own PrivateTest accuracy; every emotion
+    model is paired with every other of the same labels (no model is run)."""
     from pathlib import Path
 
-    from core.data import to_stress
+    from core.data import to_ferplus, to_stress
     from core.labels import STRESS_CLASSES
 
     cards = {p.name.removesuffix(".card.json"): json.loads(p.read_text())
              for p in sorted((Path(__file__).resolve().parent.parent / "model").glob("*.card.json"))}
     labels = {"emotion": fer2013_dataset.splits["test"].labels.numpy(),
-              "stress": to_stress(fer2013_dataset).splits["test"].labels.numpy()}
+              "stress": to_stress(fer2013_dataset).splits["test"].labels.numpy(),
+              "ferplus": to_ferplus(fer2013_dataset).splits["test"].labels.numpy()}
+
+    def kind(classes):
+        return "stress" if tuple(classes) == STRESS_CLASSES else "ferplus" if "contempt" in classes else "emotion"
+
     for name, c in cards.items():
-        y = labels["stress" if tuple(c["classes"]) == STRESS_CLASSES else "emotion"]
+        y = labels[kind(c["classes"])]
         rec = c["predictions"]
         assert rec["labels_sha256"] == fingerprint(y), name
         for tta in ("none", "flip"):
             assert np.mean(decode_classes(rec[tta]) == y) == pytest.approx(c[f"test_{tta}"]["accuracy"]), (name, tta)
-    out = paired_rows(cards, lambda classes, split: labels["stress" if "stress" in classes else "emotion"], n_boot=50)
-    emotion = len(cards) - 1
-    assert len(out["rows"]) == emotion * (emotion - 1) // 2 and list(out["left_out"]) == ["stress"]
+    out = paired_rows(cards, lambda classes, split: labels[kind(classes)], n_boot=50)
+    n = {k: sum(kind(c["classes"]) == k for c in cards.values()) for k in ("emotion", "ferplus")}
+    assert n["ferplus"] >= 2 and list(out["left_out"]) == ["stress"]
+    assert len(out["rows"]) == sum(k * (k - 1) // 2 for k in n.values())
 
 
 def test_significance_is_decided_on_holm_adjusted_p_over_the_table(tmp_path):

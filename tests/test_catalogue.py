@@ -49,3 +49,21 @@ def test_every_catalogued_model_keeps_the_predictor_contract(info, tta):
         assert np.allclose(pred.predict([c[:, ::-1] for c in CROPS]), probs, atol=1e-5)
     stress = StressFromEmotion(pred).predict(CROPS)
     assert stress.shape == (len(CROPS), 2) and np.allclose(stress.sum(1), 1, atol=1e-5)
+
+
+def test_a_shipped_model_is_listed_with_its_cards_accuracy_not_its_trainings(tmp_path):
+    """The card is the measurement the pages quote: a re-measured card outranks the figure training wrote into the
+    checkpoint (measured on another copy of the data), and a model without a card keeps the checkpoint's."""
+    import json
+    import shutil
+
+    from core.models.checkpoint import checkpoint_meta, load_checkpoint
+    from core.predict.catalogue import model_info
+
+    pt = shutil.copy(MODEL_DIR / "realtime.pt", tmp_path / "mine.pt")
+    trained = checkpoint_meta(load_checkpoint(pt), pt).metrics["test_acc"]
+    assert model_info(pt).accuracy == pytest.approx(trained)
+    (tmp_path / "mine.card.json").write_text(json.dumps({"test_none": {"accuracy": 0.5}, "val_none": {"accuracy": 0.4}}))
+    assert model_info(pt).accuracy == 0.5 and model_info(pt).metrics["val_acc"] == 0.4
+    (tmp_path / "mine.card.json").write_text("{not json")
+    assert model_info(pt).accuracy == pytest.approx(trained)

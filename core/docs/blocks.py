@@ -23,19 +23,37 @@ def card_names(src: Sources, args: list[str]) -> list[str]:
 
 
 def cards_provenance(src: Sources, names: list[str]) -> str:
-    """Where and when the cards were measured, cards measured alike named together."""
-    groups: dict[str, list[str]] = {}
+    """Where and when the cards were measured, cards measured alike (the same command, host, versions and commit;
+    dates and loads given as their span) named together."""
+    groups: dict[str, list[dict]] = {}
     for name in names:
         card = src.card(name)
         one = (card.get("command") or CARD_COMMAND.format(name)) if len(names) == 1 else CARD_COMMAND.format("<name>")
         if card.get("date") or card.get("host"):
-            key = provenance_line({**card, "command": one}).removesuffix(".")
+            alike = {**card, "command": one, "date": "", "host": {**(card.get("host") or {}), "load_1min": None}}
+            key = provenance_line(alike)
         else:
             key = f"Measured by `{one}` before cards kept their host and date"
-        groups.setdefault(key, []).append(name)
-    if len(names) == 1:
-        return next(iter(groups)) + "."
-    return " ".join(f"{key}: {', '.join(ns)}." for key, ns in groups.items())
+        groups.setdefault(key, []).append({**card, "name": name, "command": one})
+    lines = []
+    for key, cards in groups.items():
+        first = cards[0]
+        if first.get("date") or first.get("host"):
+            host = dict(first.get("host") or {})
+            host["load_1min"] = _span([c.get("host", {}).get("load_1min") for c in cards], "g")
+            date = _span([str(c.get("date") or "")[:10] for c in cards], "s", " to ")
+            key = provenance_line({**first, "date": date, "host": host}).removesuffix(".")
+        lines.append(key + ("." if len(names) == 1 else f": {', '.join(c['name'] for c in cards)}."))
+    return " ".join(lines)
+
+
+def _span(values: list, fmt: str, sep: str = "-"):
+    """The smallest and largest of some figures as "lo-hi" (one figure as itself; None when none is known)."""
+    known = sorted({v for v in values if v not in (None, "")})
+    if not known:
+        return None
+    lo, hi = format(known[0], fmt), format(known[-1], fmt)
+    return lo if lo == hi else f"{lo}{sep}{hi}"
 
 
 def block_cards(src: Sources, args: list[str]) -> str:

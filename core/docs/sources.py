@@ -133,7 +133,8 @@ def provenance_line(record: dict, what: str = "Measured") -> str:
                          if host.get(k))
     commit = f"commit {str(record['commit'])[:12]}" if record.get("commit") and not record.get("source") else ""
     extra = "; ".join(x for x in (versions, commit) if x)
-    date = str(record.get("date") or "")[:10] or "on a date not recorded"
+    date = str(record.get("date") or "")
+    date = (date[:10] if date[10:11] == "T" else date) or "on a date not recorded"  # a timestamp's day, or a span
     line = f"{what} {date} by `{record.get('command') or '?'}` on {host_label(host)}" + (f" ({extra})" if extra else "")
     if record.get("source"):
         line = f"{str(record['source']).rstrip('.')}: {line[0].lower()}{line[1:]}"

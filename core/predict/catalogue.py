@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import read_json
 from ..labels import canonical, task_of
 from ..models.checkpoint import FORMAT, CheckpointError, UnsafeCheckpoint, checkpoint_meta, read_state
 from ..models.int8 import unavailable_reason
@@ -81,7 +82,9 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
         st = path.stat()
         info_json = path.parent / "info.json"
         renamed = info_json.stat().st_mtime_ns if source == "run" and info_json.exists() else 0
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, source, renamed)
+        card = card_path(path)
+        remeasured = card.stat().st_mtime_ns if source == "shipped" and card.exists() else 0
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, source, renamed, remeasured)
     except OSError as e:
         return ModelInfo(path.stem, str(path), "?", 0, (), "emotion", {}, source, f"cannot read {path}: {e}")
     with _INFO_LOCK:
@@ -104,6 +107,8 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
         metrics = dict(meta.metrics)
         if source == "run":
             metrics = {**metrics, **_run_summary(path.parent)}
+        elif remeasured:
+            metrics = {**metrics, **card_metrics(card)}
         name = _run_name(path.parent, arch) if source == "run" else friendly_name(path, arch)
         quantized = meta.quantized or {}
         params = quantized.get("float_params") or _param_count(state.get("state_dict", {}))
@@ -125,6 +130,25 @@ def model_info(path, source: str = "shipped") -> ModelInfo:
             _INFO_CACHE.clear()
         _INFO_CACHE[key] = info
     return info
+
+
+def card_path(path) -> Path:
+    """The saved card beside a shipped checkpoint: model/<name>.card.json."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".pt") + ".card.json")
+
+
+def card_metrics(card: Path) -> dict:
+    """A shipped model's accuracies as its saved card measured them (on the data set the cards are measured on,
+    with today's preprocessing), which outrank the figures its training wrote into the checkpoint: the pages and
+    the model cards then quote one measurement. {} for a card without them."""
+    c = read_json(card, None)
+    out = {}
+    for key, view in (("test_acc", "test_none"), ("val_acc", "val_none"), ("test_tencrop_acc", "test_tencrop")):
+        v = c.get(view, {}).get("accuracy") if isinstance(c, dict) and isinstance(c.get(view), dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+            out[key] = float(v)
+    return out
 
 
 def _run_name(run_dir: Path, arch: str) -> str:

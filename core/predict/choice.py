@@ -1,10 +1,9 @@
 """Which model a page starts on: the most accurate for Compare, the fastest good-enough one for the Webcam."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..files import read_json
-from .catalogue import ModelInfo, discover_models
+from .catalogue import ModelInfo, card_path, discover_models
 
 
 def best_model(models: list[ModelInfo] | None = None, kind: str = "emotion", prefer_shipped: bool = True):
@@ -30,7 +29,7 @@ def _agreement_rank(m: ModelInfo) -> tuple:
 
 def saved_ferplus_accuracy(path) -> float | None:
     """The model's accuracy on FER+'s official test (majority protocol), from its saved card's `ferplus` block."""
-    card = read_json(Path(path).with_name(Path(path).name.removesuffix(".pt") + ".card.json"), None)
+    card = read_json(card_path(path), None)
     block = card.get("ferplus") if isinstance(card, dict) else None
     v = block.get("accuracy") if isinstance(block, dict) else None
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
@@ -52,8 +51,7 @@ WEBCAM_SPEED_TIE = 1.25
 
 def saved_latency_ms(path) -> float | None:
     """Milliseconds per face on 2 CPU threads, from the model's saved card (`<name>.card.json`), if any."""
-    card_file = Path(path).with_name(Path(path).name.removesuffix(".pt") + ".card.json")
-    card = read_json(card_file, None)
+    card = read_json(card_path(path), None)
     v = card.get("latency_ms_per_face_2_threads") if isinstance(card, dict) else None
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
 

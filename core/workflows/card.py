@@ -230,6 +230,8 @@ def _card_row(path: Path, c: dict) -> str:
         arch += ", int8"
     if is_stress_task(c["classes"]):
         arch += ", stress / no stress"
+    if (c.get("config") or {}).get("labels") == "ferplus" or "contempt" in c["classes"]:
+        arch += ", FER+ votes (its accuracies on FER+'s test)"
     t = c.get("training") or {}
     trained = f"{t.get('epochs', '?')} epochs, {(t.get('seconds') or 0) / 60:.0f} min" if t else "-"
     trained += _started_from(c, " on top of {}")
