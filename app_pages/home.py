@@ -72,6 +72,7 @@ if models:
             "name": m.name,
             "architecture": getattr(m, "arch", None),
             "parameters": getattr(m, "params", None),
+            "labels": m.labels_text if hasattr(m, "labels_text") else "",
             # out of different numbers of classes: one column each, never one bar for both
             "emotion accuracy": None if acc is None or kind == "stress" else 100 * acc,
             "stress accuracy": None if acc is None or kind != "stress" else 100 * acc,
@@ -84,13 +85,17 @@ if models:
         column_config={
             "parameters": st.column_config.NumberColumn(format="compact", help="trainable weights"),
             "emotion accuracy": st.column_config.ProgressColumn(
-                "test accuracy: 7 emotions", format="%.1f%%", min_value=0, max_value=100,
-                help="Emotion models: share of test faces whose emotion (of 7) it names right; chance is 14%."),
+                "test accuracy: emotions", format="%.1f%%", min_value=0, max_value=100,
+                help="Emotion models: share of test faces whose emotion it names right, on the labels it learned: "
+                     "FER2013's (7 emotions, chance 14%), or FER+'s official test for a model that learned FER+'s "
+                     "ten votes per face (8 emotions). model/README.md puts every model on both."),
             "stress accuracy": st.column_config.ProgressColumn(
                 "test accuracy: stress or not", format="%.1f%%", min_value=0, max_value=100,
                 help="Stress models: share of test faces it puts on the right side of stress / no stress (2 "
                      "classes; chance is 50%). Not comparable with the 7-emotion figures."),
-            "kind": st.column_config.TextColumn(help="emotion: 7 classes; stress: stress / no stress"),
+            "labels": st.column_config.TextColumn("learned", help="the labels it learned, and its number of classes"),
+            "kind": st.column_config.TextColumn(help="emotion: 7 classes (8 with FER+'s contempt); stress: stress / "
+                                                     "no stress"),
             "source": st.column_config.TextColumn("where it came from"),
         },
     )

@@ -65,3 +65,15 @@ def test_home_and_experiments_say_why_their_counts_differ(shipped_and_mine):
     said = texts(home)
     assert any(m.label == "Your models" and m.value == str(len(shipped)) for m in home.metric)
     assert "Experiments" in said and all(name in said for name in untrained) and "int8 cop" in said, said
+
+
+def test_home_says_which_labels_each_models_accuracy_is_on():
+    """Home's model table: a FER+ model's accuracy is on FER+'s test (8 emotions), a FER2013 model's on FER2013's
+    (7): a column says which labels each learned, so 87% beside 70% reads as what it is."""
+    home = AppTest.from_file(str(ROOT / "app_pages" / "home.py"), default_timeout=120).run()
+    no_exception(home)
+    table = home.dataframe[0].value
+    learned = dict(zip(table["name"], table["labels"]))
+    assert learned["ferplus-accurate (resnet)"] == "FER+ votes, 8 classes"
+    assert learned["accurate (resnet)"] == "FER2013 labels, 7 classes"
+    assert "test accuracy: 7 emotions" not in str(home.dataframe[0].proto)
