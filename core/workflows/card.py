@@ -24,6 +24,7 @@ from ..files import write_json
 from ..labels import STRESS_CLASSES, TTA_LABELS, TTA_MODES, is_stress_task, tta_mode, tta_name
 from ..models import count_parameters
 from ..models.checkpoint import update_checkpoint
+from ..predict.catalogue import card_path
 from ..results import provenance
 from .card_pairs import KEY as PREDICTIONS
 from .card_pairs import predictions_record
@@ -94,15 +95,15 @@ def calibrate_card(path, data=None, ttas=TTA_MODES) -> dict:
     cals = {tta_name(t): subject.calibration("test", t) for t in views}
     cal = cals["none"]
     meta = store_temperature(path, cal["temperature"], {v: c["temperature"] for v, c in cals.items() if v != "none"})
-    card_path = path.with_name(path.stem + ".card.json")
-    saved = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card_file = card_path(path)
+    saved = json.loads(card_file.read_text()) if card_file.is_file() else {}
     if not isinstance(saved, dict):
-        raise ValueError(f"{card_path} is not a card (a JSON object)")
+        raise ValueError(f"{card_file} is not a card (a JSON object)")
     saved.update(temperature=cal["temperature"], ece=cal["ece"], ece_calibrated=cal["ece_calibrated"],
                  calibration=cal, temperature_stored=cal["temperature"],
                  calibration_by_view={**(saved.get("calibration_by_view") or {}), **_by_view(cals)},
                  tta_temperatures_stored=meta.tta_temperatures)
-    write_json(card_path, saved)
+    write_json(card_file, saved)
     return cals
 
 

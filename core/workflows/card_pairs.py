@@ -26,6 +26,7 @@ from ..labels import FERPLUS_CLASSES, TTA_MODES, task_of
 from ..models.checkpoint import load_checkpoint
 from ..models.meta import CheckpointMeta
 from ..paired import ALPHA, N_BOOT, compare_predictions, holm
+from ..predict.catalogue import card_path
 from .evaluation import Subject, open_subject
 
 KEY = "predictions"
@@ -80,16 +81,16 @@ def store_predictions(subject: Subject, ttas=TTA_MODES) -> dict:
     views `ttas`) and add them to `<name>.card.json` beside it, every other figure kept. Answers of other views
     already stored for the same faces stay. Returns, per view, the accuracy of the stored answers and the card's."""
     path = Path(subject.path)
-    card_path = path.with_name(path.name.removesuffix(".pt") + ".card.json")
-    saved = json.loads(card_path.read_text())  # FileNotFoundError: a card is made first, by `card --json`
+    card_file = card_path(path)
+    saved = json.loads(card_file.read_text())  # FileNotFoundError: a card is made first, by `card --json`
     if not isinstance(saved, dict):
-        raise ValueError(f"{card_path} is not a card (a JSON object)")
+        raise ValueError(f"{card_file} is not a card (a JSON object)")
     rec = predictions_record(subject, "test", ttas)
     old = saved.get(KEY)
     if isinstance(old, dict) and old.get("labels_sha256") == rec["labels_sha256"]:
         rec = {**old, **rec}
     saved[KEY] = rec
-    write_json(card_path, saved)
+    write_json(card_file, saved)
     labels = subject.labels("test")
     return {tta or "none": {"stored": float(np.mean(decode_classes(rec[tta or "none"]) == labels)),
                             "card": (saved.get(f"test_{tta or 'none'}") or {}).get("accuracy")} for tta in ttas}
